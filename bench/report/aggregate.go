@@ -1,0 +1,77 @@
+package main
+
+import "slices"
+
+// Key names one step of one tool.
+type Key struct{ Tool, Step string }
+
+// Stat is the median of a step over the runs in which it succeeded.
+type Stat struct {
+	OK, Failed int
+	Wall, CPU  float64 // seconds; CPU is user+sys
+	RSSKB      float64
+	Stored     float64 // bytes; -1 when never measured
+}
+
+// Util is CPU time over wall time: 2 means two cores busy throughout.
+func (s Stat) Util() float64 {
+	if s.Wall <= 0 {
+		return 0
+	}
+	return s.CPU / s.Wall
+}
+
+// Aggregate groups rows by tool and step and takes medians of the
+// successful runs. Skipped rows count as failed.
+func Aggregate(rows []Row) map[Key]Stat {
+	type samples struct {
+		ok, failed             int
+		wall, cpu, rss, stored []float64
+	}
+	byKey := map[Key]*samples{}
+	for _, r := range rows {
+		k := Key{r.Tool, r.Step}
+		s := byKey[k]
+		if s == nil {
+			s = &samples{}
+			byKey[k] = s
+		}
+		if r.Status != StatusOK {
+			s.failed++
+			continue
+		}
+		s.ok++
+		s.wall = append(s.wall, r.Wall)
+		s.cpu = append(s.cpu, r.User+r.Sys)
+		s.rss = append(s.rss, float64(r.MaxRSSKB))
+		if r.Stored >= 0 {
+			s.stored = append(s.stored, float64(r.Stored))
+		}
+	}
+	out := make(map[Key]Stat, len(byKey))
+	for k, s := range byKey {
+		st := Stat{OK: s.ok, Failed: s.failed, Stored: -1}
+		if s.ok > 0 {
+			st.Wall, st.CPU, st.RSSKB = median(s.wall), median(s.cpu), median(s.rss)
+		}
+		if len(s.stored) > 0 {
+			st.Stored = median(s.stored)
+		}
+		out[k] = st
+	}
+	return out
+}
+
+// median returns the middle value, or the mean of the two middle values.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+)
+
+// Header is the first record of the results CSV that bench/run.sh writes.
+var Header = []string{"run", "tool", "step", "wall_s", "user_s", "sys_s", "max_rss_kb", "stored_bytes", "status"}
+
+// Status values of a measured step.
+const (
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Row is one measured step of one run.
+type Row struct {
+	Run      int
+	Tool     string // bunker, restic, borg, or "machine" for the limits
+	Step     string
+	Wall     float64 // seconds
+	User     float64 // seconds
+	Sys      float64 // seconds
+	MaxRSSKB int64
+	Stored   int64 // bytes in the repository after the step; -1 if not measured
+	Status   string
+}
+
+// ParseResults reads the results CSV, checking every field.
+func ParseResults(r io.Reader) ([]Row, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(Header)
+	head, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("results: empty file, want a header line")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("results: header: %w", err)
+	}
+	if !slices.Equal(head, Header) {
+		return nil, fmt.Errorf("results: header %q, want %q", head, Header)
+	}
+	var rows []Row
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("results: %w", err)
+		}
+		row, err := parseRow(rec)
+		if err != nil {
+			line, _ := cr.FieldPos(0)
+			return nil, fmt.Errorf("results line %d: %w", line, err)
+		}
+		rows = append(rows, row)
+	}
+}
+
+func parseRow(rec []string) (Row, error) {
+	var row Row
+	var err error
+	if row.Run, err = strconv.Atoi(rec[0]); err != nil || row.Run < 1 {
+		return row, fmt.Errorf("run %q is not a positive integer", rec[0])
+	}
+	row.Tool, row.Step, row.Status = rec[1], rec[2], rec[8]
+	if !knownStep(row.Tool, row.Step) {
+		return row, fmt.Errorf("unknown tool and step %q/%q", row.Tool, row.Step)
+	}
+	if row.Status != StatusOK && row.Status != StatusFailed && row.Status != StatusSkipped {
+		return row, fmt.Errorf("status %q is not ok, failed or skipped", row.Status)
+	}
+	for i, dst := range []*float64{&row.Wall, &row.User, &row.Sys} {
+		if *dst, err = parseSeconds(rec[3+i]); err != nil {
+			return row, fmt.Errorf("%s: %w", Header[3+i], err)
+		}
+	}
+	if row.MaxRSSKB, err = parseCount(rec[6], false); err != nil {
+		return row, fmt.Errorf("max_rss_kb: %w", err)
+	}
+	if row.Stored, err = parseCount(rec[7], true); err != nil {
+		return row, fmt.Errorf("stored_bytes: %w", err)
+	}
+	return row, nil
+}
+
+// parseSeconds accepts an empty field (not measured) as zero.
+func parseSeconds(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || v > 1e9 || v != v {
+		return 0, fmt.Errorf("%q is not a number of seconds", s)
+	}
+	return v, nil
+}
+
+// parseCount reads a non-negative integer; an empty field is 0, or -1 when
+// emptyUnknown is set.
+func parseCount(s string, emptyUnknown bool) (int64, error) {
+	if s == "" {
+		if emptyUnknown {
+			return -1, nil
+		}
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,238 @@
+// Package archiver turns files, directories and streams into a recovery
+// point: it walks the source, chunks and stores file content through a
+// repo.Repository, and saves the tree of directory listings.
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/chunker"
+	"github.com/bunkerhq/bunker/internal/filter"
+	"github.com/bunkerhq/bunker/internal/fsmeta"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+// Counter receives progress as the archiver works. Implementations must be
+// safe for concurrent use.
+type Counter interface {
+	// AddTotal adds to the expected totals, as the scanner finds files.
+	AddTotal(files, bytes int64)
+	// AddDone adds files and bytes that have been processed.
+	AddDone(files, bytes int64)
+	// Error reports a file that could not be read.
+	Error(path string, err error)
+}
+
+type nopCounter struct{}
+
+func (nopCounter) AddTotal(int64, int64) {}
+func (nopCounter) AddDone(int64, int64)  {}
+func (nopCounter) Error(string, error)   {}
+
+// Options configure a backup.
+type Options struct {
+	Excludes      *filter.Matcher // nil excludes nothing
+	ExcludeCaches bool            // skip directories tagged with CACHEDIR.TAG
+	OneFileSystem bool            // do not cross filesystem boundaries
+	Parent        *repo.Point     // files unchanged since this point are not read again
+	Hostname      string
+	Tags          []string
+	Progress      Counter
+	Workers       int // file readers; 0 means GOMAXPROCS
+	// Scan walks the source once more in the background to count totals for
+	// the progress display.
+	Scan bool
+}
+
+// FileError is a file that could not be backed up completely.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+// Archiver makes recovery points.
+type Archiver struct {
+	repo   *repo.Repository
+	opts   Options
+	names  *fsmeta.Names
+	gear   *chunker.Gear
+	params chunker.Params
+
+	jobs    chan *fileJob
+	blobs   chan blobJob
+	workers sync.WaitGroup
+	savers  sync.WaitGroup
+	bufs    sync.Pool
+
+	mu      sync.Mutex
+	errs    []FileError
+	saveErr error
+	stats   stats
+}
+
+type stats struct {
+	filesNew, filesChanged, filesUnchanged, dirs atomic.Int64
+	bytesRead, totalBytes                        atomic.Int64
+}
+
+// New returns an Archiver writing into r.
+func New(r *repo.Repository, opts Options) (*Archiver, error) {
+	cfg := r.Config()
+	params := chunker.Params{Min: cfg.ChunkMin, Avg: cfg.ChunkAvg, Max: cfg.ChunkMax}
+	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Progress == nil {
+		opts.Progress = nopCounter{}
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
+	}
+	return &Archiver{
+		repo:   r,
+		opts:   opts,
+		names:  fsmeta.NewNames(),
+		gear:   chunker.NewGear(r.Key().ChunkerSeed()),
+		params: params,
+	}, nil
+}
+
+// start launches the file readers and blob savers.
+func (a *Archiver) start(ctx context.Context) {
+	a.jobs = make(chan *fileJob, 4*a.opts.Workers)
+	a.blobs = make(chan blobJob, 2*runtime.GOMAXPROCS(0))
+	for range runtime.GOMAXPROCS(0) {
+		a.savers.Add(1)
+		go a.saveBlobs(ctx)
+	}
+	for range a.opts.Workers {
+		a.workers.Add(1)
+		go a.readFiles(ctx)
+	}
+}
+
+// stop waits for all readers and savers and flushes the repository.
+func (a *Archiver) stop(ctx context.Context) error {
+	close(a.jobs)
+	a.workers.Wait()
+	close(a.blobs)
+	a.savers.Wait()
+	a.mu.Lock()
+	err := a.saveErr
+	a.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return a.repo.Flush(ctx)
+}
+
+func (a *Archiver) fileError(path string, err error) {
+	a.opts.Progress.Error(path, err)
+	a.mu.Lock()
+	a.errs = append(a.errs, FileError{Path: path, Err: err})
+	a.mu.Unlock()
+}
+
+// Backup backs up paths and stores a new point. It returns the point and the
+// files that could not be read; those are warnings, not failures.
+func (a *Archiver) Backup(ctx context.Context, paths []string) (*repo.Point, []FileError, error) {
+	began := time.Now()
+	abs, err := AbsPaths(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	var parentRoot *tree.Tree
+	if a.opts.Parent != nil {
+		if parentRoot, err = a.repo.LoadTree(ctx, a.opts.Parent.Tree); err != nil {
+			return nil, nil, fmt.Errorf("load parent point %s: %w", a.opts.Parent.ID.Short(), err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.opts.Scan {
+		go a.scan(ctx, abs)
+	}
+	a.start(ctx)
+	w := &walker{a: a, links: map[[2]uint64]*future{}}
+	rootFut := w.virtualRoot(ctx, abs, parentRoot)
+	root, rootErr := rootFut.wait(ctx)
+	if err := a.stop(ctx); err != nil {
+		return nil, a.errs, err
+	}
+	if rootErr != nil {
+		return nil, a.errs, rootErr
+	}
+	p := a.newPoint(abs, *root.Subtree, began)
+	if _, err := a.repo.SavePoint(ctx, p); err != nil {
+		return nil, a.errs, err
+	}
+	return p, a.errs, nil
+}
+
+func (a *Archiver) newPoint(paths []string, treeID blob.ID, began time.Time) *repo.Point {
+	saved := a.repo.SaveStats()
+	p := &repo.Point{
+		Time:     time.Now(),
+		Hostname: a.opts.Hostname,
+		Paths:    paths,
+		Tags:     a.opts.Tags,
+		Tree:     treeID,
+		Program:  "bunker",
+		Summary: &repo.Summary{
+			FilesNew:       a.stats.filesNew.Load(),
+			FilesChanged:   a.stats.filesChanged.Load(),
+			FilesUnchanged: a.stats.filesUnchanged.Load(),
+			Dirs:           a.stats.dirs.Load(),
+			Errors:         int64(len(a.errs)),
+			BytesRead:      a.stats.bytesRead.Load(),
+			TotalBytes:     a.stats.totalBytes.Load(),
+			BlobsAdded:     saved.Blobs,
+			BytesAdded:     saved.RawBytes,
+			BytesStored:    saved.StoredBytes,
+			Duration:       time.Since(began).Seconds(),
+		},
+	}
+	if u, err := user.Current(); err == nil {
+		p.Username = u.Username
+	}
+	if a.opts.Parent != nil {
+		id := a.opts.Parent.ID
+		p.Parent = &id
+	}
+	return p
+}
+
+// AbsPaths resolves paths to absolute, cleaned, sorted and unique paths, as
+// a point records them, and checks that each exists.
+func AbsPaths(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("nothing to back up: name at least one path")
+	}
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", p, err)
+		}
+		if _, err := os.Lstat(abs); err != nil {
+			return nil, fmt.Errorf("cannot back up %s: %w", p, err)
+		}
+		out = append(out, abs)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

@@ -1,0 +1,203 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/chunker"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+type fileJob struct {
+	path string
+	node *tree.Node
+	fut  *future
+}
+
+type blobJob struct {
+	id   blob.ID
+	data []byte
+}
+
+func dataHandle(id blob.ID) blob.Handle { return blob.Handle{ID: id, Type: blob.DataBlob} }
+
+// readFiles is one file reader: it chunks files, hashes the chunks and hands
+// the new ones to the blob savers.
+func (a *Archiver) readFiles(ctx context.Context) {
+	defer a.workers.Done()
+	ch, _ := chunker.New(nil, a.gear, a.params)
+	h := a.repo.Key().NewIDHasher()
+	for job := range a.jobs {
+		err := a.readFile(ctx, ch, h, job)
+		if err != nil {
+			if ctx.Err() != nil {
+				job.fut.resolve(nil, ctx.Err())
+				continue
+			}
+			a.fileError(job.path, err)
+			job.fut.resolve(nil, nil)
+			continue
+		}
+		a.opts.Progress.AddDone(1, 0)
+		job.fut.resolve(job.node, nil)
+	}
+}
+
+func (a *Archiver) readFile(ctx context.Context, ch *chunker.Chunker, h *crypto.IDHasher, job *fileJob) error {
+	f, err := openNoAtime(job.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	content, size, err := a.chunkStream(ctx, ch, h, f)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", job.path, err)
+	}
+	job.node.Content = content
+	job.node.Size = uint64(size)
+	return nil
+}
+
+// chunkStream splits r into chunks, queues the new ones for saving and
+// returns the chunk ids and the number of bytes read.
+func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *crypto.IDHasher, r io.Reader) ([]blob.ID, int64, error) {
+	ch.Reset(r)
+	var content []blob.ID
+	var size int64
+	for {
+		buf := a.getBuf()
+		chunk, err := ch.Next(buf)
+		if errors.Is(err, io.EOF) {
+			a.bufs.Put(&buf)
+			return content, size, nil
+		}
+		if err != nil {
+			a.bufs.Put(&buf)
+			return nil, size, err
+		}
+		id := h.Sum(chunk)
+		content = append(content, id)
+		size += int64(len(chunk))
+		a.stats.bytesRead.Add(int64(len(chunk)))
+		a.opts.Progress.AddDone(0, int64(len(chunk)))
+		if a.repo.Has(dataHandle(id)) {
+			a.bufs.Put(&buf)
+			continue
+		}
+		select {
+		case a.blobs <- blobJob{id: id, data: chunk}:
+		case <-ctx.Done():
+			return nil, size, ctx.Err()
+		}
+	}
+}
+
+func (a *Archiver) getBuf() []byte {
+	if b, ok := a.bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, a.params.Max)
+}
+
+// saveBlobs is one blob saver: it compresses, encrypts and packs chunks.
+func (a *Archiver) saveBlobs(ctx context.Context) {
+	defer a.savers.Done()
+	for job := range a.blobs {
+		if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, job.id, job.data); err != nil {
+			a.mu.Lock()
+			if a.saveErr == nil {
+				a.saveErr = err
+			}
+			a.mu.Unlock()
+		}
+		buf := job.data[:0]
+		a.bufs.Put(&buf)
+	}
+}
+
+// openNoAtime opens a file for reading without updating its access time
+// where the kernel allows it (owner or root).
+func openNoAtime(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return f, err
+}
+
+// scan counts the files and bytes below paths for the progress display.
+func (a *Archiver) scan(ctx context.Context, paths []string) {
+	for _, root := range paths {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rel, _ := filepath.Rel(root, p)
+			if rel != "." && a.opts.Excludes != nil && a.opts.Excludes.Match(filepath.ToSlash(rel), d.IsDir()) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					a.opts.Progress.AddTotal(1, fi.Size())
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// BackupReader stores the stream r as a file called name in a new point,
+// for database dumps and other data piped in on stdin.
+func (a *Archiver) BackupReader(ctx context.Context, name string, r io.Reader) (*repo.Point, error) {
+	if err := tree.ValidName(name); err != nil {
+		return nil, fmt.Errorf("stdin name: %w", err)
+	}
+	began := time.Now()
+	a.start(ctx)
+	ch, err := chunker.New(nil, a.gear, a.params)
+	if err != nil {
+		return nil, err
+	}
+	content, size, readErr := a.chunkStream(ctx, ch, a.repo.Key().NewIDHasher(), r)
+	if err := a.stop(ctx); err != nil {
+		return nil, err
+	}
+	if readErr != nil {
+		return nil, fmt.Errorf("read stdin: %w", readErr)
+	}
+	now := time.Now().UnixNano()
+	n := &tree.Node{
+		Name: name, Type: tree.TypeFile, Mode: 0o600,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Size: uint64(size), MTime: now, ATime: now, CTime: now, Content: content,
+	}
+	n.User, n.Group = a.names.User(n.UID), a.names.Group(n.GID)
+	a.stats.filesNew.Add(1)
+	a.stats.totalBytes.Add(size)
+	a.opts.Progress.AddDone(1, 0)
+	id, err := a.repo.SaveTree(ctx, &tree.Tree{Nodes: []*tree.Node{n}})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.repo.Flush(ctx); err != nil {
+		return nil, err
+	}
+	p := a.newPoint([]string{name}, id, began)
+	if _, err := a.repo.SavePoint(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,288 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/bunkerhq/bunker/internal/filter"
+	"github.com/bunkerhq/bunker/internal/fsmeta"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+// future is a node that becomes ready once its content (a file's chunks, or
+// a directory's subtree) is stored. A ready future with a nil node means the
+// entry was skipped.
+type future struct {
+	done chan struct{}
+	node *tree.Node
+	err  error
+}
+
+func newFuture() *future { return &future{done: make(chan struct{})} }
+
+func ready(n *tree.Node) *future {
+	f := newFuture()
+	f.resolve(n, nil)
+	return f
+}
+
+func (f *future) resolve(n *tree.Node, err error) {
+	f.node, f.err = n, err
+	close(f.done)
+}
+
+func (f *future) wait(ctx context.Context) (*tree.Node, error) {
+	select {
+	case <-f.done:
+		return f.node, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// walker visits the source depth-first in one goroutine, handing files to
+// the readers and directories to goroutines that wait for their children.
+type walker struct {
+	a     *Archiver
+	links map[[2]uint64]*future // first occurrence of each hard-linked inode
+}
+
+// trie arranges the absolute backup paths below "/".
+type trie struct {
+	children map[string]*trie
+	path     string // set when this entry is itself a backup path
+}
+
+func buildTrie(paths []string) *trie {
+	root := &trie{children: map[string]*trie{}}
+	for _, p := range paths {
+		t := root
+		for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+			if name == "" {
+				continue
+			}
+			if t.path != "" {
+				break // an ancestor is backed up already
+			}
+			next := t.children[name]
+			if next == nil {
+				next = &trie{children: map[string]*trie{}}
+				t.children[name] = next
+			}
+			t = next
+		}
+		t.path = p
+		t.children = map[string]*trie{}
+	}
+	return root
+}
+
+// virtualRoot returns a directory node whose subtree mirrors "/" down to
+// each backup path. Directories above the backup paths carry their real
+// metadata but list only what leads to a backup path.
+func (w *walker) virtualRoot(ctx context.Context, paths []string, parent *tree.Tree) *future {
+	root := buildTrie(paths)
+	if root.path == "/" {
+		info, err := fsmeta.Capture("/", w.a.names)
+		if err != nil {
+			return ready(nil)
+		}
+		return w.dir(ctx, "/", "", info, parent, 0)
+	}
+	return w.virtualDir(ctx, "/", &tree.Node{Type: tree.TypeDir}, root, parent)
+}
+
+func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *trie, parent *tree.Tree) *future {
+	var kids []*future
+	for _, name := range sortedKeys(t.children) {
+		child := t.children[name]
+		p := path.Join(dir, name)
+		prev := parent.Find(name)
+		if child.path != "" {
+			kids = append(kids, w.top(ctx, p, prev))
+			continue
+		}
+		info, err := fsmeta.Capture(p, w.a.names)
+		if err != nil {
+			w.a.fileError(p, err)
+			continue
+		}
+		kids = append(kids, w.virtualDir(ctx, p, info, child, w.a.subtree(ctx, prev)))
+	}
+	return w.a.finishDir(ctx, n, kids)
+}
+
+// top starts the walk of one backup path.
+func (w *walker) top(ctx context.Context, p string, prev *tree.Node) *future {
+	n, err := fsmeta.Capture(p, w.a.names)
+	if err != nil {
+		w.a.fileError(p, err)
+		return ready(nil)
+	}
+	if n.Type == tree.TypeDir {
+		return w.dir(ctx, p, "", n, w.a.subtree(ctx, prev), n.Device)
+	}
+	return w.entry(ctx, p, n, prev)
+}
+
+// dir walks a real directory; rel is its path relative to the backup path,
+// for exclude patterns, and dev the device of the backup path.
+func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *tree.Tree, dev uint64) *future {
+	w.a.stats.dirs.Add(1)
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		w.a.fileError(p, err)
+		n.Error = err.Error()
+	}
+	var kids []*future
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			break
+		}
+		cp := filepath.Join(p, e.Name())
+		crel := path.Join(rel, e.Name())
+		if w.a.opts.Excludes != nil && w.a.opts.Excludes.Match(crel, e.IsDir()) {
+			continue
+		}
+		cn, err := fsmeta.Capture(cp, w.a.names)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				w.a.fileError(cp, err)
+			}
+			continue
+		}
+		prev := parent.Find(cn.Name)
+		if cn.Type != tree.TypeDir {
+			kids = append(kids, w.entry(ctx, cp, cn, prev))
+			continue
+		}
+		if w.a.opts.ExcludeCaches {
+			if tagged, _ := filter.IsCacheDir(cp); tagged {
+				continue
+			}
+		}
+		if w.a.opts.OneFileSystem && cn.Device != dev {
+			w.a.stats.dirs.Add(1)
+			kids = append(kids, w.a.finishDir(ctx, cn, nil))
+			continue
+		}
+		kids = append(kids, w.dir(ctx, cp, crel, cn, w.a.subtree(ctx, prev), dev))
+	}
+	return w.a.finishDir(ctx, n, kids)
+}
+
+// entry handles a non-directory.
+func (w *walker) entry(ctx context.Context, p string, n *tree.Node, prev *tree.Node) *future {
+	if n.Type != tree.TypeFile {
+		return ready(n)
+	}
+	w.a.stats.totalBytes.Add(int64(n.Size))
+	if w.a.unchanged(n, prev) {
+		n.Content = prev.Content
+		w.a.stats.filesUnchanged.Add(1)
+		w.a.opts.Progress.AddDone(1, int64(n.Size))
+		return ready(n)
+	}
+	f := newFuture()
+	if n.Links > 1 {
+		key := [2]uint64{n.Device, n.Inode}
+		if first := w.links[key]; first != nil {
+			return w.a.linkTo(ctx, first, n)
+		}
+		w.links[key] = f
+	}
+	if prev == nil {
+		w.a.stats.filesNew.Add(1)
+	} else {
+		w.a.stats.filesChanged.Add(1)
+	}
+	select {
+	case w.a.jobs <- &fileJob{path: p, node: n, fut: f}:
+	case <-ctx.Done():
+		f.resolve(nil, ctx.Err())
+	}
+	return f
+}
+
+func sortedKeys(m map[string]*trie) []string { return slices.Sorted(maps.Keys(m)) }
+
+// subtree loads the listing of a directory node of the parent point, or
+// returns nil when there is none.
+func (a *Archiver) subtree(ctx context.Context, n *tree.Node) *tree.Tree {
+	if n == nil || n.Type != tree.TypeDir || n.Subtree == nil {
+		return nil
+	}
+	t, err := a.repo.LoadTree(ctx, *n.Subtree)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// finishDir waits for the children in a goroutine, then stores the listing.
+func (a *Archiver) finishDir(ctx context.Context, n *tree.Node, kids []*future) *future {
+	f := newFuture()
+	go func() {
+		t := &tree.Tree{Nodes: make([]*tree.Node, 0, len(kids))}
+		for _, k := range kids {
+			cn, err := k.wait(ctx)
+			if err != nil {
+				f.resolve(nil, err)
+				return
+			}
+			if cn != nil {
+				t.Nodes = append(t.Nodes, cn)
+			}
+		}
+		id, err := a.repo.SaveTree(ctx, t)
+		if err != nil {
+			f.resolve(nil, fmt.Errorf("save tree: %w", err))
+			return
+		}
+		n.Subtree = &id
+		n.Size = 0
+		f.resolve(n, nil)
+	}()
+	return f
+}
+
+// linkTo makes n, another name of a hard-linked inode, share the content of
+// the first name once that is stored.
+func (a *Archiver) linkTo(ctx context.Context, first *future, n *tree.Node) *future {
+	f := newFuture()
+	go func() {
+		fn, err := first.wait(ctx)
+		if err == nil && fn != nil {
+			n.Content = fn.Content
+			n.Size = fn.Size
+		}
+		a.stats.filesUnchanged.Add(1)
+		f.resolve(n, err)
+	}()
+	return f
+}
+
+// unchanged reports whether the file can reuse the content recorded in the
+// parent point: same size, mtime, ctime and inode, read without error, and
+// every chunk still present in the vault.
+func (a *Archiver) unchanged(n, prev *tree.Node) bool {
+	if prev == nil || prev.Type != tree.TypeFile || prev.Error != "" {
+		return false
+	}
+	if n.Size != prev.Size || n.MTime != prev.MTime || n.CTime != prev.CTime || n.Inode != prev.Inode {
+		return false
+	}
+	for _, id := range prev.Content {
+		if !a.repo.Has(dataHandle(id)) {
+			return false
+		}
+	}
+	return true
+}

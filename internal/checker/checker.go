@@ -1,0 +1,321 @@
+// Package checker proves a vault sound: every point's trees load, every blob
+// they need is indexed and its pack present, and, with ReadData, every pack
+// hashes to its name and every blob authenticates and hashes to its id.
+// Damage is reported naming the object and the files and points it affects.
+package checker
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/pack"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+// Options configure a check.
+type Options struct {
+	ReadData bool // read and authenticate every pack
+	// Progress, if set, is told of each pack read.
+	Progress func(done, total int)
+}
+
+// Affected is a file or directory whose data is damaged.
+type Affected struct {
+	Point blob.ID `json:"point"`
+	Path  string  `json:"path"`
+}
+
+// Problem is one defect found.
+type Problem struct {
+	Kind     string     `json:"kind"`   // e.g. "pack-missing", "pack-damaged", "blob-damaged", "blob-missing", "tree-damaged", "index-damaged", "point-damaged"
+	Object   string     `json:"object"` // the stored object or blob concerned
+	Detail   string     `json:"detail"`
+	Affected []Affected `json:"affected,omitempty"`
+}
+
+// Report is the result of a check.
+type Report struct {
+	Points        int       `json:"points"`
+	Packs         int       `json:"packs"`
+	Blobs         int       `json:"blobs"`
+	PacksRead     int       `json:"packs_read"`
+	BytesRead     int64     `json:"bytes_read"`
+	UnindexedPack []string  `json:"unindexed_packs,omitempty"` // left by interrupted backups; harmless, removed by prune
+	Problems      []Problem `json:"problems"`
+}
+
+// OK reports whether the check found no problem.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+type checker struct {
+	r       *repo.Repository
+	opts    Options
+	rep     Report
+	mu      sync.Mutex
+	damaged map[blob.Handle]int // blob → index of its problem in rep.Problems
+}
+
+// Check examines the vault behind r. r's index must not be loaded yet: Check
+// loads each index object itself to report damaged ones.
+func Check(ctx context.Context, r *repo.Repository, opts Options) (*Report, error) {
+	c := &checker{r: r, opts: opts, damaged: map[blob.Handle]int{}}
+	if err := c.loadIndex(ctx); err != nil {
+		return nil, err
+	}
+	stored, err := c.listPacks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.checkPacksPresent(stored)
+	if opts.ReadData {
+		if err := c.readPacks(ctx, stored); err != nil {
+			return nil, err
+		}
+	}
+	points, err := c.loadPoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkPoints(ctx, points); err != nil {
+		return nil, err
+	}
+	c.rep.Blobs = r.Index().Len()
+	return &c.rep, nil
+}
+
+func (c *checker) problem(p Problem) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rep.Problems = append(c.rep.Problems, p)
+	return len(c.rep.Problems) - 1
+}
+
+func (c *checker) loadIndex(ctx context.Context) error {
+	var ids []blob.ID
+	err := c.r.Backend().List(ctx, storage.KindIndex, func(fi storage.Info) error {
+		id, err := blob.ParseID(fi.Handle.Name)
+		if err == nil {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index: %w", err)
+	}
+	for _, id := range ids {
+		packs, err := c.r.ReadIndexObject(ctx, id)
+		if err != nil {
+			c.problem(Problem{Kind: "index-damaged", Object: "index/" + id.String(), Detail: err.Error()})
+			continue
+		}
+		for _, p := range packs {
+			c.r.Index().AddPack(p.Pack, p.Salt, p.Entries)
+		}
+	}
+	return nil
+}
+
+func (c *checker) listPacks(ctx context.Context) (map[blob.ID]int64, error) {
+	stored := map[blob.ID]int64{}
+	err := c.r.Backend().List(ctx, storage.KindPack, func(fi storage.Info) error {
+		if id, err := blob.ParseID(fi.Handle.Name); err == nil {
+			stored[id] = fi.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	return stored, nil
+}
+
+// checkPacksPresent reports indexed packs that are missing, marking their
+// blobs damaged, and notes stored packs that no index names.
+func (c *checker) checkPacksPresent(stored map[blob.ID]int64) {
+	contents := c.r.Index().PackContents()
+	c.rep.Packs = len(contents)
+	for id, pe := range contents {
+		if _, ok := stored[id]; ok {
+			continue
+		}
+		i := c.problem(Problem{Kind: "pack-missing", Object: "packs/" + id.String(),
+			Detail: fmt.Sprintf("indexed pack with %d blobs is missing from storage", len(pe.Entries))})
+		c.markDamaged(pe.Entries, i)
+	}
+	for id := range stored {
+		if contents[id] == nil {
+			c.rep.UnindexedPack = append(c.rep.UnindexedPack, id.String())
+		}
+	}
+	slices.Sort(c.rep.UnindexedPack)
+}
+
+func (c *checker) markDamaged(entries []pack.Entry, problem int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range entries {
+		h := blob.Handle{ID: e.ID, Type: e.Type}
+		// A blob with an intact copy elsewhere is not lost.
+		if len(c.r.Index().LookupAll(h)) > 1 {
+			continue
+		}
+		c.damaged[h] = problem
+	}
+}
+
+// readPacks reads every indexed pack in parallel and checks it.
+func (c *checker) readPacks(ctx context.Context, stored map[blob.ID]int64) error {
+	contents := c.r.Index().PackContents()
+	jobs := make(chan *index.PackEntries)
+	var wg sync.WaitGroup
+	var done int
+	total := len(contents)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pe := range jobs {
+				c.readPack(ctx, pe, stored[pe.Pack])
+				c.mu.Lock()
+				done++
+				if c.opts.Progress != nil {
+					c.opts.Progress(done, total)
+				}
+				c.mu.Unlock()
+			}
+		}()
+	}
+	for id, pe := range contents {
+		if _, ok := stored[id]; !ok {
+			continue
+		}
+		select {
+		case jobs <- pe:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (c *checker) readPack(ctx context.Context, pe *index.PackEntries, size int64) {
+	name := "packs/" + pe.Pack.String()
+	rd, err := c.r.Backend().Get(ctx, storage.Handle{Kind: storage.KindPack, Name: pe.Pack.String()}, 0, -1)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(rd)
+		rd.Close()
+	}
+	if err != nil {
+		i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: "unreadable: " + err.Error()})
+		c.markDamaged(pe.Entries, i)
+		return
+	}
+	c.mu.Lock()
+	c.rep.PacksRead++
+	c.rep.BytesRead += int64(len(data))
+	c.mu.Unlock()
+	if sha256.Sum256(data) == pe.Pack {
+		return
+	}
+	// The pack changed: find which blobs are still intact.
+	var bad []pack.Entry
+	for _, e := range pe.Entries {
+		h := blob.Handle{ID: e.ID, Type: e.Type}
+		end := e.Offset + uint64(e.Length)
+		l := index.Location{Pack: pe.Pack, Salt: pe.Salt, Offset: e.Offset, Length: e.Length, RawLen: e.RawLen, Flags: e.Flags}
+		if end > uint64(len(data)) {
+			bad = append(bad, e)
+			continue
+		}
+		if _, err := c.r.OpenBlob(h, l, data[e.Offset:end], nil); err != nil {
+			bad = append(bad, e)
+		}
+	}
+	detail := fmt.Sprintf("content does not hash to its name (%d of %d bytes present); %d of %d blobs damaged",
+		len(data), size, len(bad), len(pe.Entries))
+	i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: detail})
+	c.markDamaged(bad, i)
+}
+
+func (c *checker) loadPoints(ctx context.Context) ([]*repo.Point, error) {
+	var ids []blob.ID
+	err := c.r.Backend().List(ctx, storage.KindPoint, func(fi storage.Info) error {
+		if id, err := blob.ParseID(fi.Handle.Name); err == nil {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list points: %w", err)
+	}
+	var points []*repo.Point
+	for _, id := range ids {
+		p, err := c.r.LoadPoint(ctx, id)
+		if err != nil {
+			c.problem(Problem{Kind: "point-damaged", Object: "points/" + id.String(), Detail: err.Error()})
+			continue
+		}
+		points = append(points, p)
+	}
+	c.rep.Points = len(points)
+	return points, nil
+}
+
+// checkPoints walks every point, reporting unloadable trees and missing
+// blobs, and names the files that need damaged blobs.
+func (c *checker) checkPoints(ctx context.Context, points []*repo.Point) error {
+	for _, p := range points {
+		err := WalkPoint(ctx, c.r, p, func(p *repo.Point, np string, n *tree.Node, err error) error {
+			if err != nil {
+				c.problem(Problem{Kind: "tree-damaged", Object: np, Detail: err.Error(),
+					Affected: []Affected{{Point: p.ID, Path: np}}})
+				return nil
+			}
+			if n.Type == tree.TypeFile {
+				c.checkContent(p, np, n)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *checker) checkContent(p *repo.Point, np string, n *tree.Node) {
+	for _, id := range n.Content {
+		h := blob.Handle{ID: id, Type: blob.DataBlob}
+		if i, ok := c.damaged[h]; ok {
+			c.affect(i, Affected{Point: p.ID, Path: np})
+			return
+		}
+		if !c.r.Index().Has(h) {
+			i := c.problem(Problem{Kind: "blob-missing", Object: "blob " + id.String(), Detail: "no index names this blob"})
+			c.damaged[h] = i
+			c.affect(i, Affected{Point: p.ID, Path: np})
+			return
+		}
+	}
+}
+
+func (c *checker) affect(i int, a Affected) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pr := &c.rep.Problems[i]
+	if len(pr.Affected) > 0 && pr.Affected[len(pr.Affected)-1] == a {
+		return
+	}
+	pr.Affected = append(pr.Affected, a)
+}

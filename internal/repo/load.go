@@ -1,0 +1,78 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/pack"
+	"github.com/bunkerhq/bunker/internal/storage"
+)
+
+// ErrBlobMissing reports a blob that no index names.
+var ErrBlobMissing = fmt.Errorf("blob not in index")
+
+// LoadBlob reads, authenticates and decompresses a blob, appending nothing:
+// the result may reuse buf when it is large enough. If the blob is stored in
+// several packs and one copy is damaged, the next copy is tried.
+func (r *Repository) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []byte) ([]byte, error) {
+	h := blob.Handle{ID: id, Type: t}
+	locs := r.idx.LookupAll(h)
+	if len(locs) == 0 {
+		return nil, fmt.Errorf("load %s: %w", h, ErrBlobMissing)
+	}
+	var firstErr error
+	for _, l := range locs {
+		out, err := r.loadFrom(ctx, h, l, buf)
+		if err == nil {
+			return out, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Location, buf []byte) ([]byte, error) {
+	ph := storage.Handle{Kind: storage.KindPack, Name: l.Pack.String()}
+	rd, err := r.be.Get(ctx, ph, int64(l.Offset), int64(l.Length))
+	if err != nil {
+		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
+	}
+	sealed := make([]byte, l.Length)
+	_, err = io.ReadFull(rd, sealed)
+	rd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
+	}
+	return r.OpenBlob(h, l, sealed, buf)
+}
+
+// OpenBlob authenticates and decodes a sealed blob read from its pack, and
+// checks that the plaintext hashes to the blob's id.
+func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byte) ([]byte, error) {
+	s, err := r.key.Sealer(l.Salt)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := s.Open(nil, sealed, crypto.BlobAAD(h.Type, h.ID))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+	}
+	if l.Flags&pack.FlagCompressed != 0 {
+		if cap(buf) < int(l.RawLen) {
+			buf = make([]byte, 0, l.RawLen)
+		}
+		if plain, err = r.codec.decompressInto(buf, plain, int(l.RawLen)); err != nil {
+			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+		}
+	}
+	if got := r.key.BlobID(plain); got != h.ID {
+		return nil, fmt.Errorf("blob %s in pack %s: content hashes to %s", h, l.Pack.Short(), got.Short())
+	}
+	return plain, nil
+}

@@ -1,0 +1,269 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/pack"
+	"github.com/bunkerhq/bunker/internal/storage"
+)
+
+// indexEvery is how many uploaded packs are collected before an index object
+// is written during a long backup, so that a crash loses little and
+// concurrent writers see each other's blobs early.
+const indexEvery = 32
+
+// saver collects blobs into packs and uploads them. Several pack writers are
+// filled in parallel, one per busy caller, and full packs upload in the
+// background with bounded concurrency.
+type saver struct {
+	r       *Repository
+	writers chan *pack.Writer // idle, partially filled writers
+	uploads chan struct{}     // upload slots
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	pending  map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
+	unsaved  []index.PackEntries      // uploaded packs not yet named by an index object
+	err      error
+	stats    SaveStats
+	nWriters int // most writers alive at once
+	live     int // writers alive: idle, in use, or not yet handed to upload
+}
+
+// SaveStats counts what a repository stored.
+type SaveStats struct {
+	Blobs       int64 // new blobs stored
+	RawBytes    int64 // their plaintext size
+	StoredBytes int64 // bytes of packs written
+	Packs       int64
+}
+
+func newSaver(r *Repository, uploads int) *saver {
+	if uploads <= 0 {
+		uploads = 2
+	}
+	n := runtime.GOMAXPROCS(0)
+	return &saver{
+		r:        r,
+		writers:  make(chan *pack.Writer, n),
+		uploads:  make(chan struct{}, uploads),
+		pending:  map[blob.Handle]struct{}{},
+		nWriters: n,
+	}
+}
+
+// SaveBlob stores data as a blob of type t unless the vault already holds it.
+// id must be the keyed id of data (Key().BlobID). It reports whether the blob
+// was new. data is not retained after SaveBlob returns.
+func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error) {
+	return r.saver.save(ctx, blob.Handle{ID: id, Type: t}, data, false)
+}
+
+// RepackBlob stores data again in a new pack even though the index already
+// names a copy, for prune to move live blobs out of packs it will delete.
+func (r *Repository) RepackBlob(ctx context.Context, h blob.Handle, data []byte) error {
+	_, err := r.saver.save(ctx, h, data, true)
+	return err
+}
+
+// Has reports whether the vault holds the blob, or a writer of this process
+// is storing it.
+func (r *Repository) Has(h blob.Handle) bool {
+	if r.idx.Has(h) {
+		return true
+	}
+	r.saver.mu.Lock()
+	defer r.saver.mu.Unlock()
+	_, ok := r.saver.pending[h]
+	return ok
+}
+
+// SaveStats returns what this repository has stored so far.
+func (r *Repository) SaveStats() SaveStats {
+	r.saver.mu.Lock()
+	defer r.saver.mu.Unlock()
+	return r.saver.stats
+}
+
+func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool) (bool, error) {
+	if err := s.sticky(); err != nil || (!force && s.r.idx.Has(h)) {
+		return false, err
+	}
+	s.mu.Lock()
+	if _, ok := s.pending[h]; ok {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.pending[h] = struct{}{}
+	s.mu.Unlock()
+
+	payload, compressed := s.r.codec.maybeCompress(nil, data)
+	var flags uint8
+	if compressed {
+		flags = pack.FlagCompressed
+	} else {
+		payload = data
+	}
+	w, err := s.writer(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := w.Add(h.Type, h.ID, payload, flags, len(data)); err != nil {
+		s.writers <- w
+		s.fail(err)
+		return false, err
+	}
+	s.mu.Lock()
+	s.stats.Blobs++
+	s.stats.RawBytes += int64(len(data))
+	s.mu.Unlock()
+	if w.Size() >= s.r.cfg.PackSize {
+		s.upload(ctx, w)
+	} else {
+		s.writers <- w
+	}
+	return true, nil
+}
+
+// sticky returns the first error the saver met, if any.
+func (s *saver) sticky() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *saver) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// writer takes an idle writer, starts a new one while fewer than nWriters
+// exist, or waits for one to come back.
+func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
+	select {
+	case w := <-s.writers:
+		return w, nil
+	default:
+	}
+	s.mu.Lock()
+	create := s.live < s.nWriters
+	if create {
+		s.live++
+	}
+	s.mu.Unlock()
+	if !create {
+		select {
+		case w := <-s.writers:
+			return w, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	w, err := pack.NewWriter(s.r.key, s.r.cfg.PackSize+s.r.cfg.ChunkMax)
+	if err != nil {
+		s.mu.Lock()
+		s.live--
+		s.mu.Unlock()
+		s.fail(err)
+		return nil, err
+	}
+	return w, nil
+}
+
+// upload finishes w and stores it in the background.
+func (s *saver) upload(ctx context.Context, w *pack.Writer) {
+	s.mu.Lock()
+	s.live--
+	s.mu.Unlock()
+	s.uploads <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.uploads }()
+		if err := s.store(ctx, w); err != nil {
+			s.fail(err)
+		}
+	}()
+}
+
+func (s *saver) store(ctx context.Context, w *pack.Writer) error {
+	data, id, entries, err := w.Finish()
+	if err != nil {
+		return err
+	}
+	h := storage.Handle{Kind: storage.KindPack, Name: id.String()}
+	err = s.r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), storage.PutOptions{})
+	if err != nil && !errors.Is(err, storage.ErrExists) {
+		return fmt.Errorf("store pack %s: %w", id.Short(), err)
+	}
+	salt := w.Salt()
+	s.r.idx.AddPack(id, salt, entries)
+	s.mu.Lock()
+	for _, e := range entries {
+		delete(s.pending, blob.Handle{ID: e.ID, Type: e.Type})
+	}
+	s.unsaved = append(s.unsaved, index.PackEntries{Pack: id, Salt: salt, Entries: entries})
+	s.stats.StoredBytes += int64(len(data))
+	s.stats.Packs++
+	var batch []index.PackEntries
+	if len(s.unsaved) >= indexEvery {
+		batch, s.unsaved = s.unsaved, nil
+	}
+	s.mu.Unlock()
+	if batch != nil {
+		if _, err := s.r.WriteIndex(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush uploads every partially filled pack, waits for all uploads, and
+// writes an index object for the packs not yet indexed. After Flush returns
+// nil, every blob saved so far is durable and findable. Call it only when no
+// SaveBlob is in progress.
+func (r *Repository) Flush(ctx context.Context) error {
+	s := r.saver
+	for {
+		var w *pack.Writer
+		select {
+		case w = <-s.writers:
+		default:
+		}
+		if w == nil {
+			break
+		}
+		if w.Count() > 0 {
+			s.upload(ctx, w)
+		} else {
+			s.mu.Lock()
+			s.live--
+			s.mu.Unlock()
+		}
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	err := s.err
+	batch := s.unsaved
+	s.unsaved = nil
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		if _, err := r.WriteIndex(ctx, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package restorer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+func (rs *restorer) worker(ctx context.Context) {
+	defer rs.wg.Done()
+	var buf []byte
+	for job := range rs.jobs {
+		if ctx.Err() != nil {
+			continue
+		}
+		skip, err := rs.clear(job.rel, job.node)
+		if err == nil && skip {
+			rs.skipped.Add(1)
+			rs.opts.Progress.AddDone(1, int64(job.node.Size))
+			continue
+		}
+		if err == nil {
+			buf, err = rs.writeFile(ctx, job.rel, job.node, buf)
+		}
+		if err == nil && rs.opts.Verify {
+			if buf, err = rs.verify(ctx, job.rel, job.node, buf); err == nil {
+				rs.verified.Add(1)
+			}
+		}
+		if err == nil {
+			err = rs.apply(job.rel, job.node)
+		}
+		if err != nil {
+			rs.fail(job.rel, err)
+			continue
+		}
+		rs.files.Add(1)
+		rs.opts.Progress.AddDone(1, 0)
+	}
+}
+
+// writeFile writes a file's content. Runs of zeros are left as holes, so
+// sparse files come back sparse.
+func (rs *restorer) writeFile(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
+	f, err := rs.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return buf, err
+	}
+	var off int64
+	for _, id := range n.Content {
+		buf, err = rs.repo.LoadBlob(ctx, blob.DataBlob, id, buf)
+		if err != nil {
+			f.Close()
+			return buf, err
+		}
+		if err := writeSparse(f, buf, off); err != nil {
+			f.Close()
+			return buf, fmt.Errorf("write %s: %w", rel, err)
+		}
+		off += int64(len(buf))
+		rs.bytes.Add(int64(len(buf)))
+		rs.opts.Progress.AddDone(0, int64(len(buf)))
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return buf, fmt.Errorf("size %s: %w", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return buf, fmt.Errorf("close %s: %w", rel, err)
+	}
+	return buf, nil
+}
+
+// verify re-reads a restored file and checks each chunk against its id.
+func (rs *restorer) verify(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
+	f, err := rs.root.Open(rel)
+	if err != nil {
+		return buf, fmt.Errorf("verify: %w", err)
+	}
+	defer f.Close()
+	h := rs.repo.Key().NewIDHasher()
+	var off int64
+	for i, id := range n.Content {
+		if ctx.Err() != nil {
+			return buf, ctx.Err()
+		}
+		loc, ok := rs.repo.Index().Lookup(blob.Handle{ID: id, Type: blob.DataBlob})
+		if !ok {
+			return buf, fmt.Errorf("verify: chunk %d (%s) is not in the index", i, id.Short())
+		}
+		if cap(buf) < int(loc.RawLen) {
+			buf = make([]byte, loc.RawLen)
+		}
+		buf = buf[:loc.RawLen]
+		if _, err := io.ReadFull(io.NewSectionReader(f, off, int64(loc.RawLen)), buf); err != nil {
+			return buf, fmt.Errorf("verify: read at %d: %w", off, err)
+		}
+		if h.Sum(buf) != id {
+			return buf, fmt.Errorf("verify: content at offset %d differs from the point", off)
+		}
+		off += int64(loc.RawLen)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() != off {
+		return buf, fmt.Errorf("verify: restored size differs from the point (%d bytes expected)", off)
+	}
+	return buf, nil
+}
+
+// holeSize is the granularity at which runs of zeros are left unwritten.
+const holeSize = 4096
+
+// writeSparse writes buf at off, skipping every holeSize-aligned block of
+// zeros so the filesystem allocates nothing for it.
+func writeSparse(f *os.File, buf []byte, off int64) error {
+	start := -1 // start of the pending run of non-zero data
+	for i := 0; i < len(buf); {
+		end := min(len(buf), i+holeSize-int((off+int64(i))%holeSize))
+		if isZero(buf[i:end]) {
+			if start >= 0 {
+				if _, err := f.WriteAt(buf[start:i], off+int64(start)); err != nil {
+					return err
+				}
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+		i = end
+	}
+	if start >= 0 {
+		_, err := f.WriteAt(buf[start:], off+int64(start))
+		return err
+	}
+	return nil
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.NativeEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	return bytes.Count(b, []byte{0}) == len(b)
+}

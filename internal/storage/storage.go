@@ -1,0 +1,120 @@
+// Package storage defines the object store that a vault lives on. Objects are
+// written once under a content-derived name and never modified; backends are
+// the local filesystem (package local) and, later, S3 with Object Lock.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Kind groups objects of one type; each kind is a separate namespace.
+type Kind string
+
+// The object kinds a vault uses.
+const (
+	KindConfig Kind = "config" // the vault's plaintext config, one object named "config"
+	KindKey    Kind = "keys"   // key slots that wrap the master key
+	KindPack   Kind = "packs"  // packs of encrypted blobs
+	KindIndex  Kind = "index"  // encrypted index objects: which blob is in which pack
+	KindPoint  Kind = "points" // encrypted recovery-point records
+)
+
+// Kinds lists every kind, in the order a full listing visits them.
+var Kinds = []Kind{KindConfig, KindKey, KindPack, KindIndex, KindPoint}
+
+// Handle names one object.
+type Handle struct {
+	Kind Kind
+	Name string
+}
+
+func (h Handle) String() string { return fmt.Sprintf("%s/%s", h.Kind, h.Name) }
+
+// RetentionMode is the lock mode applied to an object by a backend that
+// supports write-once retention (S3 Object Lock, immutable attribute).
+type RetentionMode string
+
+// Retention modes.
+const (
+	RetentionNone       RetentionMode = ""
+	RetentionGovernance RetentionMode = "GOVERNANCE"
+	RetentionCompliance RetentionMode = "COMPLIANCE"
+)
+
+// PutOptions carries per-object retention for backends that enforce it.
+// Backends without retention support ignore a zero value and refuse a
+// non-zero one with ErrUnsupported.
+type PutOptions struct {
+	RetainUntil time.Time
+	Mode        RetentionMode
+}
+
+// Info describes a stored object.
+type Info struct {
+	Handle      Handle
+	Size        int64
+	ModTime     time.Time
+	RetainUntil time.Time // zero when the backend holds no retention for it
+}
+
+// Errors returned by backends; test with errors.Is.
+var (
+	ErrNotFound    = errors.New("object not found")
+	ErrExists      = errors.New("object already exists")
+	ErrUnsupported = errors.New("not supported by this storage backend")
+	ErrLocked      = errors.New("vault is locked by another process")
+	ErrInvalidName = errors.New("invalid object name")
+)
+
+// Backend is the storage a vault lives on.
+//
+// Put stores an object exactly once: if the handle already exists it returns
+// ErrExists and leaves the stored object untouched. A Put either stores the
+// complete object durably or stores nothing; a crash never leaves a partial
+// object under the final name.
+type Backend interface {
+	// Location describes where the backend stores objects, for messages.
+	Location() string
+	// Put reads size bytes from r and stores them under h.
+	Put(ctx context.Context, h Handle, size int64, r io.Reader, opts PutOptions) error
+	// Get returns a reader for length bytes at offset; length < 0 reads to the end.
+	Get(ctx context.Context, h Handle, offset, length int64) (io.ReadCloser, error)
+	// Stat describes one object.
+	Stat(ctx context.Context, h Handle) (Info, error)
+	// List calls fn for every object of kind k, in no particular order.
+	List(ctx context.Context, k Kind, fn func(Info) error) error
+	// Delete removes an object; ErrNotFound if it does not exist.
+	Delete(ctx context.Context, h Handle) error
+	// Close releases resources held by the backend.
+	Close() error
+}
+
+// Unlocker releases a lock taken with Locker.Lock.
+type Unlocker interface {
+	Unlock() error
+}
+
+// Locker is implemented by backends that can coordinate processes sharing a
+// vault. Writers (backup) take shared locks; prune takes an exclusive lock.
+// A lock held by a process that dies is released.
+type Locker interface {
+	Lock(ctx context.Context, exclusive bool) (Unlocker, error)
+}
+
+// ReadAll reads a whole object into memory.
+func ReadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
+	rd, err := b.Get(ctx, h, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h, err)
+	}
+	return data, nil
+}
