@@ -165,6 +165,12 @@ make_corpus() {
 	rm -rf "$DATA"
 }
 
+# warm DIR reads every file under DIR, untimed, so the step that follows
+# finds it in the page cache even where the kernel pages out idle cache.
+warm() {
+	tar -C "$(dirname "$1")" -cf - "$(basename "$1")" | cat >/dev/null
+}
+
 # measure TOOL STEP CMD... runs CMD under GNU time (after a sync, so earlier
 # writes are not flushed inside it) and leaves the figures in M_*.
 measure() {
@@ -282,6 +288,7 @@ run_tool() {
 			cmp -s "$LOGS/run$RUN-$tool-mutate.txt" "$WORK/mutate.txt" || die "the change step was not deterministic"
 		fi
 		tool_cmd "$tool" backup "$step"
+		warm "$DATA"
 		if measure "$tool" "$step" "${CMD[@]}"; then
 			record "$tool" "$step" ok "$repo"
 		else
@@ -292,6 +299,7 @@ run_tool() {
 	done
 
 	tool_cmd "$tool" restore
+	warm "$repo"
 	if measure "$tool" restore "${CMD[@]}" && verify_restore "$tool"; then
 		record "$tool" restore ok
 	else
@@ -299,6 +307,7 @@ run_tool() {
 	fi
 
 	tool_cmd "$tool" check
+	warm "$repo"
 	if measure "$tool" check "${CMD[@]}"; then
 		record "$tool" check ok
 	else
@@ -309,15 +318,18 @@ run_tool() {
 
 # machine_limits times reading, stat-ing and copying the corpus.
 machine_limits() {
+	warm "$PRISTINE"
 	# shellcheck disable=SC2016 # $1 expands in the inner shell
 	if measure machine read bash -c 'tar -C "$1" -cf - corpus | cat >/dev/null' _ "$WORK"; then
 		record machine read ok
 	else record machine read failed; fi
+	warm "$PRISTINE"
 	# shellcheck disable=SC2016
 	if measure machine stat bash -c 'find "$1" -printf "%s\n" >/dev/null' _ "$PRISTINE"; then
 		record machine stat ok
 	else record machine stat failed; fi
 	rm -rf "$WORK/copy"
+	warm "$PRISTINE"
 	if measure machine copy cp -a "$PRISTINE" "$WORK/copy"; then
 		record machine copy ok
 	else record machine copy failed; fi
@@ -360,6 +372,7 @@ write_meta() {
 		echo "workdir=$WORK"
 		echo "workdir_fs=$(findmnt -rno FSTYPE,SOURCE -T "$WORK" 2>/dev/null || df --output=fstype "$WORK" | tail -n 1)"
 		echo "go_version=$(go version)"
+		echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "csv=$(basename "$CSV_OUT")"
 		echo "bunker_settings=defaults: compression and chunking as shipped"
 		echo "restic_settings=defaults: repository format 2, compression auto"
@@ -383,9 +396,6 @@ main() {
 	echo "run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status" >"$RESULTS"
 	make_corpus
 	log "corpus: $(grep -E '^corpus_(files|bytes)=' "$META" | tr '\n' ' ')"
-	# Warm the page cache before the first measurement.
-	tar -C "$WORK" -cf - corpus | cat >/dev/null
-
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		machine_limits
 		for t in "${TOOLS[@]}"; do
@@ -395,6 +405,7 @@ main() {
 
 	local secs=$SECONDS
 	echo "duration=$((secs / 60)) min $((secs % 60)) s" >>"$META"
+	echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 	mkdir -p "$(dirname "$OUT")"
 	cp "$RESULTS" "$CSV_OUT"
 	"$WORK/bin/report" -results "$RESULTS" -meta "$META" -out "$OUT"
@@ -404,4 +415,5 @@ main() {
 	fi
 }
 
-main
+main "$@"
+exit

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // measure picks one number out of a Stat.
@@ -69,6 +70,10 @@ func (r *report) header() {
 	if r.meta["smoke"] == "1" {
 		fmt.Fprintf(r.w, "> **Smoke run**: tiny corpus and a single run, to prove the harness works. The numbers mean nothing.\n\n")
 	}
+	if load, busy := r.busy(); busy {
+		fmt.Fprintf(r.w, "> **Busy machine**: the load average was %s when the run started, above the %s cores; "+
+			"other work competed for the CPU and the disk, so the times are noisy.\n\n", load, r.meta.Get("cores"))
+	}
 	fmt.Fprintf(r.w, "bunker against [restic](https://restic.net) and [borg](https://www.borgbackup.org) on the same machine, "+
 		"the same %s corpus; each figure is the median of %s. Ratios are bunker ÷ restic (lower is better); borg ÷ restic is for context. "+
 		"A target is met when the ratio is at or below it.\n\n", fmtMiB(atof(r.meta["corpus_bytes"])), plural(r.meta.Get("runs"), "run"))
@@ -114,6 +119,7 @@ func (r *report) machine() {
 		{"memory", m.Get("memory")},
 		{"kernel", m.Get("kernel")},
 		{"OS", m.Get("os")},
+		{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end", m.Get("load_start"), m.Get("load_end"))},
 		{"work dir", fmt.Sprintf("`%s` on %s", m.Get("workdir"), m.Get("workdir_fs"))},
 		{"Go", m.Get("go_version")},
 		{"bunker", m.Get("bunker_version") + "; " + m.Get("bunker_settings")},
@@ -224,4 +230,15 @@ func plural(n, noun string) string {
 		return n + " " + noun
 	}
 	return n + " " + noun + "s"
+}
+
+// busy reports whether other work loaded the machine when the run began:
+// the one-minute load average above the number of cores.
+func (r *report) busy() (string, bool) {
+	fields := strings.Fields(r.meta["load_start"])
+	cores := atof(r.meta["cores"])
+	if len(fields) == 0 || cores <= 0 {
+		return "", false
+	}
+	return fields[0], atof(fields[0]) > cores
 }

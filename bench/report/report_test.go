@@ -148,6 +148,15 @@ func TestRenderRatiosAndVerdicts(t *testing.T) {
 	if !strings.Contains(render(t, Meta{"smoke": "1"}, sampleCSV), "Smoke run") {
 		t.Error("smoke banner missing")
 	}
+	if strings.Contains(doc, "Busy machine") {
+		t.Error("busy banner without a load average")
+	}
+	if !strings.Contains(render(t, Meta{"cores": "2", "load_start": "3.50 1.00 0.50"}, sampleCSV), "load average was 3.50") {
+		t.Error("busy banner missing for a load of 3.5 on 2 cores")
+	}
+	if strings.Contains(render(t, Meta{"cores": "2", "load_start": "1.50 1.00 0.50"}, sampleCSV), "Busy machine") {
+		t.Error("busy banner for a load below the core count")
+	}
 }
 
 func TestRunWritesReport(t *testing.T) {

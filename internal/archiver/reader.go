@@ -135,8 +135,12 @@ func openNoAtime(p string) (*os.File, error) {
 	return f, err
 }
 
-// scan counts the files and bytes below paths for the progress display.
+// scan counts the files and bytes below paths for the progress display, and
+// tells a counter that wants to know when the totals are final.
 func (a *Archiver) scan(ctx context.Context, paths []string) {
+	if f, ok := a.opts.Progress.(interface{ FinishScan() }); ok {
+		defer f.FinishScan()
+	}
 	for _, root := range paths {
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || ctx.Err() != nil {

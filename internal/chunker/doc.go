@@ -8,8 +8,8 @@
 //
 // Chunking is normalised: between Params.Min and Params.Avg the threshold is
 // four times stricter than 1/(Avg-Min), and past Avg four times looser. Sizes
-// cluster around Avg (the mean comes out about 4% above it) and almost no
-// chunk is forced at Max. The first Min bytes of every chunk are not hashed
+// cluster around Avg (on random data the mean is Min + 1.08*(Avg-Min), 4%
+// above Avg when Min is Avg/2) and almost no chunk is forced at Max. The first Min bytes of every chunk are not hashed
 // at all, which is where much of the speed comes from.
 //
 // The gear table is expanded from a secret 32-byte seed (crypto.Key's

@@ -131,9 +131,9 @@ func (r *Renderer) loop(ctx context.Context) {
 			return
 		case <-r.stop:
 			return
-		case now := <-tick.C:
+		case <-tick.C:
 			r.mu.Lock()
-			r.update(now, false)
+			r.update(time.Now(), false) // read under the lock so samples stay in order
 			r.mu.Unlock()
 		}
 	}

@@ -30,9 +30,13 @@ func (b *Backend) Get(ctx context.Context, h storage.Handle, offset, length int6
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", h, err)
 	}
-	if offset > size || (length >= 0 && length > size-offset) {
+	if offset > size {
 		f.Close()
-		return nil, fmt.Errorf("get %s: range of %d bytes at offset %d reaches past the end (size %d)", h, length, offset, size)
+		return nil, fmt.Errorf("get %s: offset %d is past the end (size %d)", h, offset, size)
+	}
+	if length > size-offset {
+		f.Close()
+		return nil, fmt.Errorf("get %s: %d bytes at offset %d reach past the end (size %d)", h, length, offset, size)
 	}
 	if length < 0 {
 		length = size - offset

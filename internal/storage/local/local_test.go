@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -283,5 +284,39 @@ func TestCleanTemp(t *testing.T) {
 	names := tempNames(t, b)
 	if strings.Join(names, ",") != "put-fresh,subdir" {
 		t.Fatalf("tmp holds %v after CleanTemp, want put-fresh and subdir", names)
+	}
+}
+
+// endlessReader yields zeros, cancels after its first Read and fails the
+// test's Put if it is read more than a few times after that.
+type endlessReader struct {
+	cancel      context.CancelFunc
+	afterCancel int
+}
+
+var errKeptReading = errors.New("kept reading after its context was canceled")
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	} else if r.afterCancel++; r.afterCancel > 2 {
+		return 0, errKeptReading
+	}
+	clear(p)
+	return len(p), nil
+}
+
+func TestPutStopsReadingWhenCanceled(t *testing.T) {
+	b := newVault(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h := packOf([]byte("never stored"))
+	err := b.Put(ctx, h, 1<<30, &endlessReader{cancel: cancel}, storage.PutOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put: got %v, want context.Canceled", err)
+	}
+	if names := tempNames(t, b); len(names) != 0 {
+		t.Fatalf("temporaries left after a canceled Put: %v", names)
 	}
 }

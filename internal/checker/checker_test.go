@@ -1,0 +1,185 @@
+package checker_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bunkerhq/bunker/internal/archiver"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/checker"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/repo/repotest"
+	"github.com/bunkerhq/bunker/internal/restorer"
+	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/tree"
+)
+
+// fixture backs up two files, each large enough for its own pack, and
+// returns the vault, the point and the pack that holds the first file.
+func fixture(t *testing.T) (*repotest.Vault, *repo.Point, string, string) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	src := t.TempDir()
+	mk := func(name string, seed byte) {
+		data := make([]byte, 1500<<10)
+		x := uint32(seed)
+		for i := range data {
+			x = x*1664525 + 1013904223
+			data[i] = byte(x >> 24)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("damaged.bin", 1)
+	mk("intact.bin", 2)
+	a, err := archiver.New(r, archiver.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := a.Backup(context.Background(), []string{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := r.LoadTree(context.Background(), p.Tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tr
+	n := findFile(t, r, p, filepath.Join(src, "damaged.bin"))
+	loc, ok := r.Index().Lookup(blob.Handle{ID: n.Content[0], Type: blob.DataBlob})
+	if !ok {
+		t.Fatal("first chunk not indexed")
+	}
+	return v, p, loc.Pack.String(), src
+}
+
+func findFile(t *testing.T, r *repo.Repository, p *repo.Point, path string) *tree.Node {
+	t.Helper()
+	var found *tree.Node
+	err := checker.WalkPoint(context.Background(), r, p, func(_ *repo.Point, np string, n *tree.Node, err error) error {
+		if np == path {
+			found = n
+		}
+		return err
+	})
+	if err != nil || found == nil {
+		t.Fatalf("find %s: %v", path, err)
+	}
+	return found
+}
+
+func packPath(v *repotest.Vault, name string) string {
+	return filepath.Join(v.Dir, "packs", name[:2], name)
+}
+
+func check(t *testing.T, v *repotest.Vault) *checker.Report {
+	t.Helper()
+	rep, err := checker.Check(context.Background(), v.OpenNoIndex(t), checker.Options{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func damage(t *testing.T, path string, fn func([]byte) []byte) {
+	t.Helper()
+	os.Chmod(path, 0o600)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, fn(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertReported(t *testing.T, rep *checker.Report, kind, object, file string, p *repo.Point) {
+	t.Helper()
+	for _, pr := range rep.Problems {
+		if pr.Kind != kind || !strings.Contains(pr.Object, object) {
+			continue
+		}
+		for _, a := range pr.Affected {
+			if a.Path == file && a.Point == p.ID {
+				return
+			}
+		}
+		t.Fatalf("%s of %s does not name %s in point %s: %+v", kind, object, file, p.ID.Short(), pr)
+	}
+	t.Fatalf("no %s problem for %s in %+v", kind, object, rep.Problems)
+}
+
+func TestCleanVaultChecksOK(t *testing.T) {
+	v, _, _, _ := fixture(t)
+	if rep := check(t, v); !rep.OK() || rep.PacksRead == 0 {
+		t.Fatalf("clean vault: %+v", rep)
+	}
+}
+
+func TestBitFlipIsReportedAndIntactFilesRestore(t *testing.T) {
+	v, p, pack, src := fixture(t)
+	damage(t, packPath(v, pack), func(b []byte) []byte { b[100] ^= 0x04; return b })
+	rep := check(t, v)
+	assertReported(t, rep, "pack-damaged", pack, filepath.Join(src, "damaged.bin"), p)
+	for _, pr := range rep.Problems {
+		for _, a := range pr.Affected {
+			if strings.HasSuffix(a.Path, "intact.bin") {
+				t.Fatalf("intact file reported as damaged: %+v", pr)
+			}
+		}
+	}
+	// Structure-only check does not read data and stays quiet.
+	quick, err := checker.Check(context.Background(), v.OpenNoIndex(t), checker.Options{})
+	if err != nil || !quick.OK() {
+		t.Fatalf("structure check: %+v %v", quick, err)
+	}
+	target := t.TempDir()
+	res, err := restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: target, Include: []string{filepath.Join(src, "intact.bin")}, Verify: true})
+	if err != nil || len(res.Errors) > 0 || res.Files != 1 {
+		t.Fatalf("restore of intact file: %+v %v", res, err)
+	}
+	res, _ = restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: t.TempDir(), Include: []string{filepath.Join(src, "damaged.bin")}})
+	if len(res.Errors) != 1 {
+		t.Fatalf("restore of damaged file reported %d errors, want 1", len(res.Errors))
+	}
+}
+
+func TestTruncatedPackIsReported(t *testing.T) {
+	v, p, pack, src := fixture(t)
+	damage(t, packPath(v, pack), func(b []byte) []byte { return b[:len(b)/2] })
+	assertReported(t, check(t, v), "pack-damaged", pack, filepath.Join(src, "damaged.bin"), p)
+}
+
+func TestMissingPackIsReported(t *testing.T) {
+	v, p, pack, src := fixture(t)
+	if err := os.Remove(packPath(v, pack)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := checker.Check(context.Background(), v.OpenNoIndex(t), checker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertReported(t, rep, "pack-missing", pack, filepath.Join(src, "damaged.bin"), p)
+}
+
+func TestDamagedIndexAndPointAreReported(t *testing.T) {
+	v, _, _, _ := fixture(t)
+	be := v.OpenNoIndex(t).Backend()
+	for _, k := range []storage.Kind{storage.KindIndex, storage.KindPoint} {
+		var name string
+		be.List(context.Background(), k, func(fi storage.Info) error { name = fi.Handle.Name; return nil })
+		damage(t, filepath.Join(v.Dir, string(k), name), func(b []byte) []byte { b[len(b)-1] ^= 1; return b })
+	}
+	rep := check(t, v)
+	kinds := map[string]bool{}
+	for _, pr := range rep.Problems {
+		kinds[pr.Kind] = true
+	}
+	if !kinds["index-damaged"] || !kinds["point-damaged"] {
+		t.Fatalf("problems %+v", rep.Problems)
+	}
+}
