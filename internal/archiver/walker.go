@@ -90,11 +90,12 @@ func buildTrie(paths []string) *trie {
 func (w *walker) virtualRoot(ctx context.Context, paths []string, parent *tree.Tree) *future {
 	root := buildTrie(paths)
 	if root.path == "/" {
-		info, err := fsmeta.Capture("/", w.a.names)
-		if err != nil {
+		info := w.capture("/")
+		if info == nil {
 			return ready(nil)
 		}
-		return w.dir(ctx, "/", "", info, parent, 0)
+		info.Name = ""
+		return w.dir(ctx, "/", "", info, parent)
 	}
 	return w.virtualDir(ctx, "/", &tree.Node{Type: tree.TypeDir}, root, parent)
 }
@@ -109,9 +110,8 @@ func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *tr
 			kids = append(kids, w.top(ctx, p, prev))
 			continue
 		}
-		info, err := fsmeta.Capture(p, w.a.names)
-		if err != nil {
-			w.a.fileError(p, err)
+		info := w.capture(p)
+		if info == nil {
 			continue
 		}
 		kids = append(kids, w.virtualDir(ctx, p, info, child, w.a.subtree(ctx, prev)))
@@ -119,22 +119,40 @@ func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *tr
 	return w.a.finishDir(ctx, n, kids)
 }
 
+// capture reads an entry's metadata. An entry that vanished is skipped
+// silently, one that cannot be read is reported and skipped, and one whose
+// extended attributes or link target could not be read completely is
+// reported and kept.
+func (w *walker) capture(p string) *tree.Node {
+	n, err := fsmeta.Capture(p, w.a.names)
+	switch {
+	case err == nil:
+		return n
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, fsmeta.ErrIncomplete) && n != nil:
+		w.a.fileError(p, err)
+		return n
+	}
+	w.a.fileError(p, err)
+	return nil
+}
+
 // top starts the walk of one backup path.
 func (w *walker) top(ctx context.Context, p string, prev *tree.Node) *future {
-	n, err := fsmeta.Capture(p, w.a.names)
-	if err != nil {
-		w.a.fileError(p, err)
+	n := w.capture(p)
+	if n == nil {
 		return ready(nil)
 	}
 	if n.Type == tree.TypeDir {
-		return w.dir(ctx, p, "", n, w.a.subtree(ctx, prev), n.Device)
+		return w.dir(ctx, p, "", n, w.a.subtree(ctx, prev))
 	}
 	return w.entry(ctx, p, n, prev)
 }
 
 // dir walks a real directory; rel is its path relative to the backup path,
-// for exclude patterns, and dev the device of the backup path.
-func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *tree.Tree, dev uint64) *future {
+// for exclude patterns.
+func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *tree.Tree) *future {
 	w.a.stats.dirs.Add(1)
 	entries, err := os.ReadDir(p)
 	if err != nil {
@@ -151,12 +169,19 @@ func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *t
 		if w.a.opts.Excludes != nil && w.a.opts.Excludes.Match(crel, e.IsDir()) {
 			continue
 		}
-		cn, err := fsmeta.Capture(cp, w.a.names)
-		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
-				w.a.fileError(cp, err)
-			}
+		cn := w.capture(cp)
+		if cn == nil {
 			continue
+		}
+		if w.a.opts.OneFileSystem {
+			switch filter.OneFileSystem(n.Device, cn) {
+			case filter.Outside:
+				continue
+			case filter.MountPoint:
+				w.a.stats.dirs.Add(1)
+				kids = append(kids, w.a.finishDir(ctx, cn, nil))
+				continue
+			}
 		}
 		prev := parent.Find(cn.Name)
 		if cn.Type != tree.TypeDir {
@@ -168,12 +193,7 @@ func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *t
 				continue
 			}
 		}
-		if w.a.opts.OneFileSystem && cn.Device != dev {
-			w.a.stats.dirs.Add(1)
-			kids = append(kids, w.a.finishDir(ctx, cn, nil))
-			continue
-		}
-		kids = append(kids, w.dir(ctx, cp, crel, cn, w.a.subtree(ctx, prev), dev))
+		kids = append(kids, w.dir(ctx, cp, crel, cn, w.a.subtree(ctx, prev)))
 	}
 	return w.a.finishDir(ctx, n, kids)
 }

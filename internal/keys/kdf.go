@@ -1,0 +1,80 @@
+package keys
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// KDF algorithm names, as stored in a slot.
+const (
+	KDFArgon2id   = "argon2id"
+	KDFHKDFSHA256 = "hkdf-sha256"
+)
+
+// Limits on argon2id parameters accepted from a slot. They bound the work a
+// crafted slot can ask for: at most 4 GiB of memory and 100 passes.
+const (
+	MaxKDFTime      = 100
+	MaxKDFMemoryKiB = 4 << 20
+	MaxKDFThreads   = 64
+)
+
+const (
+	saltSize = 32
+	kekSize  = 32
+	// keyFileInfo separates key-file KEKs from any other use of the secret.
+	keyFileInfo = "bunker v1 key slot key file"
+)
+
+// KDFParams are the argon2id cost parameters of a passphrase slot.
+type KDFParams struct {
+	Time      uint32 // passes over memory
+	MemoryKiB uint32 // memory in KiB
+	Threads   uint32 // lanes computed in parallel
+}
+
+// DefaultKDFParams returns the cost used for new passphrase slots: 256 MiB,
+// 3 passes, 4 lanes. That is about 0.8 s of CPU time on a current x86-64
+// core, about half a second of wall time with two cores, and makes each
+// guess cost an attacker 256 MiB of memory for as long.
+func DefaultKDFParams() KDFParams {
+	return KDFParams{Time: 3, MemoryKiB: 256 << 10, Threads: 4}
+}
+
+// TestKDFParams returns a cost low enough for tests (64 KiB, one pass).
+// Slots made with it are trivially brute-forced; never use it for a real
+// vault.
+func TestKDFParams() KDFParams {
+	return KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+}
+
+// Validate reports whether p is within the accepted limits.
+func (p KDFParams) Validate() error {
+	switch {
+	case p.Time < 1 || p.Time > MaxKDFTime:
+		return fmt.Errorf("argon2id time %d is outside 1..%d", p.Time, MaxKDFTime)
+	case p.Threads < 1 || p.Threads > MaxKDFThreads:
+		return fmt.Errorf("argon2id threads %d is outside 1..%d", p.Threads, MaxKDFThreads)
+	case p.MemoryKiB < 8*p.Threads || p.MemoryKiB > MaxKDFMemoryKiB:
+		return fmt.Errorf("argon2id memory %d KiB is outside %d..%d KiB", p.MemoryKiB, 8*p.Threads, MaxKDFMemoryKiB)
+	}
+	return nil
+}
+
+// passphraseKEK stretches a passphrase into a key-encryption key. p must
+// have been validated.
+func passphraseKEK(passphrase, salt []byte, p KDFParams) []byte {
+	return argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, uint8(p.Threads), kekSize)
+}
+
+// keyFileKEK expands a key file's secret into a key-encryption key.
+func keyFileKEK(secret, salt []byte) ([]byte, error) {
+	kek, err := hkdf.Key(sha256.New, secret, salt, keyFileInfo, kekSize)
+	if err != nil {
+		return nil, fmt.Errorf("derive key-file key: %w", err)
+	}
+	return kek, nil
+}
