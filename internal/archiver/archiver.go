@@ -166,6 +166,7 @@ func (a *Archiver) Backup(ctx context.Context, paths []string) (*repo.Point, []F
 	if a.opts.Scan {
 		go a.scan(ctx, abs)
 	}
+	go a.refreshIndex(ctx)
 	a.start(ctx)
 	w := &walker{a: a, links: map[[2]uint64]*future{}}
 	rootFut := w.virtualRoot(ctx, abs, parentRoot)
@@ -235,4 +236,21 @@ func AbsPaths(paths []string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// indexRefresh is how often a running backup merges index objects written by
+// other processes, so that concurrent backups deduplicate against each other.
+const indexRefresh = 2 * time.Second
+
+func (a *Archiver) refreshIndex(ctx context.Context) {
+	t := time.NewTicker(indexRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = a.repo.LoadIndex(ctx) // a failure only costs deduplication
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -133,6 +135,23 @@ func openNoAtime(p string) (*os.File, error) {
 		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	}
 	return f, err
+}
+
+// readDir lists a directory sorted by name without updating its access
+// time where the kernel allows it, so that an unchanged directory records the
+// same metadata in every point and its listing deduplicates.
+func readDir(p string) ([]os.DirEntry, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, err
 }
 
 // scan counts the files and bytes below paths for the progress display, and

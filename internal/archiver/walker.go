@@ -154,7 +154,7 @@ func (w *walker) top(ctx context.Context, p string, prev *tree.Node) *future {
 // for exclude patterns.
 func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *tree.Tree) *future {
 	w.a.stats.dirs.Add(1)
-	entries, err := os.ReadDir(p)
+	entries, err := readDir(p)
 	if err != nil {
 		w.a.fileError(p, err)
 		n.Error = err.Error()

@@ -13,7 +13,7 @@ import (
 )
 
 // smallParams keeps tests fast while still producing many chunks.
-var smallParams = Params{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
+func smallParams() Params { return Params{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10} }
 
 func randomData(n int, seed uint64) []byte {
 	data := make([]byte, n)
@@ -76,11 +76,11 @@ func TestChunksCoverInputWithinBounds(t *testing.T) {
 		p    Params
 		size int
 	}{
-		{"small", smallParams, 4 << 20},
+		{"small", smallParams(), 4 << 20},
 		{"default", DefaultParams(), 40 << 20},
-		{"shorter than min", smallParams, 1000},
-		{"exactly min", smallParams, smallParams.Min},
-		{"one byte", smallParams, 1},
+		{"shorter than min", smallParams(), 1000},
+		{"exactly min", smallParams(), smallParams().Min},
+		{"one byte", smallParams(), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := randomData(tc.size, 1)
@@ -91,15 +91,16 @@ func TestChunksCoverInputWithinBounds(t *testing.T) {
 }
 
 func TestMeanSizeNearAvg(t *testing.T) {
+	p := smallParams()
 	data := randomData(16<<20, 2)
-	chunks := chunkAll(t, bytes.NewReader(data), seedOf(2), smallParams)
+	chunks := chunkAll(t, bytes.NewReader(data), seedOf(2), p)
 	mean := float64(len(data)) / float64(len(chunks))
-	if avg := float64(smallParams.Avg); mean < 0.9*avg || mean > 1.2*avg {
-		t.Errorf("mean chunk size %.0f over %d chunks, want within [0.9, 1.2] of avg %d", mean, len(chunks), smallParams.Avg)
+	if avg := float64(p.Avg); mean < 0.9*avg || mean > 1.2*avg {
+		t.Errorf("mean chunk size %.0f over %d chunks, want within [0.9, 1.2] of avg %d", mean, len(chunks), p.Avg)
 	}
 	forced := 0
 	for _, c := range chunks[:len(chunks)-1] {
-		if len(c) == smallParams.Max {
+		if len(c) == p.Max {
 			forced++
 		}
 	}
@@ -115,9 +116,9 @@ func TestLowEntropyInputCutsAtMax(t *testing.T) {
 	data := make([]byte, 1<<20)
 	sawMax := false
 	for s := range byte(8) {
-		chunks := chunkAll(t, bytes.NewReader(data), seedOf(s), smallParams)
-		checkChunks(t, data, chunks, smallParams)
-		sawMax = sawMax || len(chunks[0]) == smallParams.Max
+		chunks := chunkAll(t, bytes.NewReader(data), seedOf(s), smallParams())
+		checkChunks(t, data, chunks, smallParams())
+		sawMax = sawMax || len(chunks[0]) == smallParams().Max
 	}
 	if !sawMax {
 		t.Error("no seed produced a chunk cut at max on all-zero input")
@@ -126,8 +127,8 @@ func TestLowEntropyInputCutsAtMax(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	data := randomData(4<<20, 3)
-	a := lengths(chunkAll(t, bytes.NewReader(data), seedOf(3), smallParams))
-	b := lengths(chunkAll(t, bytes.NewReader(data), seedOf(3), smallParams))
+	a := lengths(chunkAll(t, bytes.NewReader(data), seedOf(3), smallParams()))
+	b := lengths(chunkAll(t, bytes.NewReader(data), seedOf(3), smallParams()))
 	if !slices.Equal(a, b) {
 		t.Fatal("same seed and input gave different chunk boundaries")
 	}
@@ -135,8 +136,8 @@ func TestDeterministic(t *testing.T) {
 
 func TestSeedChangesBoundaries(t *testing.T) {
 	data := randomData(4<<20, 4)
-	a := boundaries(lengths(chunkAll(t, bytes.NewReader(data), seedOf(4), smallParams)))
-	b := boundaries(lengths(chunkAll(t, bytes.NewReader(data), seedOf(5), smallParams)))
+	a := boundaries(lengths(chunkAll(t, bytes.NewReader(data), seedOf(4), smallParams())))
+	b := boundaries(lengths(chunkAll(t, bytes.NewReader(data), seedOf(5), smallParams())))
 	shared := 0
 	for _, off := range a {
 		if _, ok := slices.BinarySearch(b, off); ok {
@@ -166,7 +167,7 @@ func TestBoundariesResynchroniseAfterInsert(t *testing.T) {
 		p    Params
 		size int
 	}{
-		{"small", smallParams, 8 << 20},
+		{"small", smallParams(), 8 << 20},
 		{"default", DefaultParams(), 48 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,7 +198,7 @@ func TestBoundariesResynchroniseAfterInsert(t *testing.T) {
 
 func TestShortReadsGiveSameChunks(t *testing.T) {
 	data := randomData(1<<20, 7)
-	want := lengths(chunkAll(t, bytes.NewReader(data), seedOf(7), smallParams))
+	want := lengths(chunkAll(t, bytes.NewReader(data), seedOf(7), smallParams()))
 	for name, r := range map[string]io.Reader{
 		"one byte":  iotest.OneByteReader(bytes.NewReader(data)),
 		"half":      iotest.HalfReader(bytes.NewReader(data)),
@@ -205,14 +206,14 @@ func TestShortReadsGiveSameChunks(t *testing.T) {
 		"multi":     io.MultiReader(bytes.NewReader(data[:70000]), bytes.NewReader(data[70000:])),
 		"bufferish": strings.NewReader(string(data)),
 	} {
-		if got := lengths(chunkAll(t, r, seedOf(7), smallParams)); !slices.Equal(got, want) {
+		if got := lengths(chunkAll(t, r, seedOf(7), smallParams())); !slices.Equal(got, want) {
 			t.Errorf("%s reader: chunk lengths differ from a bytes.Reader's", name)
 		}
 	}
 }
 
 func TestEmptyInput(t *testing.T) {
-	c, err := New(bytes.NewReader(nil), NewGear(seedOf(0)), smallParams)
+	c, err := New(bytes.NewReader(nil), NewGear(seedOf(0)), smallParams())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestEmptyInput(t *testing.T) {
 func TestReadErrorIsReturnedAndSticky(t *testing.T) {
 	boom := errors.New("disk on fire")
 	r := io.MultiReader(bytes.NewReader(randomData(100<<10, 8)), iotest.ErrReader(boom))
-	c, err := New(r, NewGear(seedOf(8)), smallParams)
+	c, err := New(r, NewGear(seedOf(8)), smallParams())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestReadErrorIsReturnedAndSticky(t *testing.T) {
 
 func TestResetReusesChunker(t *testing.T) {
 	a, b := randomData(300<<10, 9), randomData(50<<10, 10)
-	c, err := New(bytes.NewReader(a), NewGear(seedOf(9)), smallParams)
+	c, err := New(bytes.NewReader(a), NewGear(seedOf(9)), smallParams())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,18 +266,18 @@ func TestResetReusesChunker(t *testing.T) {
 		}
 		got = append(got, chunk)
 	}
-	want := chunkAll(t, bytes.NewReader(b), seedOf(9), smallParams)
+	want := chunkAll(t, bytes.NewReader(b), seedOf(9), smallParams())
 	if !slices.EqualFunc(got, want, bytes.Equal) {
 		t.Error("chunks after Reset differ from a fresh Chunker's")
 	}
 }
 
 func TestNextReusesBuffer(t *testing.T) {
-	c, err := New(bytes.NewReader(randomData(200<<10, 11)), NewGear(seedOf(11)), smallParams)
+	c, err := New(bytes.NewReader(randomData(200<<10, 11)), NewGear(seedOf(11)), smallParams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, smallParams.Max)
+	buf := make([]byte, smallParams().Max)
 	chunk, err := c.Next(buf)
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +290,7 @@ func TestNextReusesBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(chunk) < smallParams.Min || &chunk[0] == &small[0] {
+	if len(chunk) < smallParams().Min || &chunk[0] == &small[0] {
 		t.Errorf("Next with a 10-byte buf returned %d bytes in that buf", len(chunk))
 	}
 }
@@ -299,7 +300,7 @@ func TestNextReusesBuffer(t *testing.T) {
 // deduplication against new backups.
 func TestBoundariesStable(t *testing.T) {
 	data := randomData(256<<10, 12)
-	got := lengths(chunkAll(t, bytes.NewReader(data), seedOf(12), smallParams))
+	got := lengths(chunkAll(t, bytes.NewReader(data), seedOf(12), smallParams()))
 	want := []int{6358, 8486, 6522, 8618, 9229, 3522, 8864, 5455, 4295, 12115, 5317, 11364, 8680, 8339, 10714, 8335,
 		8433, 9891, 12513, 8957, 9641, 8653, 8398, 8722, 6263, 2396, 9407, 10159, 11408, 8967, 10179, 1944}
 	if !slices.Equal(got, want) {
@@ -340,7 +341,7 @@ func TestParamsValidate(t *testing.T) {
 			t.Errorf("New accepted %+v", tc.p)
 		}
 	}
-	if _, err := New(bytes.NewReader(nil), nil, smallParams); err == nil {
+	if _, err := New(bytes.NewReader(nil), nil, smallParams()); err == nil {
 		t.Error("New accepted a nil gear table")
 	}
 }

@@ -94,7 +94,7 @@ func Decode(data []byte) (*Slot, error) {
 	}
 	created, err := time.Parse(time.RFC3339, j.Created)
 	if err != nil {
-		return nil, fmt.Errorf("decode key slot: created: %w", err)
+		return nil, fmt.Errorf("decode key slot: created %q is not an RFC 3339 time", short(j.Created, 40))
 	}
 	s := &Slot{
 		ID:       j.ID,

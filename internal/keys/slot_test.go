@@ -18,7 +18,7 @@ const (
 	otherVault = "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a"
 )
 
-var testPassphrase = []byte("correct horse battery staple")
+func testPassphrase() []byte { return []byte("correct horse battery staple") }
 
 func newMaster(t testing.TB) crypto.MasterKey {
 	t.Helper()
@@ -35,7 +35,7 @@ func keyFileSecret(b byte) []byte {
 
 func passphraseSlot(t testing.TB, m crypto.MasterKey) *Slot {
 	t.Helper()
-	s, err := NewPassphraseSlot(m, testVault, testPassphrase, TestKDFParams(), "laptop")
+	s, err := NewPassphraseSlot(m, testVault, testPassphrase(), TestKDFParams(), "laptop")
 	if err != nil {
 		t.Fatalf("NewPassphraseSlot: %v", err)
 	}
@@ -60,7 +60,7 @@ type slotCase struct {
 
 func slotCases(t testing.TB, m crypto.MasterKey) []slotCase {
 	return []slotCase{
-		{"passphrase", passphraseSlot(t, m), testPassphrase},
+		{"passphrase", passphraseSlot(t, m), testPassphrase()},
 		{"keyfile", keyFileSlot(t, m), keyFileSecret(7)},
 	}
 }
@@ -137,7 +137,7 @@ func TestWrongSecret(t *testing.T) {
 		{"wrong key file", file, keyFileSecret(8)},
 		{"short key file secret", file, keyFileSecret(7)[:31]},
 		{"long key file secret", file, append(keyFileSecret(7), 7)},
-		{"passphrase for a key file slot", file, testPassphrase},
+		{"passphrase for a key file slot", file, testPassphrase()},
 		{"no key file secret", file, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,22 +244,29 @@ func TestEveryBitFlipIsCaught(t *testing.T) {
 	m := newMaster(t)
 	for _, tc := range slotCases(t, m) {
 		data := encode(t, tc.slot)
+		var byDecode, byUnwrap int
 		for i := range data {
 			for bit := range 8 {
 				flipped := bytes.Clone(data)
 				flipped[i] ^= 1 << bit
 				s, err := Decode(flipped)
 				if err != nil {
+					byDecode++
 					continue
 				}
 				_, err = s.Unwrap(testVault, tc.secret)
-				if err == nil && !reflect.DeepEqual(s, tc.slot) {
+				switch {
+				case err == nil && !reflect.DeepEqual(s, tc.slot):
 					t.Fatalf("%s: flipping bit %d of byte %d gave a different slot that still opens", tc.name, bit, i)
-				}
-				if err != nil && !errors.Is(err, ErrWrongSecret) {
+				case errors.Is(err, ErrWrongSecret):
+					byUnwrap++
+				case err != nil:
 					t.Fatalf("%s: flipping bit %d of byte %d: Unwrap = %v", tc.name, bit, i, err)
 				}
 			}
+		}
+		if byDecode == 0 || byUnwrap == 0 {
+			t.Errorf("%s: %d flips rejected by Decode and %d by Unwrap; both should catch some", tc.name, byDecode, byUnwrap)
 		}
 	}
 }
@@ -361,7 +368,7 @@ func TestInvalidSlotIsReportedNotUnwrapped(t *testing.T) {
 		t.Error("Encode accepted a slot with a short nonce")
 	}
 	var empty Slot
-	if _, err := empty.Unwrap(testVault, testPassphrase); err == nil || errors.Is(err, ErrWrongSecret) {
+	if _, err := empty.Unwrap(testVault, testPassphrase()); err == nil || errors.Is(err, ErrWrongSecret) {
 		t.Errorf("Unwrap of a zero Slot = %v, want a validation error", err)
 	}
 }
@@ -377,13 +384,13 @@ func TestNewSlotRejectsBadArguments(t *testing.T) {
 			return NewPassphraseSlot(m, testVault, nil, TestKDFParams(), "")
 		}, "passphrase is empty"},
 		{"absurd cost", func() (*Slot, error) {
-			return NewPassphraseSlot(m, testVault, testPassphrase, KDFParams{Time: 1, MemoryKiB: 8 << 20, Threads: 1}, "")
+			return NewPassphraseSlot(m, testVault, testPassphrase(), KDFParams{Time: 1, MemoryKiB: 8 << 20, Threads: 1}, "")
 		}, "memory 8388608 KiB"},
 		{"zero cost", func() (*Slot, error) {
-			return NewPassphraseSlot(m, testVault, testPassphrase, KDFParams{}, "")
+			return NewPassphraseSlot(m, testVault, testPassphrase(), KDFParams{}, "")
 		}, "time 0"},
 		{"control characters in label", func() (*Slot, error) {
-			return NewPassphraseSlot(m, testVault, testPassphrase, TestKDFParams(), "a\nb")
+			return NewPassphraseSlot(m, testVault, testPassphrase(), TestKDFParams(), "a\nb")
 		}, "label"},
 		{"empty vault id", func() (*Slot, error) {
 			return NewKeyFileSlot(m, "", keyFileSecret(1), "")
@@ -414,14 +421,14 @@ func TestKDFParamsStrength(t *testing.T) {
 	}
 	// The KDF really depends on every parameter and on the salt.
 	salt := make([]byte, saltSize)
-	base := passphraseKEK(testPassphrase, salt, TestKDFParams())
+	base := passphraseKEK(testPassphrase(), salt, TestKDFParams())
 	for _, p := range []KDFParams{{2, 64, 1}, {1, 128, 1}, {1, 64, 2}} {
-		if bytes.Equal(passphraseKEK(testPassphrase, salt, p), base) {
+		if bytes.Equal(passphraseKEK(testPassphrase(), salt, p), base) {
 			t.Errorf("params %+v derive the same key as %+v", p, TestKDFParams())
 		}
 	}
 	salt[0] = 1
-	if bytes.Equal(passphraseKEK(testPassphrase, salt, TestKDFParams()), base) {
+	if bytes.Equal(passphraseKEK(testPassphrase(), salt, TestKDFParams()), base) {
 		t.Error("a different salt derived the same key")
 	}
 }
@@ -429,6 +436,6 @@ func TestKDFParamsStrength(t *testing.T) {
 func BenchmarkDefaultKDF(b *testing.B) {
 	salt := make([]byte, saltSize)
 	for range b.N {
-		passphraseKEK(testPassphrase, salt, DefaultKDFParams())
+		passphraseKEK(testPassphrase(), salt, DefaultKDFParams())
 	}
 }

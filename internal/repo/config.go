@@ -18,14 +18,14 @@ const FormatVersion = 1
 // Config is the plaintext description of a vault, stored once as config/config.
 // It holds nothing secret: the chunker seed and all keys come from the master key.
 type Config struct {
-	Version   int       `json:"version"`
-	ID        string    `json:"id"`
-	Created   time.Time `json:"created"`
-	ChunkMin  int       `json:"chunk_min"`
-	ChunkAvg  int       `json:"chunk_avg"`
-	ChunkMax  int       `json:"chunk_max"`
-	PackSize  int       `json:"pack_size"`
-	Compress  string    `json:"compression"` // "zstd" or "none"
+	Version  int       `json:"version"`
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	ChunkMin int       `json:"chunk_min"`
+	ChunkAvg int       `json:"chunk_avg"`
+	ChunkMax int       `json:"chunk_max"`
+	PackSize int       `json:"pack_size"`
+	Compress string    `json:"compression"` // "zstd" or "none"
 }
 
 // Defaults for new vaults; docs/FORMAT.md explains the choices.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/index"
@@ -14,10 +15,13 @@ import (
 	"github.com/bunkerhq/bunker/internal/storage"
 )
 
-// indexEvery is how many uploaded packs are collected before an index object
-// is written during a long backup, so that a crash loses little and
-// concurrent writers see each other's blobs early.
-const indexEvery = 32
+// An index object is written during a long backup once indexEvery packs are
+// uploaded or indexInterval has passed since the last one, so that a crash
+// loses little and concurrent writers see each other's blobs early.
+const (
+	indexEvery    = 32
+	indexInterval = 2 * time.Second
+)
 
 // saver collects blobs into packs and uploads them. Several pack writers are
 // filled in parallel, one per busy caller, and full packs upload in the
@@ -28,13 +32,14 @@ type saver struct {
 	uploads chan struct{}     // upload slots
 	wg      sync.WaitGroup
 
-	mu       sync.Mutex
-	pending  map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
-	unsaved  []index.PackEntries      // uploaded packs not yet named by an index object
-	err      error
-	stats    SaveStats
-	nWriters int // most writers alive at once
-	live     int // writers alive: idle, in use, or not yet handed to upload
+	mu        sync.Mutex
+	pending   map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
+	unsaved   []index.PackEntries      // uploaded packs not yet named by an index object
+	err       error
+	stats     SaveStats
+	lastIndex time.Time
+	nWriters  int // most writers alive at once
+	live      int // writers alive: idle, in use, or not yet handed to upload
 }
 
 // SaveStats counts what a repository stored.
@@ -51,11 +56,12 @@ func newSaver(r *Repository, uploads int) *saver {
 	}
 	n := runtime.GOMAXPROCS(0)
 	return &saver{
-		r:        r,
-		writers:  make(chan *pack.Writer, n),
-		uploads:  make(chan struct{}, uploads),
-		pending:  map[blob.Handle]struct{}{},
-		nWriters: n,
+		r:         r,
+		writers:   make(chan *pack.Writer, n),
+		uploads:   make(chan struct{}, uploads),
+		pending:   map[blob.Handle]struct{}{},
+		nWriters:  n,
+		lastIndex: time.Now(),
 	}
 }
 
@@ -216,8 +222,9 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	s.stats.StoredBytes += int64(len(data))
 	s.stats.Packs++
 	var batch []index.PackEntries
-	if len(s.unsaved) >= indexEvery {
+	if len(s.unsaved) >= indexEvery || time.Since(s.lastIndex) >= indexInterval {
 		batch, s.unsaved = s.unsaved, nil
+		s.lastIndex = time.Now()
 	}
 	s.mu.Unlock()
 	if batch != nil {
