@@ -95,21 +95,24 @@ func TestKilledBackupsLeaveVaultSound(t *testing.T) {
 			e.ok("restore", id[:12], "--target", target, "--verify", "-q")
 		}
 	}
-	killed := 0
-	for round := 0; round < 12; round++ {
-		corpus(t, src, 6, 2<<20, uint64(100+round)) // new data for this round
+	// Kill at a random moment; when a backup finishes first, aim earlier.
+	killed, rounds, maxDelay := 0, 0, 150
+	for ; killed < 8 && rounds < 40; rounds++ {
+		corpus(t, src, 10, 2<<20, uint64(100+rounds)) // new data for this round
 		cmd := e.start("backup", "-q", src)
-		time.Sleep(time.Duration(30+rng.IntN(500)) * time.Millisecond)
+		time.Sleep(time.Duration(5+rng.IntN(maxDelay)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err != nil {
 			killed++
+		} else {
+			maxDelay = max(10, maxDelay*2/3)
 		}
 		if r := e.run("check", "--read-data"); r.code != 0 {
-			t.Fatalf("round %d: check after kill: exit %d\n%s%s", round, r.code, r.stdout, r.stderr)
+			t.Fatalf("round %d: check after kill: exit %d\n%s%s", rounds, r.code, r.stdout, r.stderr)
 		}
 	}
-	if killed < 6 {
-		t.Fatalf("only %d of 12 backups were killed before finishing: the test did not test anything", killed)
+	if killed < 8 {
+		t.Fatalf("only %d of %d backups were killed before finishing: the test did not test anything", killed, rounds)
 	}
 	restoreAll()
 	// A complete backup now stores only what no killed run had stored.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -115,7 +116,7 @@ func tarHeader(n *tree.Node, name string) *tar.Header {
 		if n.Type == tree.TypeBlock {
 			h.Typeflag = tar.TypeBlock
 		}
-		h.Devmajor, h.Devminor = int64(major(n.Rdev)), int64(minor(n.Rdev))
+		h.Devmajor, h.Devminor = int64(unix.Major(n.Rdev)), int64(unix.Minor(n.Rdev))
 	case tree.TypeFIFO:
 		h.Typeflag = tar.TypeFifo
 	default:
@@ -129,6 +130,3 @@ func tarHeader(n *tree.Node, name string) *tar.Header {
 	}
 	return h
 }
-
-func major(dev uint64) uint64 { return ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000) }
-func minor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xffffff00) }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/policy"
 	"github.com/bunkerhq/bunker/internal/prune"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -186,5 +185,3 @@ func forgetGroupJSON(key string, keep, rm []policy.Decision) map[string]any {
 	}
 	return map[string]any{"message_type": "forget_group", "group": key, "keep": conv(keep), "remove": conv(rm)}
 }
-
-var _ blob.ID

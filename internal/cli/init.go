@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -31,7 +30,7 @@ Add more slots with "bunker key add".`,
 			}
 			var pass []byte
 			if kf == "" {
-				if pass, err = g.passphrase("New vault passphrase: ", true); err != nil {
+				if pass, err = g.passphrase(g.unlockSource(), "New vault passphrase: ", true); err != nil {
 					return err
 				}
 				if pass == nil {
@@ -52,5 +51,3 @@ Add more slots with "bunker key add".`,
 		},
 	}
 }
-
-var _ = fmt.Sprintf

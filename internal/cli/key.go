@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bunkerhq/bunker/internal/keys"
-	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/storage"
 )
 
@@ -82,21 +81,7 @@ func newKeyAddCmd(g *globals) *cobra.Command {
 }
 
 func newPassphrase(g *globals, file string) ([]byte, error) {
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("read new passphrase: %w", err)
-		}
-		return checkPassphrase([]byte(strings.TrimRight(string(data), "\r\n")))
-	}
-	if v, ok := os.LookupEnv("BUNKER_NEW_PASSPHRASE"); ok {
-		return checkPassphrase([]byte(v))
-	}
-	sub := *g
-	sub.passphraseFile = ""
-	os.Unsetenv("BUNKER_PASSPHRASE_FILE")
-	os.Unsetenv("BUNKER_PASSPHRASE")
-	pass, err := sub.passphrase("New passphrase: ", true)
+	pass, err := g.passphrase(passSource{file: file, env: "BUNKER_NEW_PASSPHRASE"}, "New passphrase: ", true)
 	if err == nil && pass == nil {
 		err = errors.New("no new passphrase: use --new-key-file, --new-passphrase-file or $BUNKER_NEW_PASSPHRASE")
 	}
@@ -175,5 +160,3 @@ func newKeyRemoveCmd(g *globals) *cobra.Command {
 		},
 	}
 }
-
-var _ repo.Config

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/checker"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
@@ -158,5 +157,3 @@ func findNode(ctx context.Context, r *repo.Repository, p *repo.Point, np string)
 	}
 	return n, nil
 }
-
-var _ blob.ID

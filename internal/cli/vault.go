@@ -3,11 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/term"
 
@@ -70,21 +71,32 @@ func (g *globals) keyFilePath(isDefault bool) (string, error) {
 	return "", nil
 }
 
-// passphrase returns the passphrase from a file, the environment, or a
-// terminal prompt; confirm asks twice. It returns nil when none is available.
-func (g *globals) passphrase(prompt string, confirm bool) ([]byte, error) {
+// passSource says where a passphrase may come from before the terminal.
+type passSource struct {
+	file string // a file holding it
+	env  string // an environment variable holding it
+}
+
+// unlockSource is where the passphrase that unlocks a vault comes from.
+func (g *globals) unlockSource() passSource {
 	file := g.passphraseFile
 	if file == "" {
 		file = os.Getenv("BUNKER_PASSPHRASE_FILE")
 	}
-	if file != "" {
-		data, err := os.ReadFile(file)
+	return passSource{file: file, env: "BUNKER_PASSPHRASE"}
+}
+
+// passphrase returns the passphrase from src, or from a terminal prompt;
+// confirm asks twice. It returns nil when none is available.
+func (g *globals) passphrase(src passSource, prompt string, confirm bool) ([]byte, error) {
+	if src.file != "" {
+		data, err := os.ReadFile(src.file)
 		if err != nil {
 			return nil, fmt.Errorf("read passphrase file: %w", err)
 		}
 		return checkPassphrase(bytes.TrimRight(data, "\r\n"))
 	}
-	if v, ok := os.LookupEnv("BUNKER_PASSPHRASE"); ok {
+	if v, ok := os.LookupEnv(src.env); ok {
 		return checkPassphrase([]byte(v))
 	}
 	f, ok := g.stdin.(*os.File)
@@ -136,7 +148,7 @@ func (g *globals) unlockSecret(isDefault bool) (secret, error) {
 		}
 		return s, nil
 	}
-	if s.passphrase, err = g.passphrase("Vault passphrase: ", false); err != nil {
+	if s.passphrase, err = g.passphrase(g.unlockSource(), "Vault passphrase: ", false); err != nil {
 		return s, err
 	}
 	if s.passphrase == nil {
@@ -361,6 +373,6 @@ func putSlot(ctx context.Context, be storage.Backend, sl *keys.Slot) error {
 }
 
 func slotName(data []byte) string {
-	sum := sha256Sum(data)
-	return strings.ToLower(fmt.Sprintf("%x", sum[:]))
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
@@ -178,7 +179,7 @@ func (rs *restorer) selected(rel string) (in, onPath bool) {
 }
 
 // walk restores the listing id found at rel.
-func (rs *restorer) walk(ctx context.Context, id [32]byte, rel string) error {
+func (rs *restorer) walk(ctx context.Context, id blob.ID, rel string) error {
 	t, err := rs.repo.LoadTree(ctx, id)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", displayRel(rel), err)
