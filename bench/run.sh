@@ -204,7 +204,8 @@ record() {
 			printf "run %s %-7s %-9s %7.2f s wall %7.2f s cpu %6.0f MiB rss", r, t, s, w, u + y, m / 1024
 			if (st != "") printf " %7.1f MiB stored", st / 1048576
 		}')
-	log "$msg${status/#ok/}"
+	if [[ $status != ok ]]; then msg+="  FAILED"; fi
+	log "$msg"
 	if [[ $status != ok ]]; then
 		FAILED=1
 		log "  $tool $step failed; last lines of $LOGS/run$RUN-$tool-$step.log:"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -97,7 +98,7 @@ func parseSeconds(s string) (float64, error) {
 		return 0, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v > 1e9 || v != v {
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1e9 {
 		return 0, fmt.Errorf("%q is not a number of seconds", s)
 	}
 	return v, nil

@@ -20,7 +20,6 @@ import (
 	"github.com/bunkerhq/bunker/internal/filter"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
 	"github.com/bunkerhq/bunker/internal/repo"
-	"github.com/bunkerhq/bunker/internal/tree"
 )
 
 // Counter receives progress as the archiver works. Implementations must be
@@ -82,8 +81,9 @@ type Archiver struct {
 }
 
 type stats struct {
-	filesNew, filesChanged, filesUnchanged, dirs atomic.Int64
-	bytesRead, totalBytes                        atomic.Int64
+	filesNew, filesChanged, filesUnchanged atomic.Int64
+	dirsNew, dirsChanged, dirsUnchanged    atomic.Int64
+	bytesRead, totalBytes                  atomic.Int64
 }
 
 // New returns an Archiver writing into r.
@@ -155,9 +155,10 @@ func (a *Archiver) Backup(ctx context.Context, paths []string) (*repo.Point, []F
 	if err != nil {
 		return nil, nil, err
 	}
-	var parentRoot *tree.Tree
+	var parentTree *blob.ID
 	if a.opts.Parent != nil {
-		if parentRoot, err = a.repo.LoadTree(ctx, a.opts.Parent.Tree); err != nil {
+		parentTree = &a.opts.Parent.Tree
+		if _, err = a.repo.LoadTree(ctx, a.opts.Parent.Tree); err != nil {
 			return nil, nil, fmt.Errorf("load parent point %s: %w", a.opts.Parent.ID.Short(), err)
 		}
 	}
@@ -169,7 +170,7 @@ func (a *Archiver) Backup(ctx context.Context, paths []string) (*repo.Point, []F
 	go a.refreshIndex(ctx)
 	a.start(ctx)
 	w := &walker{a: a, links: map[[2]uint64]*future{}}
-	rootFut := w.virtualRoot(ctx, abs, parentRoot)
+	rootFut := w.virtualRoot(ctx, abs, parentTree)
 	root, rootErr := rootFut.wait(ctx)
 	if err := a.stop(ctx); err != nil {
 		return nil, a.errs, err
@@ -197,7 +198,9 @@ func (a *Archiver) newPoint(paths []string, treeID blob.ID, began time.Time) *re
 			FilesNew:       a.stats.filesNew.Load(),
 			FilesChanged:   a.stats.filesChanged.Load(),
 			FilesUnchanged: a.stats.filesUnchanged.Load(),
-			Dirs:           a.stats.dirs.Load(),
+			DirsNew:        a.stats.dirsNew.Load(),
+			DirsChanged:    a.stats.dirsChanged.Load(),
+			DirsUnchanged:  a.stats.dirsUnchanged.Load(),
 			Errors:         int64(len(a.errs)),
 			BytesRead:      a.stats.bytesRead.Load(),
 			TotalBytes:     a.stats.totalBytes.Load(),

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/filter"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
 	"github.com/bunkerhq/bunker/internal/tree"
@@ -87,20 +88,25 @@ func buildTrie(paths []string) *trie {
 // virtualRoot returns a directory node whose subtree mirrors "/" down to
 // each backup path. Directories above the backup paths carry their real
 // metadata but list only what leads to a backup path.
-func (w *walker) virtualRoot(ctx context.Context, paths []string, parent *tree.Tree) *future {
+func (w *walker) virtualRoot(ctx context.Context, paths []string, parentTree *blob.ID) *future {
 	root := buildTrie(paths)
+	var prevRoot *tree.Node
+	if parentTree != nil {
+		prevRoot = &tree.Node{Type: tree.TypeDir, Subtree: parentTree}
+	}
 	if root.path == "/" {
 		info := w.capture("/")
 		if info == nil {
 			return ready(nil)
 		}
 		info.Name = ""
-		return w.dir(ctx, "/", "", info, parent)
+		return w.dir(ctx, "/", "", info, prevRoot)
 	}
-	return w.virtualDir(ctx, "/", &tree.Node{Type: tree.TypeDir}, root, parent)
+	return w.virtualDir(ctx, "/", &tree.Node{Type: tree.TypeDir}, root, prevRoot)
 }
 
-func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *trie, parent *tree.Tree) *future {
+func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *trie, prevDir *tree.Node) *future {
+	parent := w.a.subtree(ctx, prevDir)
 	var kids []*future
 	for _, name := range sortedKeys(t.children) {
 		child := t.children[name]
@@ -114,9 +120,9 @@ func (w *walker) virtualDir(ctx context.Context, dir string, n *tree.Node, t *tr
 		if info == nil {
 			continue
 		}
-		kids = append(kids, w.virtualDir(ctx, p, info, child, w.a.subtree(ctx, prev)))
+		kids = append(kids, w.virtualDir(ctx, p, info, child, prev))
 	}
-	return w.a.finishDir(ctx, n, kids)
+	return w.a.finishDir(ctx, n, kids, prevDir)
 }
 
 // capture reads an entry's metadata. An entry that vanished is skipped
@@ -145,15 +151,15 @@ func (w *walker) top(ctx context.Context, p string, prev *tree.Node) *future {
 		return ready(nil)
 	}
 	if n.Type == tree.TypeDir {
-		return w.dir(ctx, p, "", n, w.a.subtree(ctx, prev))
+		return w.dir(ctx, p, "", n, prev)
 	}
 	return w.entry(ctx, p, n, prev)
 }
 
 // dir walks a real directory; rel is its path relative to the backup path,
 // for exclude patterns.
-func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *tree.Tree) *future {
-	w.a.stats.dirs.Add(1)
+func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, prevDir *tree.Node) *future {
+	parent := w.a.subtree(ctx, prevDir)
 	entries, err := readDir(p)
 	if err != nil {
 		w.a.fileError(p, err)
@@ -178,8 +184,7 @@ func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *t
 			case filter.Outside:
 				continue
 			case filter.MountPoint:
-				w.a.stats.dirs.Add(1)
-				kids = append(kids, w.a.finishDir(ctx, cn, nil))
+				kids = append(kids, w.a.finishDir(ctx, cn, nil, parent.Find(cn.Name)))
 				continue
 			}
 		}
@@ -193,9 +198,9 @@ func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, parent *t
 				continue
 			}
 		}
-		kids = append(kids, w.dir(ctx, cp, crel, cn, w.a.subtree(ctx, prev)))
+		kids = append(kids, w.dir(ctx, cp, crel, cn, prev))
 	}
-	return w.a.finishDir(ctx, n, kids)
+	return w.a.finishDir(ctx, n, kids, prevDir)
 }
 
 // entry handles a non-directory.
@@ -246,8 +251,9 @@ func (a *Archiver) subtree(ctx context.Context, n *tree.Node) *tree.Tree {
 	return t
 }
 
-// finishDir waits for the children in a goroutine, then stores the listing.
-func (a *Archiver) finishDir(ctx context.Context, n *tree.Node, kids []*future) *future {
+// finishDir waits for the children in a goroutine, then stores the listing
+// and counts the directory as new, changed or unchanged against prev.
+func (a *Archiver) finishDir(ctx context.Context, n *tree.Node, kids []*future, prev *tree.Node) *future {
 	f := newFuture()
 	go func() {
 		t := &tree.Tree{Nodes: make([]*tree.Node, 0, len(kids))}
@@ -268,6 +274,14 @@ func (a *Archiver) finishDir(ctx context.Context, n *tree.Node, kids []*future) 
 		}
 		n.Subtree = &id
 		n.Size = 0
+		switch {
+		case prev == nil || prev.Type != tree.TypeDir || prev.Subtree == nil:
+			a.stats.dirsNew.Add(1)
+		case *prev.Subtree == id:
+			a.stats.dirsUnchanged.Add(1)
+		default:
+			a.stats.dirsChanged.Add(1)
+		}
 		f.resolve(n, nil)
 	}()
 	return f

@@ -169,7 +169,7 @@ func (g *globals) backupSummary(p *repo.Point, d time.Duration, vaultPath string
 	s := p.Summary
 	sum := ui.Summary{
 		FilesNew: s.FilesNew, FilesChanged: s.FilesChanged, FilesUnchanged: s.FilesUnchanged,
-		DirsNew: s.Dirs, Errors: s.Errors, BytesProcessed: s.BytesRead,
+		DirsNew: s.DirsNew, DirsChanged: s.DirsChanged, DirsUnchanged: s.DirsUnchanged, Errors: s.Errors, BytesProcessed: s.BytesRead,
 		BytesAdded: s.BytesAdded, BytesStored: s.BytesStored, Duration: d, PointID: p.ID.String(),
 	}
 	if g.json {

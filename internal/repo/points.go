@@ -37,7 +37,9 @@ type Summary struct {
 	FilesNew       int64   `json:"files_new"`
 	FilesChanged   int64   `json:"files_changed"`
 	FilesUnchanged int64   `json:"files_unchanged"`
-	Dirs           int64   `json:"dirs"`
+	DirsNew        int64   `json:"dirs_new"`
+	DirsChanged    int64   `json:"dirs_changed"`
+	DirsUnchanged  int64   `json:"dirs_unchanged"`
 	Errors         int64   `json:"errors"`
 	BytesRead      int64   `json:"bytes_read"`
 	TotalBytes     int64   `json:"total_bytes"` // logical size of all files in the point
