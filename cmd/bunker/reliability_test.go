@@ -204,3 +204,15 @@ func TestUnreadableFilesAreWarnings(t *testing.T) {
 		t.Fatalf("point contents:\n%s", ls)
 	}
 }
+
+func TestPruneRemovesTemporariesOfDeadWriters(t *testing.T) {
+	e, vault := keyFileEnv(t)
+	stale := filepath.Join(vault, "tmp", "left-by-a-killed-backup")
+	if err := os.WriteFile(stale, []byte("partial pack"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.ok("prune")
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("temporary survived prune: %v", err)
+	}
+}

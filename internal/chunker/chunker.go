@@ -73,11 +73,6 @@ func (c *Chunker) Next(buf []byte) ([]byte, error) {
 
 // cut returns the length of the chunk at the start of data, or 0 if data
 // holds no boundary and more of the stream is needed to find one.
-//
-// The hash advances two bytes per step and is tested after every second
-// byte counted from Min. The strict threshold applies to the steps that end
-// at or before Min + (Avg-Min) rounded down to even, so each test depends on
-// the chunk's content alone, never on how much of the stream is buffered.
 func (c *Chunker) cut(data []byte) int {
 	if len(data) <= c.p.Min {
 		if c.eof {
@@ -86,13 +81,13 @@ func (c *Chunker) cut(data []byte) int {
 		return 0
 	}
 	end := min(len(data), c.p.Max)
-	mid := c.p.Min + (min(end, c.p.Avg)-c.p.Min)&^1
-	i, h := scan(data[c.p.Min:mid], 0, c.strict, c.gear)
+	mid := min(end, c.p.Avg)
+	i, h := scan(data[c.p.Min:mid], 0, c.strict, &c.gear.table)
 	if i >= 0 {
-		return c.p.Min + i
+		return c.p.Min + i + 1
 	}
-	if i, _ = scan(data[mid:end], h, c.loose, c.gear); i >= 0 {
-		return mid + i
+	if i, _ = scan(data[mid:end], h, c.loose, &c.gear.table); i >= 0 {
+		return mid + i + 1
 	}
 	if end == c.p.Max || c.eof {
 		return end
@@ -136,31 +131,43 @@ func (c *Chunker) grow() {
 	c.buf = buf
 }
 
-// scan rolls the gear hash h over data, two bytes per step, and returns
-// the length of the prefix after which h first falls below threshold, or
-// -1, together with the final hash. A trailing odd byte is not hashed. The
-// loop is unrolled because the per-byte work is tiny.
-func scan(data []byte, h, threshold uint64, g *Gear) (int, uint64) {
-	one, two := &g.table, &g.shifted
+// scan rolls the gear hash h over data and returns the index of the first
+// byte after which h is below threshold, or -1, together with the final
+// hash. The hash is tested after every byte: testing less often would lose
+// boundaries whenever an edit shifts the content by an odd number of bytes.
+// The loop is unrolled because the per-byte work is tiny.
+func scan(data []byte, h, threshold uint64, table *[256]uint64) (int, uint64) {
 	i := 0
 	for ; i+8 <= len(data); i += 8 {
 		d := data[i : i+8 : i+8]
-		if h = h<<2 + two[d[0]] + one[d[1]]; h < threshold {
+		if h = h<<1 + table[d[0]]; h < threshold {
+			return i, h
+		}
+		if h = h<<1 + table[d[1]]; h < threshold {
+			return i + 1, h
+		}
+		if h = h<<1 + table[d[2]]; h < threshold {
 			return i + 2, h
 		}
-		if h = h<<2 + two[d[2]] + one[d[3]]; h < threshold {
+		if h = h<<1 + table[d[3]]; h < threshold {
+			return i + 3, h
+		}
+		if h = h<<1 + table[d[4]]; h < threshold {
 			return i + 4, h
 		}
-		if h = h<<2 + two[d[4]] + one[d[5]]; h < threshold {
+		if h = h<<1 + table[d[5]]; h < threshold {
+			return i + 5, h
+		}
+		if h = h<<1 + table[d[6]]; h < threshold {
 			return i + 6, h
 		}
-		if h = h<<2 + two[d[6]] + one[d[7]]; h < threshold {
-			return i + 8, h
+		if h = h<<1 + table[d[7]]; h < threshold {
+			return i + 7, h
 		}
 	}
-	for ; i+2 <= len(data); i += 2 {
-		if h = h<<2 + two[data[i]] + one[data[i+1]]; h < threshold {
-			return i + 2, h
+	for ; i < len(data); i++ {
+		if h = h<<1 + table[data[i]]; h < threshold {
+			return i, h
 		}
 	}
 	return -1, h

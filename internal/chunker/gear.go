@@ -9,8 +9,7 @@ import (
 // Gear is the table of the rolling hash, one 64-bit value per byte value.
 // It is immutable and may be shared by any number of Chunkers.
 type Gear struct {
-	table   [256]uint64
-	shifted [256]uint64 // table[b] << 1, for hashing two bytes per step
+	table [256]uint64
 }
 
 // NewGear expands a secret seed into a gear table: the table is the AES-256
@@ -27,7 +26,6 @@ func NewGear(seed [32]byte) *Gear {
 	g := &Gear{}
 	for i := range g.table {
 		g.table[i] = binary.LittleEndian.Uint64(stream[i*8:])
-		g.shifted[i] = g.table[i] << 1
 	}
 	return g
 }

@@ -49,14 +49,12 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// thresholds returns the cut thresholds before and after Avg: a test ends
-// a chunk when the rolling hash is below the threshold, which happens with
-// probability threshold/2^64. Before Avg a byte should end a chunk with
-// probability 1/(4*spread), after it 4/spread; the hash is tested every
-// second byte, so each test gets twice that.
+// thresholds returns the cut thresholds before and after Avg: a position
+// ends a chunk when the rolling hash is below the threshold, which happens
+// with probability threshold/2^64: 1/(4*spread) before Avg, 4/spread after.
 func (p Params) thresholds() (strict, loose uint64) {
 	spread := uint64(p.Avg - p.Min)
-	strict = (1 << (64 + 1 - normShift)) / spread
-	loose, _ = bits.Div64(1<<(1+normShift), 0, spread) // (8 << 64) / spread; spread > 8
+	strict = (1 << (64 - normShift)) / spread
+	loose, _ = bits.Div64(1<<normShift, 0, spread) // (4 << 64) / spread; spread > 4
 	return strict, loose
 }

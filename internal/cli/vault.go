@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/term"
 
@@ -236,6 +237,11 @@ func (v *vault) Close() {
 	v.be.Close()
 }
 
+// staleTemp is the age after which a temporary in the vault is known to be
+// left by a writer that died: a live writer renames its temporary within the
+// time one pack takes to upload.
+const staleTemp = time.Hour
+
 // lockMode says which process lock a command takes.
 type lockMode int
 
@@ -289,6 +295,15 @@ func (g *globals) unlockVault(ctx context.Context, v *vault, isDefault bool, mod
 	if mode != lockNone {
 		if v.unlock, err = v.be.Lock(ctx, mode == lockExclusive); err != nil {
 			return fmt.Errorf("lock vault: %w", err)
+		}
+		// Temporaries of writers that died are removed; with the exclusive
+		// lock no writer can be running, otherwise only old ones are.
+		age := staleTemp
+		if mode == lockExclusive {
+			age = 0
+		}
+		if _, err := v.be.CleanTemp(age); err != nil {
+			return fmt.Errorf("clean temporaries: %w", err)
 		}
 	}
 	if v.repo, err = repo.Open(ctx, v.be, v.master, repo.Options{}); err != nil {
