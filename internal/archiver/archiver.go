@@ -72,7 +72,6 @@ type Archiver struct {
 	blobs   chan blobJob
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
-	bufs    sync.Pool
 
 	mu      sync.Mutex
 	errs    []FileError
@@ -88,8 +87,7 @@ type stats struct {
 
 // New returns an Archiver writing into r.
 func New(r *repo.Repository, opts Options) (*Archiver, error) {
-	cfg := r.Config()
-	params := chunker.Params{Min: cfg.ChunkMin, Avg: cfg.ChunkAvg, Max: cfg.ChunkMax}
+	params := r.Config().ChunkerParams()
 	if err := params.Validate(); err != nil {
 		return nil, err
 	}

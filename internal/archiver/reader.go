@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -76,39 +77,32 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 	ch.Reset(r)
 	var content []blob.ID
 	var size int64
+	var buf []byte
 	for {
-		buf := a.getBuf()
 		chunk, err := ch.Next(buf)
 		if errors.Is(err, io.EOF) {
-			a.bufs.Put(&buf)
 			return content, size, nil
 		}
 		if err != nil {
-			a.bufs.Put(&buf)
 			return nil, size, err
 		}
+		buf = chunk
 		id := h.Sum(chunk)
 		content = append(content, id)
 		size += int64(len(chunk))
 		a.stats.bytesRead.Add(int64(len(chunk)))
 		a.opts.Progress.AddDone(0, int64(len(chunk)))
 		if a.repo.Has(dataHandle(id)) {
-			a.bufs.Put(&buf)
 			continue
 		}
+		// The saver gets its own copy, exactly as large as the chunk: the
+		// chunker reuses buf for the next one.
 		select {
-		case a.blobs <- blobJob{id: id, data: chunk}:
+		case a.blobs <- blobJob{id: id, data: bytes.Clone(chunk)}:
 		case <-ctx.Done():
 			return nil, size, ctx.Err()
 		}
 	}
-}
-
-func (a *Archiver) getBuf() []byte {
-	if b, ok := a.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, a.params.Max)
 }
 
 // saveBlobs is one blob saver: it compresses, encrypts and packs chunks.
@@ -122,8 +116,6 @@ func (a *Archiver) saveBlobs(ctx context.Context) {
 			}
 			a.mu.Unlock()
 		}
-		buf := job.data[:0]
-		a.bufs.Put(&buf)
 	}
 }
 

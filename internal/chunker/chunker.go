@@ -1,6 +1,7 @@
 package chunker
 
 import (
+	"errors"
 	"fmt"
 	"io"
 )
@@ -30,7 +31,7 @@ func New(r io.Reader, g *Gear, p Params) (*Chunker, error) {
 		return nil, err
 	}
 	if g == nil {
-		return nil, fmt.Errorf("chunker: nil gear table")
+		return nil, errors.New("chunker: nil gear table")
 	}
 	c := &Chunker{gear: g, p: p}
 	c.strict, c.loose = p.thresholds()

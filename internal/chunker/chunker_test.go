@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -340,6 +341,9 @@ func TestParamsValidate(t *testing.T) {
 		{Params{Min: 1024, Avg: 512, Max: 4096}, "avg 512 must exceed min 1024"},
 		{Params{Min: 1024, Avg: 4096, Max: 4096}, "max 4096 must be larger than avg 4096"},
 		{Params{Min: 1024, Avg: 4096, Max: 128 << 20}, "max 134217728 is above"},
+		{Params{Min: 64, Avg: math.MinInt, Max: 4096}, "must exceed min 64"},
+		{Params{Min: math.MaxInt, Avg: 1024, Max: 4096}, "must exceed min"},
+		{Params{Min: math.MaxInt - 10, Avg: math.MaxInt - 5, Max: math.MaxInt}, "max 9223372036854775807 is above"},
 	} {
 		err := tc.p.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

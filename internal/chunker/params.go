@@ -41,10 +41,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("chunker params: min %d is below %d bytes", p.Min, MinSize)
 	case p.Max > MaxSize:
 		return fmt.Errorf("chunker params: max %d is above %d bytes", p.Max, MaxSize)
-	case p.Avg-p.Min < minSpread:
-		return fmt.Errorf("chunker params: avg %d must exceed min %d by at least %d bytes", p.Avg, p.Min, minSpread)
 	case p.Max <= p.Avg:
 		return fmt.Errorf("chunker params: max %d must be larger than avg %d", p.Max, p.Avg)
+	case p.Avg < p.Min || p.Avg-p.Min < minSpread: // Avg < MaxSize here, so no overflow
+		return fmt.Errorf("chunker params: avg %d must exceed min %d by at least %d bytes", p.Avg, p.Min, minSpread)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type globals struct {
 	json           bool
 	quiet          bool
 	verbose        bool
+	cpuProfile     string
+	memProfile     string
+	cpuFile        *os.File
 
 	stdin  io.Reader
 	stdout io.Writer
@@ -106,6 +109,12 @@ and a key file in your config directory, both created on first use.`,
 	pf.BoolVar(&g.json, "json", false, "print JSON lines for scripts")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print no progress")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "print more detail")
+	pf.StringVar(&g.cpuProfile, "cpu-profile", "", "write a CPU profile to this `file` (for performance work)")
+	pf.StringVar(&g.memProfile, "mem-profile", "", "write a heap profile to this `file` at exit (for performance work)")
+	_ = pf.MarkHidden("cpu-profile")
+	_ = pf.MarkHidden("mem-profile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfiles() }
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return g.stopProfiles() }
 	root.AddCommand(
 		newInitCmd(g), newBackupCmd(g), newRestoreCmd(g), newPointsCmd(g), newLsCmd(g),
 		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g),

@@ -135,6 +135,7 @@ func (k *Key) Sealer(salt [SaltSize]byte) (*Sealer, error) {
 }
 
 // Seal appends nonce || ciphertext || tag of plaintext to dst, binding aad.
+// dst must not overlap plaintext.
 func (s *Sealer) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 	var nonce [NonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
@@ -144,7 +145,8 @@ func (s *Sealer) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 	return s.aead.Seal(dst, nonce[:], plaintext, aad), nil
 }
 
-// Open authenticates and decrypts a sealed blob, appending the plaintext to dst.
+// Open authenticates and decrypts a sealed blob, appending the plaintext to
+// dst. dst must not overlap sealed.
 func (s *Sealer) Open(dst, sealed, aad []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("%w: sealed blob of %d bytes is shorter than %d", ErrAuth, len(sealed), Overhead)

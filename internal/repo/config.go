@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bunkerhq/bunker/internal/chunker"
+	"github.com/bunkerhq/bunker/internal/pack"
 )
 
 // FormatVersion is the version of the vault format this code writes.
@@ -64,8 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: format version %d is not supported (this bunker reads version %d)", ErrConfig, c.Version, FormatVersion)
 	case len(c.ID) != 32:
 		return fmt.Errorf("%w: id %q", ErrConfig, c.ID)
-	case c.ChunkMin < 64<<10 || c.ChunkMin > c.ChunkAvg || c.ChunkAvg > c.ChunkMax || c.ChunkMax > 16<<20:
-		return fmt.Errorf("%w: chunk sizes %d/%d/%d", ErrConfig, c.ChunkMin, c.ChunkAvg, c.ChunkMax)
+	case c.ChunkMin < 64<<10 || c.ChunkMax > pack.MaxBlobSize:
+		return fmt.Errorf("%w: chunk sizes %d/%d/%d out of range", ErrConfig, c.ChunkMin, c.ChunkAvg, c.ChunkMax)
 	case c.PackSize < 1<<20 || c.PackSize > 1<<30:
 		return fmt.Errorf("%w: pack size %d", ErrConfig, c.PackSize)
 	case c.Compress != "zstd" && c.Compress != "none":
@@ -74,7 +77,15 @@ func (c Config) Validate() error {
 	if _, err := hex.DecodeString(c.ID); err != nil {
 		return fmt.Errorf("%w: id %q", ErrConfig, c.ID)
 	}
+	if err := c.ChunkerParams().Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
 	return nil
+}
+
+// ChunkerParams returns the vault's chunk sizes.
+func (c Config) ChunkerParams() chunker.Params {
+	return chunker.Params{Min: c.ChunkMin, Avg: c.ChunkAvg, Max: c.ChunkMax}
 }
 
 // DecodeConfig parses and validates a stored config.
