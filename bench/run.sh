@@ -352,6 +352,14 @@ version_of() {
 	esac
 }
 
+settings_of() {
+	case $1 in
+	bunker) echo "defaults: chunking, compression and encryption as shipped" ;;
+	restic) echo "defaults: repository format 2, compression auto" ;;
+	borg) echo "defaults: compression lz4 (borg 1.2's default), chunker buzhash 19,23,21,4095; encryption repokey-blake2" ;;
+	esac
+}
+
 write_meta() {
 	local cmd="bench/run.sh" v
 	for v in BENCH_WORK BENCH_SIZE_MB BENCH_RUNS BENCH_OUT; do
@@ -375,12 +383,10 @@ write_meta() {
 		echo "go_version=$(go version)"
 		echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "csv=$(basename "$CSV_OUT")"
-		echo "bunker_settings=defaults: compression and chunking as shipped"
-		echo "restic_settings=defaults: repository format 2, compression auto"
-		echo "borg_settings=defaults: encryption repokey-blake2, compression lz4 (borg 1.2's default), chunker buzhash 19,23,21,4095"
 		for v in bunker restic borg; do
 			if has_tool "$v"; then
 				echo "${v}_version=$(version_of "$v")"
+				echo "${v}_settings=$(settings_of "$v")"
 			else
 				echo "${v}_version=not measured"
 			fi

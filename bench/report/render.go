@@ -122,9 +122,9 @@ func (r *report) machine() {
 		{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end", m.Get("load_start"), m.Get("load_end"))},
 		{"work dir", fmt.Sprintf("`%s` on %s", m.Get("workdir"), m.Get("workdir_fs"))},
 		{"Go", m.Get("go_version")},
-		{"bunker", m.Get("bunker_version") + "; " + m.Get("bunker_settings")},
-		{"restic", m.Get("restic_version") + "; " + m.Get("restic_settings")},
-		{"borg", m.Get("borg_version") + "; " + m.Get("borg_settings")},
+		{"bunker", toolLine(m, "bunker")},
+		{"restic", toolLine(m, "restic")},
+		{"borg", toolLine(m, "borg")},
 	})
 	fmt.Fprintf(r.w, "### Corpus\n\n")
 	table(r.w, []string{"", ""}, [][]string{
@@ -241,4 +241,13 @@ func (r *report) busy() (string, bool) {
 		return "", false
 	}
 	return fields[0], atof(fields[0]) > cores
+}
+
+// toolLine gives a tool's version and, when it was measured, its settings.
+func toolLine(m Meta, tool string) string {
+	line := m.Get(tool + "_version")
+	if s := m[tool+"_settings"]; s != "" {
+		line += "; " + s
+	}
+	return line
 }

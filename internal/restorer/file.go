@@ -16,39 +16,48 @@ func (rs *restorer) worker(ctx context.Context) {
 	defer rs.wg.Done()
 	var buf []byte
 	for job := range rs.jobs {
-		if ctx.Err() != nil {
-			continue
-		}
-		skip, err := rs.clear(job.rel, job.node)
-		if err == nil && skip {
-			rs.skipped.Add(1)
-			rs.opts.Progress.AddDone(1, int64(job.node.Size))
-			continue
-		}
-		if err == nil {
-			buf, err = rs.writeFile(ctx, job.rel, job.node, buf)
-		}
-		if err == nil && rs.opts.Verify {
-			if buf, err = rs.verify(ctx, job.rel, job.node, buf); err == nil {
-				rs.verified.Add(1)
-			}
-		}
-		if err == nil {
-			err = rs.apply(job.rel, job.node)
-		}
-		if err != nil {
-			rs.fail(job.rel, err)
-			continue
-		}
-		rs.files.Add(1)
-		rs.opts.Progress.AddDone(1, 0)
+		buf = rs.restoreFile(ctx, job, buf)
 	}
+}
+
+// restoreFile writes, verifies and applies the metadata of one file, and
+// releases its directory.
+func (rs *restorer) restoreFile(ctx context.Context, job fileJob, buf []byte) []byte {
+	defer job.dir.release()
+	if ctx.Err() != nil {
+		return buf
+	}
+	skip, err := rs.clear(job.at, job.node)
+	if err == nil && skip {
+		rs.skipped.Add(1)
+		rs.opts.Progress.AddDone(1, int64(job.node.Size))
+		return buf
+	}
+	if err == nil {
+		buf, err = rs.writeFile(ctx, job.at, job.node, buf)
+	}
+	if err == nil && rs.opts.Verify {
+		if buf, err = rs.verify(ctx, job.at, job.node, buf); err == nil {
+			rs.verified.Add(1)
+		}
+	}
+	if err == nil {
+		err = rs.apply(job.at, job.node)
+	}
+	if err != nil {
+		rs.fail(job.at.rel, err)
+		return buf
+	}
+	rs.files.Add(1)
+	rs.opts.Progress.AddDone(1, 0)
+	return buf
 }
 
 // writeFile writes a file's content. Runs of zeros are left as holes, so
 // sparse files come back sparse.
-func (rs *restorer) writeFile(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
-	f, err := rs.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+func (rs *restorer) writeFile(ctx context.Context, at entry, n *tree.Node, buf []byte) ([]byte, error) {
+	rel := at.rel
+	f, err := at.root.OpenFile(at.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return buf, err
 	}
@@ -78,8 +87,8 @@ func (rs *restorer) writeFile(ctx context.Context, rel string, n *tree.Node, buf
 }
 
 // verify re-reads a restored file and checks each chunk against its id.
-func (rs *restorer) verify(ctx context.Context, rel string, n *tree.Node, buf []byte) ([]byte, error) {
-	f, err := rs.root.Open(rel)
+func (rs *restorer) verify(ctx context.Context, at entry, n *tree.Node, buf []byte) ([]byte, error) {
+	f, err := at.root.Open(at.name)
 	if err != nil {
 		return buf, fmt.Errorf("verify: %w", err)
 	}

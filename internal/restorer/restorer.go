@@ -104,8 +104,34 @@ type dirMeta struct {
 type hardLink struct{ first, rel string }
 
 type fileJob struct {
-	rel  string
+	at   entry
+	dir  *dirHandle // held for the job; released when it is done
 	node *tree.Node
+}
+
+// dirHandle is a directory of the target held open while entries are
+// restored into it, so that each operation resolves one name instead of
+// walking the whole path from the target again. It is closed when the walk
+// has left it and its last file is written.
+type dirHandle struct {
+	root *os.Root
+	refs atomic.Int32
+}
+
+func (d *dirHandle) hold() { d.refs.Add(1) }
+
+func (d *dirHandle) release() {
+	if d.refs.Add(-1) == 0 {
+		d.root.Close()
+	}
+}
+
+// entry names one object of the target: name inside the open directory
+// root, and rel, its path from the target, for messages and hard links.
+type entry struct {
+	root *os.Root
+	name string
+	rel  string
 }
 
 // Restore writes point p into opts.Target.
@@ -139,7 +165,9 @@ func Restore(ctx context.Context, r *repo.Repository, p *repo.Point, opts Option
 		rs.wg.Add(1)
 		go rs.worker(ctx)
 	}
-	walkErr := rs.walk(ctx, p.Tree, "")
+	top := &dirHandle{root: root}
+	top.hold() // never released: the deferred Close owns the target root
+	walkErr := rs.walk(ctx, p.Tree, "", top)
 	close(rs.jobs)
 	rs.wg.Wait()
 	if walkErr != nil {
@@ -178,8 +206,8 @@ func (rs *restorer) selected(rel string) (in, onPath bool) {
 	return false, onPath
 }
 
-// walk restores the listing id found at rel.
-func (rs *restorer) walk(ctx context.Context, id blob.ID, rel string) error {
+// walk restores the listing id found at rel, the directory dir.
+func (rs *restorer) walk(ctx context.Context, id blob.ID, rel string, dir *dirHandle) error {
 	t, err := rs.repo.LoadTree(ctx, id)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", displayRel(rel), err)
@@ -196,52 +224,72 @@ func (rs *restorer) walk(ctx context.Context, id blob.ID, rel string) error {
 		if !in && !(onPath && n.Type == tree.TypeDir) {
 			continue
 		}
-		if err := rs.node(ctx, crel, n, in); err != nil {
+		at := entry{root: dir.root, name: n.Name, rel: crel}
+		if err := rs.node(ctx, at, dir, n, in); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (rs *restorer) node(ctx context.Context, rel string, n *tree.Node, in bool) error {
+func (rs *restorer) node(ctx context.Context, at entry, dir *dirHandle, n *tree.Node, in bool) error {
 	switch n.Type {
 	case tree.TypeDir:
-		if err := rs.mkdir(rel); err != nil {
-			rs.fail(rel, err)
+		sub, err := rs.mkdir(at)
+		if err != nil {
+			rs.fail(at.rel, err)
 			return nil
 		}
 		if in {
-			rs.dirs = append(rs.dirs, dirMeta{rel: rel, node: n})
+			rs.dirs = append(rs.dirs, dirMeta{rel: at.rel, node: n})
 			rs.res.Dirs++
 		}
-		return rs.walk(ctx, *n.Subtree, rel)
+		defer sub.release()
+		return rs.walk(ctx, *n.Subtree, at.rel, sub)
 	case tree.TypeFile:
 		if n.Links > 1 {
 			key := [2]uint64{n.Device, n.Inode}
 			if first, ok := rs.seen[key]; ok {
-				rs.links = append(rs.links, hardLink{first: first, rel: rel})
+				rs.links = append(rs.links, hardLink{first: first, rel: at.rel})
 				return nil
 			}
-			rs.seen[key] = rel
+			rs.seen[key] = at.rel
 		}
 		rs.opts.Progress.AddTotal(1, int64(n.Size))
+		dir.hold()
 		select {
-		case rs.jobs <- fileJob{rel: rel, node: n}:
+		case rs.jobs <- fileJob{at: at, dir: dir, node: n}:
 		case <-ctx.Done():
+			dir.release()
 			return ctx.Err()
 		}
 	default:
-		rs.other(rel, n)
+		rs.other(at, n)
 	}
 	return nil
 }
 
-func (rs *restorer) mkdir(rel string) error {
-	err := rs.root.Mkdir(rel, 0o700)
-	if err == nil || !errors.Is(err, os.ErrExist) {
-		return err
+// mkdir creates the directory at (or keeps an existing one) and opens it.
+func (rs *restorer) mkdir(at entry) (*dirHandle, error) {
+	err := at.root.Mkdir(at.name, 0o700)
+	if err != nil && errors.Is(err, os.ErrExist) {
+		err = rs.replaceWithDir(at)
 	}
-	fi, err := rs.root.Lstat(rel)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := at.root.OpenRoot(at.name)
+	if err != nil {
+		return nil, err
+	}
+	d := &dirHandle{root: sub}
+	d.hold()
+	return d, nil
+}
+
+// replaceWithDir deals with an existing entry where a directory goes.
+func (rs *restorer) replaceWithDir(at entry) error {
+	fi, err := at.root.Lstat(at.name)
 	if err != nil {
 		return err
 	}
@@ -249,19 +297,19 @@ func (rs *restorer) mkdir(rel string) error {
 		return nil
 	}
 	if rs.opts.Overwrite != OverwriteAlways {
-		return fmt.Errorf("%s exists and is not a directory (use --overwrite always to replace it)", rel)
+		return fmt.Errorf("%s exists and is not a directory (use --overwrite always to replace it)", at.rel)
 	}
-	if err := rs.root.Remove(rel); err != nil {
+	if err := at.root.Remove(at.name); err != nil {
 		return err
 	}
-	return rs.root.Mkdir(rel, 0o700)
+	return at.root.Mkdir(at.name, 0o700)
 }
 
 // other restores a symlink, device, FIFO or socket.
-func (rs *restorer) other(rel string, n *tree.Node) {
-	if skip, err := rs.clear(rel, n); err != nil || skip {
+func (rs *restorer) other(at entry, n *tree.Node) {
+	if skip, err := rs.clear(at, n); err != nil || skip {
 		if err != nil {
-			rs.fail(rel, err)
+			rs.fail(at.rel, err)
 		} else {
 			rs.skipped.Add(1)
 		}
@@ -269,30 +317,30 @@ func (rs *restorer) other(rel string, n *tree.Node) {
 	}
 	var err error
 	if n.Type == tree.TypeSymlink {
-		err = fsmeta.CreateSymlink(rs.root, rel, n)
+		err = fsmeta.CreateSymlink(at.root, at.name, n)
 	} else {
-		err = fsmeta.CreateSpecial(rs.root, rel, n)
+		err = fsmeta.CreateSpecial(at.root, at.name, n)
 	}
 	if err == nil {
-		err = rs.apply(rel, n)
+		err = rs.apply(at, n)
 	}
 	if err != nil {
-		rs.fail(rel, err)
+		rs.fail(at.rel, err)
 		return
 	}
 	rs.res.Others++
 }
 
-func (rs *restorer) apply(rel string, n *tree.Node) error {
-	return fsmeta.Apply(rs.root, rel, n, fsmeta.ApplyOptions{
+func (rs *restorer) apply(at entry, n *tree.Node) error {
+	return fsmeta.Apply(at.root, at.name, n, fsmeta.ApplyOptions{
 		ByName: rs.opts.ByName, Names: rs.names, SkipOwner: os.Geteuid() != 0,
 	})
 }
 
-// clear makes room for a new entry at rel according to the overwrite policy.
-// It reports skip when the existing entry is kept.
-func (rs *restorer) clear(rel string, n *tree.Node) (skip bool, err error) {
-	fi, err := rs.root.Lstat(rel)
+// clear makes room for a new entry according to the overwrite policy. It
+// reports skip when the existing entry is kept.
+func (rs *restorer) clear(at entry, n *tree.Node) (skip bool, err error) {
+	fi, err := at.root.Lstat(at.name)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -308,16 +356,17 @@ func (rs *restorer) clear(rel string, n *tree.Node) (skip bool, err error) {
 		}
 	}
 	if fi.IsDir() {
-		return false, rs.root.RemoveAll(rel)
+		return false, at.root.RemoveAll(at.name)
 	}
-	return false, rs.root.Remove(rel)
+	return false, at.root.Remove(at.name)
 }
 
 // finish creates hard links and applies directory metadata deepest first,
 // after their contents are complete.
 func (rs *restorer) finish(ctx context.Context) {
 	for _, l := range rs.links {
-		if skip, err := rs.clear(l.rel, &tree.Node{Type: tree.TypeFile}); err != nil || skip {
+		at := entry{root: rs.root, name: l.rel, rel: l.rel}
+		if skip, err := rs.clear(at, &tree.Node{Type: tree.TypeFile}); err != nil || skip {
 			if err != nil {
 				rs.fail(l.rel, err)
 			}
@@ -334,7 +383,7 @@ func (rs *restorer) finish(ctx context.Context) {
 			return
 		}
 		d := rs.dirs[i]
-		if err := rs.apply(d.rel, d.node); err != nil {
+		if err := rs.apply(entry{root: rs.root, name: d.rel, rel: d.rel}, d.node); err != nil {
 			rs.fail(d.rel, err)
 		}
 	}
