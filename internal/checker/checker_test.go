@@ -183,3 +183,26 @@ func TestDamagedIndexAndPointAreReported(t *testing.T) {
 		t.Fatalf("problems %+v", rep.Problems)
 	}
 }
+
+// TestBlobUnderWrongIDIsReported stores a blob under an id that is not the
+// hash of its content, as a faulty or malicious writer could: the pack's
+// bytes match its name, so only authenticating and hashing every blob finds it.
+func TestBlobUnderWrongIDIsReported(t *testing.T) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	ctx := context.Background()
+	wrong := r.Key().BlobID([]byte("what the id claims"))
+	if _, err := r.SaveBlob(ctx, blob.DataBlob, wrong, []byte("what is stored")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := checker.Check(ctx, v.OpenNoIndex(t), checker.Options{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != "pack-damaged" || !strings.Contains(rep.Problems[0].Detail, "1 of 1 blobs damaged") {
+		t.Fatalf("problems: %+v", rep.Problems)
+	}
+}
