@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +169,40 @@ func TestStdinStream(t *testing.T) {
 	}
 	if _, err := a.BackupReader(context.Background(), "../evil", bytes.NewReader(nil)); err == nil {
 		t.Fatal("a stream name with .. was accepted")
+	}
+}
+
+// TestOneFileSystem mounts a tmpfs inside the backed-up tree: with
+// OneFileSystem the mount point is kept, empty, and nothing below it is read.
+func TestOneFileSystem(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	src := t.TempDir()
+	mnt := filepath.Join(src, "mnt")
+	os.MkdirAll(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	os.WriteFile(filepath.Join(mnt, "other-fs.txt"), []byte("elsewhere"), 0o644)
+	os.WriteFile(filepath.Join(src, "here.txt"), []byte("here"), 0o644)
+	v := repotest.New(t)
+	r := v.Open(t)
+	list := func(p *repo.Point) []string {
+		var got []string
+		checker.WalkPoint(context.Background(), r, p, func(_ *repo.Point, np string, _ *tree.Node, err error) error {
+			if rel, ok := strings.CutPrefix(np, src+"/"); ok {
+				got = append(got, rel)
+			}
+			return err
+		})
+		return got
+	}
+	if got := strings.Join(list(backup(t, r, archiver.Options{OneFileSystem: true}, src)), ","); got != "here.txt,mnt" {
+		t.Fatalf("with --one-file-system: %s", got)
+	}
+	if got := strings.Join(list(backup(t, r, archiver.Options{}, src)), ","); got != "here.txt,mnt,mnt/other-fs.txt" {
+		t.Fatalf("without --one-file-system: %s", got)
 	}
 }
