@@ -19,25 +19,9 @@ import (
 	"github.com/bunkerhq/bunker/internal/chunker"
 	"github.com/bunkerhq/bunker/internal/filter"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
+	"github.com/bunkerhq/bunker/internal/progress"
 	"github.com/bunkerhq/bunker/internal/repo"
 )
-
-// Counter receives progress as the archiver works. Implementations must be
-// safe for concurrent use.
-type Counter interface {
-	// AddTotal adds to the expected totals, as the scanner finds files.
-	AddTotal(files, bytes int64)
-	// AddDone adds files and bytes that have been processed.
-	AddDone(files, bytes int64)
-	// Error reports a file that could not be read.
-	Error(path string, err error)
-}
-
-type nopCounter struct{}
-
-func (nopCounter) AddTotal(int64, int64) {}
-func (nopCounter) AddDone(int64, int64)  {}
-func (nopCounter) Error(string, error)   {}
 
 // Options configure a backup.
 type Options struct {
@@ -47,7 +31,7 @@ type Options struct {
 	Parent        *repo.Point     // files unchanged since this point are not read again
 	Hostname      string
 	Tags          []string
-	Progress      Counter
+	Progress      progress.Counter
 	Workers       int // file readers; 0 means GOMAXPROCS
 	// Scan walks the source once more in the background to count totals for
 	// the progress display.
@@ -92,7 +76,7 @@ func New(r *repo.Repository, opts Options) (*Archiver, error) {
 		return nil, err
 	}
 	if opts.Progress == nil {
-		opts.Progress = nopCounter{}
+		opts.Progress = progress.Nop{}
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)

@@ -17,6 +17,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/chunker"
 	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/progress"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
 )
@@ -149,7 +150,7 @@ func readDir(p string) ([]os.DirEntry, error) {
 // scan counts the files and bytes below paths for the progress display, and
 // tells a counter that wants to know when the totals are final.
 func (a *Archiver) scan(ctx context.Context, paths []string) {
-	if f, ok := a.opts.Progress.(interface{ FinishScan() }); ok {
+	if f, ok := a.opts.Progress.(progress.ScanFinisher); ok {
 		defer f.FinishScan()
 	}
 	for _, root := range paths {

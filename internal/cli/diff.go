@@ -33,23 +33,12 @@ func newDiffCmd(g *globals) *cobra.Command {
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			v, err := g.openVault(ctx, lockNone, false)
+			v, pts, err := g.openPoints(ctx, lockNone, a[0], a[1])
 			if err != nil {
 				return err
 			}
 			defer v.Close()
-			p1, err := loadPointRef(cmd, v.repo, a[0])
-			if err != nil {
-				return err
-			}
-			points, err := v.repo.Points(ctx)
-			if err != nil {
-				return err
-			}
-			p2, err := repo.FindPoint(points, a[1])
-			if err != nil {
-				return err
-			}
+			p1, p2 := pts[0], pts[1]
 			var st diffStats
 			emit := func(c change) error {
 				switch c.Kind {

@@ -27,15 +27,12 @@ func newDumpCmd(g *globals) *cobra.Command {
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			v, err := g.openVault(ctx, lockNone, false)
+			v, pts, err := g.openPoints(ctx, lockNone, a[0])
 			if err != nil {
 				return err
 			}
 			defer v.Close()
-			p, err := loadPointRef(cmd, v.repo, a[0])
-			if err != nil {
-				return err
-			}
+			p := pts[0]
 			n, err := findNode(ctx, v.repo, p, a[1])
 			if err != nil {
 				return err

@@ -25,15 +25,12 @@ func newLsCmd(g *globals) *cobra.Command {
 		Args: args(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			v, err := g.openVault(ctx, lockNone, false)
+			v, pts, err := g.openPoints(ctx, lockNone, a[0])
 			if err != nil {
 				return err
 			}
 			defer v.Close()
-			p, err := loadPointRef(cmd, v.repo, a[0])
-			if err != nil {
-				return err
-			}
+			p := pts[0]
 			prefix := "/"
 			if len(a) == 2 {
 				prefix = path.Clean("/" + a[1])

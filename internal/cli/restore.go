@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -36,15 +37,12 @@ links (in the point or already in the target) cannot lead out of it.`,
 				return usageError{fmt.Errorf("name the directory to restore into with --target")}
 			}
 			ctx := cmd.Context()
-			v, err := g.openVault(ctx, lockShared, false)
+			v, pts, err := g.openPoints(ctx, lockShared, a[0])
 			if err != nil {
 				return err
 			}
 			defer v.Close()
-			p, err := loadPointRef(cmd, v.repo, a[0])
-			if err != nil {
-				return err
-			}
+			p := pts[0]
 			r := g.renderer()
 			r.Progress().FinishScan()
 			r.Start(ctx)
@@ -87,15 +85,41 @@ links (in the point or already in the target) cannot lead out of it.`,
 	return cmd
 }
 
-// loadPointRef resolves a point reference after loading the index.
-func loadPointRef(cmd *cobra.Command, r *repo.Repository, ref string) (*repo.Point, error) {
-	ctx := cmd.Context()
-	if err := r.LoadIndex(ctx); err != nil {
-		return nil, err
+// openPoints opens the vault, loads its index, and resolves point
+// references ("latest" or id prefixes). The caller closes the vault.
+func (g *globals) openPoints(ctx context.Context, mode lockMode, refs ...string) (*vault, []*repo.Point, error) {
+	v, err := g.openVault(ctx, mode, false)
+	if err != nil {
+		return nil, nil, err
 	}
-	points, err := r.Points(ctx)
+	out, err := v.resolve(ctx, refs)
+	if err != nil {
+		v.Close()
+		return nil, nil, err
+	}
+	return v, out, nil
+}
+
+func (v *vault) resolve(ctx context.Context, refs []string) ([]*repo.Point, error) {
+	points, err := v.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return repo.FindPoint(points, ref)
+	out := make([]*repo.Point, 0, len(refs))
+	for _, ref := range refs {
+		p, err := repo.FindPoint(points, ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// load reads the vault's index and its points.
+func (v *vault) load(ctx context.Context) ([]*repo.Point, error) {
+	if err := v.repo.LoadIndex(ctx); err != nil {
+		return nil, err
+	}
+	return v.repo.Points(ctx)
 }

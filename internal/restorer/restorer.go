@@ -18,6 +18,7 @@ import (
 
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
+	"github.com/bunkerhq/bunker/internal/progress"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
 )
@@ -41,19 +42,6 @@ func ParseOverwrite(s string) (Overwrite, error) {
 	return "", fmt.Errorf("invalid overwrite policy %q: use never, if-changed or always", s)
 }
 
-// Counter receives progress; see archiver.Counter.
-type Counter interface {
-	AddTotal(files, bytes int64)
-	AddDone(files, bytes int64)
-	Error(path string, err error)
-}
-
-type nopCounter struct{}
-
-func (nopCounter) AddTotal(int64, int64) {}
-func (nopCounter) AddDone(int64, int64)  {}
-func (nopCounter) Error(string, error)   {}
-
 // Options configure a restore.
 type Options struct {
 	Target    string
@@ -61,7 +49,7 @@ type Options struct {
 	Overwrite Overwrite
 	Verify    bool // re-read every restored file and compare it with the point
 	ByName    bool // map owners by user and group name rather than numeric id
-	Progress  Counter
+	Progress  progress.Counter
 	Workers   int
 }
 
@@ -143,7 +131,7 @@ func Restore(ctx context.Context, r *repo.Repository, p *repo.Point, opts Option
 		opts.Overwrite = OverwriteAlways
 	}
 	if opts.Progress == nil {
-		opts.Progress = nopCounter{}
+		opts.Progress = progress.Nop{}
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0) * 2

@@ -1,36 +1,20 @@
 package ui
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// Counter receives progress from long-running work. Implementations must be
-// safe for concurrent use. Code that does the work depends on this interface
-// only, never on how progress is shown.
-type Counter interface {
-	// AddTotal grows the amount of work known to lie ahead.
-	AddTotal(files, bytes int64)
-	// AddDone records finished work.
-	AddDone(files, bytes int64)
-	// Error records a failure on one item that the work skipped.
-	Error(path string, err error)
-}
+	"github.com/bunkerhq/bunker/internal/progress"
+)
+
+// Counter is what engine work reports progress to; Progress implements it.
+type Counter = progress.Counter
+
+// Nop is a Counter that discards everything.
+type Nop = progress.Nop
 
 // ScanFinisher is implemented by counters that want to know when the totals
 // stop growing; only then can a percentage and an ETA be shown.
-type ScanFinisher interface {
-	FinishScan()
-}
-
-// Nop is a Counter that discards everything.
-type Nop struct{}
-
-// AddTotal does nothing.
-func (Nop) AddTotal(files, bytes int64) {}
-
-// AddDone does nothing.
-func (Nop) AddDone(files, bytes int64) {}
-
-// Error does nothing.
-func (Nop) Error(path string, err error) {}
+type ScanFinisher = progress.ScanFinisher
 
 // Progress is a Counter that keeps totals with atomic operations. The zero
 // value is ready to use.
