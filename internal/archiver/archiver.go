@@ -151,7 +151,7 @@ func (a *Archiver) Backup(ctx context.Context, paths []string) (*repo.Point, []F
 	}
 	go a.refreshIndex(ctx)
 	a.start(ctx)
-	w := &walker{a: a, links: map[[2]uint64]*future{}}
+	w := newWalker(a)
 	rootFut := w.virtualRoot(ctx, abs, parentTree)
 	root, rootErr := rootFut.wait(ctx)
 	if err := a.stop(ctx); err != nil {

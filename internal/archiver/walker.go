@@ -8,8 +8,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/filter"
@@ -48,11 +50,38 @@ func (f *future) wait(ctx context.Context) (*tree.Node, error) {
 	}
 }
 
-// walker visits the source depth-first in one goroutine, handing files to
-// the readers and directories to goroutines that wait for their children.
+// walker visits the source depth-first, handing files to the readers and
+// directories to goroutines that wait for their children. Subdirectories are
+// walked in parallel while a token is free, so that listing directories,
+// reading metadata and decoding the parent point's listings use every core.
 type walker struct {
-	a     *Archiver
+	a      *Archiver
+	tokens chan struct{} // one per extra walking goroutine allowed
+
+	mu    sync.Mutex
 	links map[[2]uint64]*future // first occurrence of each hard-linked inode
+}
+
+func newWalker(a *Archiver) *walker {
+	return &walker{a: a, links: map[[2]uint64]*future{}, tokens: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+// subdir walks a subdirectory in a new goroutine when a token is free, and
+// in this one otherwise.
+func (w *walker) subdir(ctx context.Context, p, rel string, n *tree.Node, prev *tree.Node) *future {
+	select {
+	case w.tokens <- struct{}{}:
+	default:
+		return w.dir(ctx, p, rel, n, prev)
+	}
+	f := newFuture()
+	go func() {
+		inner := w.dir(ctx, p, rel, n, prev)
+		<-w.tokens
+		node, err := inner.wait(ctx)
+		f.resolve(node, err)
+	}()
+	return f
 }
 
 // trie arranges the absolute backup paths below "/".
@@ -198,7 +227,7 @@ func (w *walker) dir(ctx context.Context, p, rel string, n *tree.Node, prevDir *
 				continue
 			}
 		}
-		kids = append(kids, w.dir(ctx, cp, crel, cn, prev))
+		kids = append(kids, w.subdir(ctx, cp, crel, cn, prev))
 	}
 	return w.a.finishDir(ctx, n, kids, prevDir)
 }
@@ -218,10 +247,15 @@ func (w *walker) entry(ctx context.Context, p string, n *tree.Node, prev *tree.N
 	f := newFuture()
 	if n.Links > 1 {
 		key := [2]uint64{n.Device, n.Inode}
-		if first := w.links[key]; first != nil {
+		w.mu.Lock()
+		first := w.links[key]
+		if first == nil {
+			w.links[key] = f
+		}
+		w.mu.Unlock()
+		if first != nil {
 			return w.a.linkTo(ctx, first, n)
 		}
-		w.links[key] = f
 	}
 	if prev == nil {
 		w.a.stats.filesNew.Add(1)

@@ -2,7 +2,6 @@ package restorer_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,12 +19,9 @@ import (
 
 // rawTree stores a listing exactly as given, bypassing every check the
 // encoder makes: this is what an attacker who forged a manifest would store.
-func rawTree(t *testing.T, r *repo.Repository, nodes []map[string]any) blob.ID {
+func rawTree(t *testing.T, r *repo.Repository, nodes []*tree.Node) blob.ID {
 	t.Helper()
-	data, err := json.Marshal(map[string]any{"nodes": nodes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := tree.EncodeRaw(&tree.Tree{Nodes: nodes})
 	id := r.Key().BlobID(data)
 	if _, err := r.SaveBlob(context.Background(), blob.TreeBlob, id, data); err != nil {
 		t.Fatal(err)
@@ -99,10 +95,7 @@ func TestHostileNamesAreRefused(t *testing.T) {
 			v := repotest.New(t)
 			r := v.Open(t)
 			content := fileBlob(t, r, "pwned")
-			root := rawTree(t, r, []map[string]any{{
-				"name": name, "type": "file", "mode": 0o644, "size": 5, "mtime": 0, "atime": 0, "ctime": 0,
-				"content": []string{content.String()},
-			}})
+			root := rawTree(t, r, []*tree.Node{{Name: name, Type: tree.TypeFile, Mode: 0o644, Size: 5, Content: []blob.ID{content}}})
 			p := savePoint(t, r, root)
 			base, target, outside := outsideDir(t)
 			_, err := restorer.Restore(context.Background(), r, p, restorer.Options{Target: target})
@@ -121,14 +114,11 @@ func TestSymlinkInPointDoesNotRedirectLaterEntries(t *testing.T) {
 	base, target, outside := outsideDir(t)
 	// "a" is a symlink to the outside directory and "c" one to a file there;
 	// restoring them must create the links and never write through them.
-	sub := rawTree(t, r, []map[string]any{{
-		"name": "victim", "type": "file", "mode": 0o644, "size": 5, "mtime": 0, "atime": 0, "ctime": 0,
-		"content": []string{content.String()},
-	}})
-	root := rawTree(t, r, []map[string]any{
-		{"name": "a", "type": "symlink", "mode": 0o777, "mtime": 0, "atime": 0, "ctime": 0, "target": outside},
-		{"name": "b", "type": "dir", "mode": 0o755, "mtime": 0, "atime": 0, "ctime": 0, "subtree": sub.String()},
-		{"name": "c", "type": "symlink", "mode": 0o777, "mtime": 0, "atime": 0, "ctime": 0, "target": "../outside/victim"},
+	sub := rawTree(t, r, []*tree.Node{{Name: "victim", Type: tree.TypeFile, Mode: 0o644, Size: 5, Content: []blob.ID{content}}})
+	root := rawTree(t, r, []*tree.Node{
+		{Name: "a", Type: tree.TypeSymlink, Mode: 0o777, LinkTarget: outside},
+		{Name: "b", Type: tree.TypeDir, Mode: 0o755, Subtree: &sub},
+		{Name: "c", Type: tree.TypeSymlink, Mode: 0o777, LinkTarget: "../outside/victim"},
 	})
 	p := savePoint(t, r, root)
 	res, err := restorer.Restore(context.Background(), r, p, restorer.Options{Target: target})
@@ -160,13 +150,9 @@ func TestSymlinkAlreadyInTargetIsNotFollowed(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "victim"), filepath.Join(target, "victim")); err != nil {
 		t.Fatal(err)
 	}
-	file := map[string]any{"name": "victim", "type": "file", "mode": 0o644, "size": 5, "mtime": 0, "atime": 0, "ctime": 0,
-		"content": []string{content.String()}}
-	sub := rawTree(t, r, []map[string]any{file})
-	root := rawTree(t, r, []map[string]any{
-		{"name": "dir", "type": "dir", "mode": 0o755, "mtime": 0, "atime": 0, "ctime": 0, "subtree": sub.String()},
-		file,
-	})
+	file := &tree.Node{Name: "victim", Type: tree.TypeFile, Mode: 0o644, Size: 5, Content: []blob.ID{content}}
+	sub := rawTree(t, r, []*tree.Node{file})
+	root := rawTree(t, r, []*tree.Node{{Name: "dir", Type: tree.TypeDir, Mode: 0o755, Subtree: &sub}, file})
 	p := savePoint(t, r, root)
 	for _, ow := range []restorer.Overwrite{restorer.OverwriteNever, restorer.OverwriteIfChanged, restorer.OverwriteAlways} {
 		_, _ = restorer.Restore(context.Background(), r, p, restorer.Options{Target: target, Overwrite: ow})

@@ -1,8 +1,6 @@
 package tree
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,35 +35,27 @@ func (t *Tree) Find(name string) *Node {
 	return t.Nodes[i]
 }
 
-// Encode sorts the tree and returns its canonical encoding, from which its
-// blob id is computed: equal listings encode to equal bytes and deduplicate.
+// Encode sorts the tree and returns its canonical binary encoding, from
+// which its blob id is computed: equal listings encode to equal bytes and
+// deduplicate.
 func Encode(t *Tree) ([]byte, error) {
 	t.Sort()
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("encode tree: %w", err)
-	}
-	return data, nil
+	return encode(make([]byte, 0, 64+len(t.Nodes)*96), t), nil
 }
 
 // Decode parses and validates a tree blob.
 func Decode(data []byte) (*Tree, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var t Tree
-	if err := dec.Decode(&t); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrFormat)
+	t, err := decode(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	return &t, nil
+	return t, nil
 }
 
 // Validate checks that names are safe single components, sorted and unique,

@@ -1,7 +1,6 @@
 package tree_test
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 
@@ -47,33 +46,51 @@ func TestEncodeSortsAndRoundTrips(t *testing.T) {
 }
 
 func TestDecodeRejectsHostileTrees(t *testing.T) {
-	for name, nodes := range map[string]string{
-		"dotdot":       `[{"name":"..","type":"file"}]`,
-		"slash":        `[{"name":"a/b","type":"file"}]`,
-		"nul":          `[{"name":"a\u0000","type":"file"}]`,
-		"duplicate":    `[{"name":"a","type":"file"},{"name":"a","type":"file"}]`,
-		"unsorted":     `[{"name":"b","type":"file"},{"name":"a","type":"file"}]`,
-		"unknown type": `[{"name":"a","type":"door"}]`,
-		"mode bits":    `[{"name":"a","type":"file","mode":65535}]`,
-		"dir no tree":  `[{"name":"a","type":"dir"}]`,
-		"file subtree": `[{"name":"a","type":"file","subtree":"` + blob.ID{}.String() + `"}]`,
-		"null node":    `[null]`,
-		"extra field":  `[{"name":"a","type":"file","evil":1}]`,
+	sub := blob.ID{1}
+	file := func(name string) *tree.Node { return &tree.Node{Name: name, Type: tree.TypeFile} }
+	for name, nodes := range map[string][]*tree.Node{
+		"dotdot":       {file("..")},
+		"dot":          {file(".")},
+		"empty":        {file("")},
+		"slash":        {file("a/b")},
+		"nul":          {file("a\x00")},
+		"duplicate":    {file("a"), file("a")},
+		"unsorted":     {file("b"), file("a")},
+		"unknown type": {{Name: "a", Type: "door"}},
+		"mode bits":    {{Name: "a", Type: tree.TypeFile, Mode: 0o170000}},
+		"dir no tree":  {{Name: "a", Type: tree.TypeDir}},
+		"file subtree": {{Name: "a", Type: tree.TypeFile, Subtree: &sub}},
+		"link on file": {{Name: "a", Type: tree.TypeFile, LinkTarget: "x"}},
+		"dir content":  {{Name: "a", Type: tree.TypeDir, Subtree: &sub, Content: []blob.ID{{2}}}},
 	} {
-		_, err := tree.Decode([]byte(`{"nodes":` + nodes + `}`))
+		_, err := tree.Decode(tree.EncodeRaw(&tree.Tree{Nodes: nodes}))
 		if !errors.Is(err, tree.ErrFormat) {
 			t.Errorf("%s: err %v, want ErrFormat", name, err)
 		}
 	}
-	if _, err := tree.Encode(&tree.Tree{Nodes: []*tree.Node{{Name: "..", Type: tree.TypeFile}}}); err == nil {
+	valid, _ := tree.Encode(sampleTree())
+	for name, data := range map[string][]byte{
+		"no data":     nil,
+		"version":     append([]byte{9}, valid[1:]...),
+		"truncated":   valid[:len(valid)-3],
+		"trailing":    append(append([]byte(nil), valid...), 0),
+		"huge count":  {1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"huge string": {1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 'a'},
+	} {
+		if _, err := tree.Decode(data); !errors.Is(err, tree.ErrFormat) {
+			t.Errorf("%s: err %v, want ErrFormat", name, err)
+		}
+	}
+	if _, err := tree.Encode(&tree.Tree{Nodes: []*tree.Node{file("..")}}); err == nil {
 		t.Fatal("Encode accepted ..")
 	}
 }
 
 func FuzzDecode(f *testing.F) {
 	valid, _ := tree.Encode(sampleTree())
-	empty, _ := json.Marshal(tree.Tree{})
-	seeds := [][]byte{valid, empty, []byte(`{"nodes":[{"name":"..","type":"file"}]}`), []byte(`{`)}
+	empty, _ := tree.Encode(&tree.Tree{})
+	hostile := tree.EncodeRaw(&tree.Tree{Nodes: []*tree.Node{{Name: "..", Type: tree.TypeFile}}})
+	seeds := [][]byte{valid, empty, hostile, {1}}
 	if fuzzseed.Enabled() {
 		fuzzseed.Write(f, "FuzzDecode", seeds...)
 	}
@@ -90,8 +107,12 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("decoded an unsafe name %q", n.Name)
 			}
 		}
-		if _, err := tree.Encode(tr); err != nil {
+		again, err := tree.Encode(tr)
+		if err != nil {
 			t.Fatalf("decoded tree does not encode: %v", err)
+		}
+		if string(again) != string(data) {
+			t.Fatal("a decoded listing does not re-encode to the same bytes")
 		}
 	})
 }
