@@ -27,7 +27,8 @@ const (
 // use by multiple goroutines and, through the filesystem, by multiple
 // processes.
 type Backend struct {
-	dir string
+	dir   string
+	packs handles
 }
 
 // Compile-time checks that Backend provides what the storage package asks.
@@ -146,7 +147,10 @@ func (b *Backend) Location() string { return b.dir }
 
 // Close releases nothing: the backend keeps no files open between calls.
 // Locks taken with Lock stay held until they are unlocked.
-func (b *Backend) Close() error { return nil }
+func (b *Backend) Close() error {
+	b.packs.closeAll()
+	return nil
+}
 
 func (b *Backend) tmpDir() string { return filepath.Join(b.dir, tmpDirName) }
 

@@ -26,28 +26,45 @@ func (b *Backend) Get(ctx context.Context, h storage.Handle, offset, length int6
 	if offset < 0 {
 		return nil, fmt.Errorf("get %s: negative offset %d", h, offset)
 	}
-	f, size, err := openObject(path)
+	f, size, done, err := b.open(h, path)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", h, err)
 	}
 	if offset > size {
-		f.Close()
+		done()
 		return nil, fmt.Errorf("get %s: offset %d is past the end (size %d)", h, offset, size)
 	}
 	if length > size-offset {
-		f.Close()
+		done()
 		return nil, fmt.Errorf("get %s: %d bytes at offset %d reach past the end (size %d)", h, length, offset, size)
 	}
 	if length < 0 {
 		length = size - offset
 	}
 	return &objectReader{
-		ctx:  ctx,
-		h:    h,
-		f:    f,
-		r:    io.NewSectionReader(f, offset, length),
-		left: length,
+		ctx:   ctx,
+		h:     h,
+		close: done,
+		r:     io.NewSectionReader(f, offset, length),
+		left:  length,
 	}, nil
+}
+
+// open opens an object for reading; packs come from the handle cache. done
+// releases the file.
+func (b *Backend) open(h storage.Handle, path string) (f *os.File, size int64, done func(), err error) {
+	if h.Kind != storage.KindPack {
+		f, size, err = openObject(path)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return f, size, func() { f.Close() }, nil
+	}
+	ph, err := b.packs.acquire(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return ph.f, ph.size, func() { b.packs.release(ph) }, nil
 }
 
 // Stat describes h.
@@ -99,11 +116,11 @@ func openObject(path string) (*os.File, int64, error) {
 // objectReader reads a range of an object and reports an object that ends
 // before the range does.
 type objectReader struct {
-	ctx  context.Context
-	h    storage.Handle
-	f    *os.File
-	r    io.Reader
-	left int64
+	ctx   context.Context
+	h     storage.Handle
+	close func()
+	r     io.Reader
+	left  int64
 }
 
 func (o *objectReader) Read(p []byte) (int, error) {
@@ -121,4 +138,10 @@ func (o *objectReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (o *objectReader) Close() error { return o.f.Close() }
+func (o *objectReader) Close() error {
+	if o.close != nil {
+		o.close()
+		o.close = nil
+	}
+	return nil
+}

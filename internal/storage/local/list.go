@@ -124,6 +124,7 @@ func (b *Backend) Delete(ctx context.Context, h storage.Handle) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete %s: %w", h, err)
 	}
+	b.packs.forget(path)
 	if err := unix.Unlink(path); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("delete %s: %w", h, storage.ErrNotFound)
