@@ -5,10 +5,11 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: bench/run.sh [--tools bunker,restic,borg] [--smoke]
+Usage: bench/run.sh [--tools bunker,restic,borg] [--smoke | --report-only]
 
   --tools LIST  comma-separated tools to measure (default: bunker,restic,borg)
   --smoke       ~20 MiB corpus, one run, report written to a temporary file
+  --report-only write the report again from the results of the last run in BENCH_WORK
 
 Environment:
   BENCH_WORK     work directory (default /tmp/bunker-bench, /tmp/bunker-bench-smoke with --smoke)
@@ -29,6 +30,7 @@ log() { echo "bench: $*" >&2; }
 ORIG_ARGS=("$@")
 TOOLS_ARG=bunker,restic,borg
 SMOKE=0
+REPORT_ONLY=0
 while (($#)); do
 	case $1 in
 	--tools)
@@ -42,6 +44,10 @@ while (($#)); do
 		;;
 	--smoke)
 		SMOKE=1
+		shift
+		;;
+	--report-only)
+		REPORT_ONLY=1
 		shift
 		;;
 	-h | --help)
@@ -64,6 +70,9 @@ for t in ${TOOLS_ARG//,/ }; do
 	[[ $t == bunker || $t == restic || $t == borg ]] || die "unknown tool in --tools: $t (want bunker, restic or borg)"
 done
 ((${#TOOLS[@]})) || die "--tools names no tool"
+
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+command -v go >/dev/null || die "go not found"
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if ((SMOKE)); then
@@ -117,8 +126,6 @@ install_missing() {
 }
 
 build() {
-	command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
-	command -v go >/dev/null || die "go not found"
 	mkdir -p "$WORK/bin"
 	log "building the harness helpers$(has_tool bunker && echo ' and bunker')"
 	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$CG" ./bench/corpusgen &&
@@ -394,7 +401,26 @@ write_meta() {
 	} >"$META"
 }
 
+# write_report renders the Markdown report and puts the CSV beside it.
+write_report() {
+	mkdir -p "$(dirname "$OUT")"
+	cp "$RESULTS" "$CSV_OUT"
+	"$WORK/bin/report" -results "$RESULTS" -meta "$META" -out "$OUT"
+}
+
+report_only() {
+	[[ -f $RESULTS && -f $META ]] || die "no results of an earlier run in $WORK"
+	mkdir -p "$WORK/bin"
+	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$WORK/bin/report" ./bench/report)
+	write_report
+	log "wrote $OUT and $CSV_OUT from the results in $WORK"
+}
+
 main() {
+	if ((REPORT_ONLY)); then
+		report_only
+		return
+	fi
 	install_missing
 	build
 	rm -rf "$LOGS"
@@ -413,9 +439,7 @@ main() {
 	local secs=$SECONDS
 	echo "duration=$((secs / 60)) min $((secs % 60)) s" >>"$META"
 	echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
-	mkdir -p "$(dirname "$OUT")"
-	cp "$RESULTS" "$CSV_OUT"
-	"$WORK/bin/report" -results "$RESULTS" -meta "$META" -out "$OUT"
+	write_report
 	log "wrote $OUT and $CSV_OUT in $((secs / 60)) min $((secs % 60)) s (logs in $LOGS)"
 	if ((FAILED)); then
 		die "some steps failed; see above and $LOGS"

@@ -208,8 +208,10 @@ func (r *report) method() {
 - The restored tree is compared with the source by content digest (names, file contents, symlink targets); a mismatch fails the step.
 - Wall time, user+sys CPU time and peak RSS come from GNU time (`+"`/usr/bin/time -f '%e %U %S %M'`"+`); stored size is `+"`du -sb`"+` of
   the repository after each backup. `+"`sync`"+` runs before each timed step so that earlier writes are not flushed inside it.
-  Caches of restic and borg live in the work dir (outside the repository) and start empty for each fresh repository.
-- The page cache is warm: the corpus has just been copied, and the machine's limits are measured over it the same way.
+- Warm cache: each timed step's input (the corpus; the repository for restore and check) is read once, untimed, right
+  before the step. The machine's limits are measured the same way.
+- Each tool gets its own HOME and XDG directories in the work dir: its caches start empty with each fresh repository
+  and do not count towards the stored size.
 - Medians over the runs that succeeded; a step that failed in any run is marked.
 `)
 	fmt.Fprintln(r.w)

@@ -7,6 +7,7 @@ package checker
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -287,8 +288,7 @@ func (c *checker) checkPoints(ctx context.Context, points []*repo.Point) error {
 	for _, p := range points {
 		err := WalkPoint(ctx, c.r, p, func(p *repo.Point, np string, n *tree.Node, err error) error {
 			if err != nil {
-				c.problem(Problem{Kind: "tree-damaged", Object: np, Detail: err.Error(),
-					Affected: []Affected{{Point: p.ID, Path: np}}})
+				c.treeDamaged(p, np, err)
 				return nil
 			}
 			if n.Type == tree.TypeFile {
@@ -301,6 +301,20 @@ func (c *checker) checkPoints(ctx context.Context, points []*repo.Point) error {
 		}
 	}
 	return nil
+}
+
+// treeDamaged attributes an unloadable listing to the damaged pack that
+// holds it, or reports it on its own.
+func (c *checker) treeDamaged(p *repo.Point, np string, err error) {
+	var te *TreeError
+	if errors.As(err, &te) {
+		if i, ok := c.damaged[blob.Handle{ID: te.ID, Type: blob.TreeBlob}]; ok {
+			c.affect(i, Affected{Point: p.ID, Path: np})
+			return
+		}
+	}
+	c.problem(Problem{Kind: "tree-damaged", Object: np, Detail: err.Error(),
+		Affected: []Affected{{Point: p.ID, Path: np}}})
 }
 
 func (c *checker) checkContent(p *repo.Point, np string, n *tree.Node) {

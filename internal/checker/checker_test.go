@@ -10,6 +10,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/archiver"
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/checker"
+	"github.com/bunkerhq/bunker/internal/index"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/repo/repotest"
 	"github.com/bunkerhq/bunker/internal/restorer"
@@ -97,14 +98,60 @@ func damage(t *testing.T, path string, fn func([]byte) []byte) {
 	}
 }
 
+// damagedFiles returns the files of p that need a blob of pack for which
+// hit reports damage, judged from the index.
+func damagedFiles(t *testing.T, v *repotest.Vault, p *repo.Point, pack string, hit func(index.Location) bool) map[string]bool {
+	t.Helper()
+	r := v.Open(t)
+	out := map[string]bool{}
+	err := checker.WalkPoint(context.Background(), r, p, func(_ *repo.Point, np string, n *tree.Node, err error) error {
+		if err != nil {
+			return err
+		}
+		for _, id := range n.Content {
+			l, _ := r.Index().Lookup(blob.Handle{ID: id, Type: blob.DataBlob})
+			if l.Pack.String() == pack && hit(l) {
+				out[np] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// assertExactly checks that the problem of kind on object names every file
+// in want (or a directory above it, when the damage took its listing) and
+// names no other file.
+func assertExactly(t *testing.T, rep *checker.Report, kind, object string, want map[string]bool, p *repo.Point) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatal("the damage hits no file: the test damaged nothing that matters")
+	}
+	for file := range want {
+		assertReported(t, rep, kind, object, file, p)
+	}
+	for _, pr := range rep.Problems {
+		for _, a := range pr.Affected {
+			if strings.HasSuffix(a.Path, ".bin") && !want[a.Path] {
+				t.Errorf("%s reported damaged, but none of its blobs is: %+v", a.Path, pr)
+			}
+		}
+	}
+}
+
 func assertReported(t *testing.T, rep *checker.Report, kind, object, file string, p *repo.Point) {
 	t.Helper()
 	for _, pr := range rep.Problems {
 		if pr.Kind != kind || !strings.Contains(pr.Object, object) {
 			continue
 		}
+		// The file is named, or a directory above it when the damage took
+		// the directory's listing too.
 		for _, a := range pr.Affected {
-			if a.Path == file && a.Point == p.ID {
+			if a.Point == p.ID && (a.Path == file || strings.HasPrefix(file, strings.TrimSuffix(a.Path, "/")+"/")) {
 				return
 			}
 		}
@@ -122,15 +169,14 @@ func TestCleanVaultChecksOK(t *testing.T) {
 
 func TestBitFlipIsReportedAndIntactFilesRestore(t *testing.T) {
 	v, p, pack, src := fixture(t)
+	first := damagedFiles(t, v, p, pack, func(l index.Location) bool { return l.Offset == 0 })
 	damage(t, packPath(v, pack), func(b []byte) []byte { b[100] ^= 0x04; return b })
 	rep := check(t, v)
-	assertReported(t, rep, "pack-damaged", pack, filepath.Join(src, "damaged.bin"), p)
-	for _, pr := range rep.Problems {
-		for _, a := range pr.Affected {
-			if strings.HasSuffix(a.Path, "intact.bin") {
-				t.Fatalf("intact file reported as damaged: %+v", pr)
-			}
-		}
+	assertExactly(t, rep, "pack-damaged", pack, first, p)
+	intact := filepath.Join(src, "intact.bin")
+	damaged := filepath.Join(src, "damaged.bin")
+	if first[intact] {
+		intact, damaged = damaged, intact
 	}
 	// Structure-only check does not read data and stays quiet.
 	quick, err := checker.Check(context.Background(), v.OpenNoIndex(t), checker.Options{})
@@ -138,24 +184,31 @@ func TestBitFlipIsReportedAndIntactFilesRestore(t *testing.T) {
 		t.Fatalf("structure check: %+v %v", quick, err)
 	}
 	target := t.TempDir()
-	res, err := restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: target, Include: []string{filepath.Join(src, "intact.bin")}, Verify: true})
+	res, err := restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: target, Include: []string{intact}, Verify: true})
 	if err != nil || len(res.Errors) > 0 || res.Files != 1 {
 		t.Fatalf("restore of intact file: %+v %v", res, err)
 	}
-	res, _ = restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: t.TempDir(), Include: []string{filepath.Join(src, "damaged.bin")}})
+	res, _ = restorer.Restore(context.Background(), v.Open(t), p, restorer.Options{Target: t.TempDir(), Include: []string{damaged}})
 	if len(res.Errors) != 1 {
 		t.Fatalf("restore of damaged file reported %d errors, want 1", len(res.Errors))
 	}
 }
 
 func TestTruncatedPackIsReported(t *testing.T) {
-	v, p, pack, src := fixture(t)
-	damage(t, packPath(v, pack), func(b []byte) []byte { return b[:len(b)/2] })
-	assertReported(t, check(t, v), "pack-damaged", pack, filepath.Join(src, "damaged.bin"), p)
+	v, p, pack, _ := fixture(t)
+	fi, err := os.Stat(packPath(v, pack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := uint64(fi.Size() / 2)
+	want := damagedFiles(t, v, p, pack, func(l index.Location) bool { return l.Offset+uint64(l.Length) > cut })
+	damage(t, packPath(v, pack), func(b []byte) []byte { return b[:cut] })
+	assertExactly(t, check(t, v), "pack-damaged", pack, want, p)
 }
 
 func TestMissingPackIsReported(t *testing.T) {
-	v, p, pack, src := fixture(t)
+	v, p, pack, _ := fixture(t)
+	want := damagedFiles(t, v, p, pack, func(index.Location) bool { return true })
 	if err := os.Remove(packPath(v, pack)); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +216,7 @@ func TestMissingPackIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertReported(t, rep, "pack-missing", pack, filepath.Join(src, "damaged.bin"), p)
+	assertExactly(t, rep, "pack-missing", pack, want, p)
 }
 
 func TestDamagedIndexAndPointAreReported(t *testing.T) {

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"fmt"
 	"path"
 
 	"github.com/bunkerhq/bunker/internal/blob"
@@ -13,6 +14,15 @@ import (
 // ("/" joined names). A tree that cannot be loaded is reported with a nil
 // node and the error.
 type Visitor func(p *repo.Point, nodePath string, n *tree.Node, err error) error
+
+// TreeError reports a directory listing that could not be loaded.
+type TreeError struct {
+	ID  blob.ID
+	Err error
+}
+
+func (e *TreeError) Error() string { return fmt.Sprintf("listing %s: %v", e.ID.Short(), e.Err) }
+func (e *TreeError) Unwrap() error { return e.Err }
 
 // WalkPoint visits every node below a point's root tree, depth first, and
 // each tree only as often as it appears. Load errors of trees are passed to
@@ -27,7 +37,7 @@ func walkTree(ctx context.Context, r *repo.Repository, p *repo.Point, id blob.ID
 	}
 	t, err := r.LoadTree(ctx, id)
 	if err != nil {
-		return fn(p, dir, nil, err)
+		return fn(p, dir, nil, &TreeError{ID: id, Err: err})
 	}
 	for _, n := range t.Nodes {
 		np := path.Join(dir, n.Name)
