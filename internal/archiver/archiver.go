@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/chunker"
 	"github.com/bunkerhq/bunker/internal/filter"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
@@ -56,6 +57,7 @@ type Archiver struct {
 	blobs   chan blobJob
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
+	bufs    bufpool.Pool // chunk copies on their way to the savers
 
 	mu      sync.Mutex
 	errs    []FileError

@@ -1,7 +1,6 @@
 package archiver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,10 +95,10 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 		if a.repo.Has(dataHandle(id)) {
 			continue
 		}
-		// The saver gets its own copy, exactly as large as the chunk: the
-		// chunker reuses buf for the next one.
+		// The saver gets its own copy from the pool: the chunker reuses buf
+		// for the next chunk.
 		select {
-		case a.blobs <- blobJob{id: id, data: bytes.Clone(chunk)}:
+		case a.blobs <- blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}:
 		case <-ctx.Done():
 			return nil, size, ctx.Err()
 		}
@@ -117,6 +116,7 @@ func (a *Archiver) saveBlobs(ctx context.Context) {
 			}
 			a.mu.Unlock()
 		}
+		a.bufs.Put(job.data)
 	}
 }
 

@@ -20,6 +20,12 @@ type Writer struct {
 
 // NewWriter starts a pack under a fresh salt, with room for sizeHint bytes.
 func NewWriter(key *crypto.Key, sizeHint int) (*Writer, error) {
+	return NewWriterBuffer(key, make([]byte, 0, sizeHint))
+}
+
+// NewWriterBuffer starts a pack under a fresh salt that is assembled in buf,
+// a recycled buffer whose contents are discarded.
+func NewWriterBuffer(key *crypto.Key, buf []byte) (*Writer, error) {
 	salt, err := crypto.NewSalt()
 	if err != nil {
 		return nil, err
@@ -28,7 +34,7 @@ func NewWriter(key *crypto.Key, sizeHint int) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{sealer: s, salt: salt, buf: make([]byte, 0, sizeHint), hash: sha256.New()}, nil
+	return &Writer{sealer: s, salt: salt, buf: buf[:0], hash: sha256.New()}, nil
 }
 
 // Add seals payload (already compressed when flags says so) as blob t/id.

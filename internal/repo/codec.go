@@ -20,6 +20,7 @@ type codec struct {
 func newCodec(disabled bool) (*codec, error) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zstd.WithEncoderCRC(false), // every blob is authenticated already
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 		zstd.WithLowerEncoderMem(true))
 	if err != nil {
@@ -48,7 +49,7 @@ func (c *codec) maybeCompress(dst, src []byte) (out []byte, ok bool) {
 	}
 	out = c.enc.EncodeAll(src, dst[:0])
 	if len(out) >= len(src)-len(src)/32 {
-		return out, false
+		return nil, false
 	}
 	return out, true
 }

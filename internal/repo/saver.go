@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/index"
 	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/storage"
@@ -38,8 +38,10 @@ type saver struct {
 	err       error
 	stats     SaveStats
 	lastIndex time.Time
-	nWriters  int // most writers alive at once
-	live      int // writers alive: idle, in use, or not yet handed to upload
+	scratch   bufpool.Pool // compression output
+	packBufs  bufpool.Pool // packs being assembled
+	nWriters  int          // most writers alive at once
+	live      int          // writers alive: idle, in use, or not yet handed to upload
 }
 
 // SaveStats counts what a repository stored.
@@ -54,7 +56,10 @@ func newSaver(r *Repository, uploads int) *saver {
 	if uploads <= 0 {
 		uploads = 2
 	}
-	n := runtime.GOMAXPROCS(0)
+	// One pack fills at a time: sealing a blob into it takes a fraction of
+	// the time compressing it does, so one writer keeps up with all the
+	// compressing goroutines, and fewer packs in memory keep the peak low.
+	n := 1
 	return &saver{
 		r:         r,
 		writers:   make(chan *pack.Writer, n),
@@ -110,7 +115,9 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 	s.pending[h] = struct{}{}
 	s.mu.Unlock()
 
-	payload, compressed := s.r.codec.maybeCompress(nil, data)
+	scratch := s.scratch.Get(compressBound(len(data)))
+	defer func() { s.scratch.Put(scratch) }()
+	payload, compressed := s.r.codec.maybeCompress(scratch[:0], data)
 	var flags uint8
 	if compressed {
 		flags = pack.FlagCompressed
@@ -137,6 +144,13 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 	}
 	return true, nil
 }
+
+// packCap is the room a pack buffer needs: the pack size, one more chunk,
+// and a header for typical blob counts.
+func (s *saver) packCap() int { return s.r.cfg.PackSize + s.r.cfg.ChunkMax + 256<<10 }
+
+// compressBound is a size that zstd output for n bytes nearly always fits.
+func compressBound(n int) int { return n + n/128 + 1024 }
 
 // sticky returns the first error the saver met, if any.
 func (s *saver) sticky() error {
@@ -175,7 +189,7 @@ func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
 			return nil, ctx.Err()
 		}
 	}
-	w, err := pack.NewWriter(s.r.key, s.r.cfg.PackSize+s.r.cfg.ChunkMax)
+	w, err := pack.NewWriterBuffer(s.r.key, s.packBufs.Get(s.packCap())[:0])
 	if err != nil {
 		s.mu.Lock()
 		s.live--
@@ -212,6 +226,7 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	if err != nil && !errors.Is(err, storage.ErrExists) {
 		return fmt.Errorf("store pack %s: %w", id.Short(), err)
 	}
+	s.packBufs.Put(data)
 	salt := w.Salt()
 	s.r.idx.AddPack(id, salt, entries)
 	s.mu.Lock()
