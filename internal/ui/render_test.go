@@ -256,6 +256,13 @@ func TestRendererContextCancel(t *testing.T) {
 	r.Start(ctx)
 	time.Sleep(10 * time.Millisecond)
 	cancel()
+	// Wait for the update loop itself to end: a goroutine count alone can
+	// be fooled by an unrelated goroutine exiting meanwhile.
+	select {
+	case <-r.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("update loop still running 2s after its context was cancelled")
+	}
 	waitGoroutines(t, before)
 	frozen := buf.String()
 	time.Sleep(20 * time.Millisecond)
