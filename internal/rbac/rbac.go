@@ -64,20 +64,20 @@ type Permission string
 // Permissions. Vault-scoped permissions are checked against the vault an
 // action touches; the others against AllVaults.
 const (
-	PointCreate      Permission = "point.create"       // open backup sessions, upload, commit
-	PointRead        Permission = "point.read"         // list and show point metadata
-	DataRead         Permission = "data.read"          // read trees and file content: restore, ls, dump
-	PointDelete      Permission = "point.delete"       // delete points (to the bin), purge, undelete
-	PointRetain      Permission = "point.retain"       // change a point's retention
-	PointHold        Permission = "point.hold"         // place and release legal holds
-	VaultRead        Permission = "vault.read"         // list and show vaults
-	VaultCreate      Permission = "vault.create"       // create vaults (AllVaults scope only)
-	VaultPolicy      Permission = "vault.policy"       // locks, retention, bin settings
-	VaultDelete      Permission = "vault.delete"       // delete an empty vault
-	VaultMaintain    Permission = "vault.maintain"     // run maintenance: expiry, bin purge, garbage collection
+	PointCreate      Permission = "point.create"      // open backup sessions, upload, commit
+	PointRead        Permission = "point.read"        // list and show point metadata
+	DataRead         Permission = "data.read"         // read trees and file content: restore, ls, dump
+	PointDelete      Permission = "point.delete"      // delete points (to the bin), purge, undelete
+	PointRetain      Permission = "point.retain"      // change a point's retention
+	PointHold        Permission = "point.hold"        // place and release legal holds
+	VaultRead        Permission = "vault.read"        // list and show vaults
+	VaultCreate      Permission = "vault.create"      // create vaults (AllVaults scope only)
+	VaultPolicy      Permission = "vault.policy"      // locks, retention, bin settings
+	VaultDelete      Permission = "vault.delete"      // delete an empty vault
+	VaultMaintain    Permission = "vault.maintain"    // run maintenance: expiry, bin purge, garbage collection
 	GovernanceBypass Permission = "governance.bypass" // delete or shorten governance-locked points early (binding option)
-	AuditRead        Permission = "audit.read"         // read, export and verify the audit log
-	PrincipalAdmin   Permission = "principal.admin"    // users, service accounts, their tokens, role bindings
+	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
+	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
 
 // grants lists what each role allows. GovernanceBypass is never granted by
