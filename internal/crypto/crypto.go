@@ -56,8 +56,43 @@ func NewMasterKey() (MasterKey, error) {
 // Key holds the sub-keys derived from a master key.
 type Key struct {
 	encrypt [32]byte
+	IDKey
+}
+
+// IDKey is the part of a vault's keys that names content: the blob-id MAC
+// key and the chunker seed. A vault server hands it to its backup clients so
+// that they can chunk, name and deduplicate locally; it cannot decrypt
+// anything. IDKeySize bytes long in its binary form.
+type IDKey struct {
 	mac     [32]byte
 	chunker [32]byte
+}
+
+// IDKeySize is the length of an IDKey's binary form.
+const IDKeySize = 64
+
+// ContentKey returns a copy of the content-naming part of k.
+func (k *Key) ContentKey() *IDKey {
+	id := k.IDKey
+	return &id
+}
+
+// Bytes returns the binary form of k.
+func (k *IDKey) Bytes() []byte {
+	out := make([]byte, 0, IDKeySize)
+	out = append(out, k.mac[:]...)
+	return append(out, k.chunker[:]...)
+}
+
+// ParseIDKey decodes the binary form of an IDKey.
+func ParseIDKey(b []byte) (*IDKey, error) {
+	if len(b) != IDKeySize {
+		return nil, fmt.Errorf("content key is %d bytes, want %d", len(b), IDKeySize)
+	}
+	var k IDKey
+	copy(k.mac[:], b[:32])
+	copy(k.chunker[:], b[32:])
+	return &k, nil
 }
 
 // Derive computes the sub-keys of m.
@@ -81,13 +116,13 @@ func (m MasterKey) Derive() (*Key, error) {
 }
 
 // ChunkerSeed returns the secret seed for the content-defined chunker.
-func (k *Key) ChunkerSeed() [32]byte { return k.chunker }
+func (k *IDKey) ChunkerSeed() [32]byte { return k.chunker }
 
 // IDHasher computes keyed blob ids; it is not safe for concurrent use.
 type IDHasher struct{ h hash.Hash }
 
 // NewIDHasher returns a hasher for blob ids under k.
-func (k *Key) NewIDHasher() *IDHasher { return &IDHasher{h: hmac.New(sha256.New, k.mac[:])} }
+func (k *IDKey) NewIDHasher() *IDHasher { return &IDHasher{h: hmac.New(sha256.New, k.mac[:])} }
 
 // Sum returns the keyed id of data.
 func (x *IDHasher) Sum(data []byte) blob.ID {
@@ -99,7 +134,7 @@ func (x *IDHasher) Sum(data []byte) blob.ID {
 }
 
 // BlobID returns the keyed id of data. Use an IDHasher in hot loops.
-func (k *Key) BlobID(data []byte) blob.ID { return k.NewIDHasher().Sum(data) }
+func (k *IDKey) BlobID(data []byte) blob.ID { return k.NewIDHasher().Sum(data) }
 
 // NewSalt returns a random per-object salt.
 func NewSalt() ([SaltSize]byte, error) {

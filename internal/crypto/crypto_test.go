@@ -311,3 +311,38 @@ func BenchmarkOpen1MiB(b *testing.B) {
 		}
 	}
 }
+
+func TestContentKeyRoundTrip(t *testing.T) {
+	m, err := NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := m.Derive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := ParseIDKey(k.ContentKey().Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("the same content")
+	if ck.BlobID(data) != k.BlobID(data) {
+		t.Fatal("a content key from the wire names content differently from the vault key")
+	}
+	if ck.ChunkerSeed() != k.ChunkerSeed() {
+		t.Fatal("chunker seeds differ")
+	}
+	other, _ := NewMasterKey()
+	ok, _ := other.Derive()
+	if ok.BlobID(data) == k.BlobID(data) {
+		t.Fatal("two vaults name the same content alike")
+	}
+	if bytes.Contains(k.ContentKey().Bytes(), k.encrypt[:]) {
+		t.Fatal("the content key carries the encryption key")
+	}
+	for _, n := range []int{0, IDKeySize - 1, IDKeySize + 1} {
+		if _, err := ParseIDKey(make([]byte, n)); err == nil {
+			t.Errorf("parsed a %d-byte content key", n)
+		}
+	}
+}

@@ -12,8 +12,11 @@ import (
 // codec compresses blob payloads. Both coders are safe for concurrent use
 // through EncodeAll and DecodeAll.
 type codec struct {
-	enc      *zstd.Encoder
-	dec      *zstd.Decoder
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+	// bounded decodes blobs of known size and never writes past the room
+	// it is given, so a hostile payload cannot expand beyond its claim.
+	bounded  *zstd.Decoder
 	disabled bool
 }
 
@@ -30,12 +33,17 @@ func newCodec(disabled bool) (*codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &codec{enc: enc, dec: dec, disabled: disabled}, nil
+	bounded, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		return nil, fmt.Errorf("zstd decoder: %w", err)
+	}
+	return &codec{enc: enc, dec: dec, bounded: bounded, disabled: disabled}, nil
 }
 
 func (c *codec) close() {
 	c.enc.Close()
 	c.dec.Close()
+	c.bounded.Close()
 }
 
 // compress always compresses (for metadata objects).
@@ -67,9 +75,13 @@ func (c *codec) decompress(src []byte, limit int) ([]byte, error) {
 	return out, nil
 }
 
-// decompressInto decompresses src into dst, which must hold rawLen bytes.
+// decompressInto decompresses src into dst, which must have room for
+// rawLen bytes; data that would expand beyond rawLen is an error.
 func (c *codec) decompressInto(dst, src []byte, rawLen int) ([]byte, error) {
-	out, err := c.dec.DecodeAll(src, dst[:0])
+	if cap(dst) < rawLen {
+		dst = make([]byte, 0, rawLen)
+	}
+	out, err := c.bounded.DecodeAll(src, dst[:0:rawLen])
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}

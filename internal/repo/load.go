@@ -38,6 +38,15 @@ func (r *Repository) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf 
 }
 
 func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Location, buf []byte) ([]byte, error) {
+	sealed, err := r.readSealed(ctx, h, l)
+	if err != nil {
+		return nil, err
+	}
+	return r.OpenBlob(h, l, sealed, buf)
+}
+
+// readSealed reads a sealed blob from its pack.
+func (r *Repository) readSealed(ctx context.Context, h blob.Handle, l index.Location) ([]byte, error) {
 	ph := storage.Handle{Kind: storage.KindPack, Name: l.Pack.String()}
 	rd, err := r.be.Get(ctx, ph, int64(l.Offset), int64(l.Length))
 	if err != nil {
@@ -49,12 +58,11 @@ func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Locati
 	if err != nil {
 		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
 	}
-	return r.OpenBlob(h, l, sealed, buf)
+	return sealed, nil
 }
 
-// OpenBlob authenticates and decodes a sealed blob read from its pack, and
-// checks that the plaintext hashes to the blob's id.
-func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byte) ([]byte, error) {
+// openSealed authenticates and decrypts a sealed blob.
+func (r *Repository) openSealed(h blob.Handle, l index.Location, sealed []byte) ([]byte, error) {
 	s, err := r.key.Sealer(l.Salt)
 	if err != nil {
 		return nil, err
@@ -62,6 +70,16 @@ func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byt
 	plain, err := s.Open(nil, sealed, crypto.BlobAAD(h.Type, h.ID))
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+	}
+	return plain, nil
+}
+
+// OpenBlob authenticates and decodes a sealed blob read from its pack, and
+// checks that the plaintext hashes to the blob's id.
+func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byte) ([]byte, error) {
+	plain, err := r.openSealed(h, l, sealed)
+	if err != nil {
+		return nil, err
 	}
 	if l.Flags&pack.FlagCompressed != 0 {
 		if cap(buf) < int(l.RawLen) {

@@ -23,16 +23,19 @@ const (
 	indexInterval = 2 * time.Second
 )
 
-// saver collects blobs into packs and uploads them. Several pack writers are
-// filled in parallel, one per busy caller, and full packs upload in the
-// background with bounded concurrency.
+// saver collects blobs into packs and uploads them. One pack fills at a
+// time; full packs upload in the background with bounded concurrency. It is
+// safe for concurrent use, and Flush may run while other goroutines save.
 type saver struct {
 	r       *Repository
-	writers chan *pack.Writer // idle, partially filled writers
-	uploads chan struct{}     // upload slots
-	wg      sync.WaitGroup
+	uploads chan struct{} // upload slots
+	flushMu sync.Mutex    // one Flush at a time, so none returns before its packs are indexed
 
 	mu        sync.Mutex
+	cond      *sync.Cond               // signalled when a writer is returned or an upload ends
+	idle      *pack.Writer             // the partially filled writer, when nobody holds it
+	held      bool                     // a goroutine is adding to the writer
+	inflight  map[*upload]struct{}     // uploads not yet finished
 	pending   map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
 	unsaved   []index.PackEntries      // uploaded packs not yet named by an index object
 	err       error
@@ -40,9 +43,10 @@ type saver struct {
 	lastIndex time.Time
 	scratch   bufpool.Pool // compression output
 	packBufs  bufpool.Pool // packs being assembled
-	nWriters  int          // most writers alive at once
-	live      int          // writers alive: idle, in use, or not yet handed to upload
 }
+
+// upload is one pack on its way to the backend.
+type upload struct{ done chan struct{} }
 
 // SaveStats counts what a repository stored.
 type SaveStats struct {
@@ -59,15 +63,15 @@ func newSaver(r *Repository, uploads int) *saver {
 	// One pack fills at a time: sealing a blob into it takes a fraction of
 	// the time compressing it does, so one writer keeps up with all the
 	// compressing goroutines, and fewer packs in memory keep the peak low.
-	n := 1
-	return &saver{
+	s := &saver{
 		r:         r,
-		writers:   make(chan *pack.Writer, n),
 		uploads:   make(chan struct{}, uploads),
+		inflight:  map[*upload]struct{}{},
 		pending:   map[blob.Handle]struct{}{},
-		nWriters:  n,
 		lastIndex: time.Now(),
 	}
+	s.cond = sync.NewCond(&s.mu)
+	return s
 }
 
 // SaveBlob stores data as a blob of type t unless the vault already holds it.
@@ -104,17 +108,9 @@ func (r *Repository) SaveStats() SaveStats {
 }
 
 func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool) (bool, error) {
-	if err := s.sticky(); err != nil || (!force && s.r.idx.Has(h)) {
-		return false, err
+	if !s.claim(h, force) {
+		return false, s.sticky()
 	}
-	s.mu.Lock()
-	if _, ok := s.pending[h]; ok {
-		s.mu.Unlock()
-		return false, nil
-	}
-	s.pending[h] = struct{}{}
-	s.mu.Unlock()
-
 	scratch := s.scratch.Get(compressBound(len(data)))
 	defer func() { s.scratch.Put(scratch) }()
 	payload, compressed := s.r.codec.maybeCompress(scratch[:0], data)
@@ -124,25 +120,56 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 	} else {
 		payload = data
 	}
-	w, err := s.writer(ctx)
-	if err != nil {
-		return false, err
+	return true, s.add(ctx, h, payload, flags, len(data))
+}
+
+// claim marks h as being saved by the caller. It returns false when the
+// vault already holds h (unless force) or another caller is saving it, and
+// when the saver has failed.
+func (s *saver) claim(h blob.Handle, force bool) bool {
+	if s.sticky() != nil || (!force && s.r.idx.Has(h)) {
+		return false
 	}
-	if err := w.Add(h.Type, h.ID, payload, flags, len(data)); err != nil {
-		s.writers <- w
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[h]; ok {
+		return false
+	}
+	s.pending[h] = struct{}{}
+	return true
+}
+
+// add seals payload into the current pack, and starts the pack's upload
+// when it is full.
+func (s *saver) add(ctx context.Context, h blob.Handle, payload []byte, flags uint8, rawLen int) error {
+	w, err := s.writer()
+	if err != nil {
+		s.unclaim(h)
+		return err
+	}
+	if err := w.Add(h.Type, h.ID, payload, flags, rawLen); err != nil {
+		s.release(w)
+		s.unclaim(h)
 		s.fail(err)
-		return false, err
+		return err
 	}
 	s.mu.Lock()
 	s.stats.Blobs++
-	s.stats.RawBytes += int64(len(data))
+	s.stats.RawBytes += int64(rawLen)
 	s.mu.Unlock()
 	if w.Size() >= s.r.cfg.PackSize {
+		s.release(nil)
 		s.upload(ctx, w)
 	} else {
-		s.writers <- w
+		s.release(w)
 	}
-	return true, nil
+	return nil
+}
+
+func (s *saver) unclaim(h blob.Handle) {
+	s.mu.Lock()
+	delete(s.pending, h)
+	s.mu.Unlock()
 }
 
 // packCap is the room a pack buffer needs: the pack size, one more chunk,
@@ -167,49 +194,57 @@ func (s *saver) fail(err error) {
 	}
 }
 
-// writer takes an idle writer, starts a new one while fewer than nWriters
-// exist, or waits for one to come back.
-func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
-	select {
-	case w := <-s.writers:
-		return w, nil
-	default:
-	}
+// take waits until nobody holds the pack being filled and takes it; it is
+// nil when there is none.
+func (s *saver) take() *pack.Writer {
 	s.mu.Lock()
-	create := s.live < s.nWriters
-	if create {
-		s.live++
+	defer s.mu.Unlock()
+	for s.held {
+		s.cond.Wait()
 	}
-	s.mu.Unlock()
-	if !create {
-		select {
-		case w := <-s.writers:
-			return w, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	s.held = true
+	w := s.idle
+	s.idle = nil
+	return w
+}
+
+// writer takes the pack being filled, creating it if there is none.
+func (s *saver) writer() (*pack.Writer, error) {
+	if w := s.take(); w != nil {
+		return w, nil
 	}
 	w, err := pack.NewWriterBuffer(s.r.key, s.packBufs.Get(s.packCap())[:0])
 	if err != nil {
-		s.mu.Lock()
-		s.live--
-		s.mu.Unlock()
+		s.release(nil)
 		s.fail(err)
 		return nil, err
 	}
 	return w, nil
 }
 
+// release gives the writer back (nil when it went to upload or failed).
+func (s *saver) release(w *pack.Writer) {
+	s.mu.Lock()
+	s.idle, s.held = w, false
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
 // upload finishes w and stores it in the background.
 func (s *saver) upload(ctx context.Context, w *pack.Writer) {
+	u := &upload{done: make(chan struct{})}
 	s.mu.Lock()
-	s.live--
+	s.inflight[u] = struct{}{}
 	s.mu.Unlock()
 	s.uploads <- struct{}{}
-	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
-		defer func() { <-s.uploads }()
+		defer func() {
+			<-s.uploads
+			s.mu.Lock()
+			delete(s.inflight, u)
+			s.mu.Unlock()
+			close(u.done)
+		}()
 		if err := s.store(ctx, w); err != nil {
 			s.fail(err)
 		}
@@ -250,30 +285,34 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	return nil
 }
 
-// Flush uploads every partially filled pack, waits for all uploads, and
-// writes an index object for the packs not yet indexed. After Flush returns
-// nil, every blob saved so far is durable and findable. Call it only when no
-// SaveBlob is in progress.
+// Flush uploads the partially filled pack, waits for every upload under
+// way, and writes an index object for the packs not yet indexed. After
+// Flush returns nil, every blob whose SaveBlob returned before Flush was
+// called is durable and findable. Other goroutines may keep saving while
+// Flush runs; their blobs may or may not be included.
 func (r *Repository) Flush(ctx context.Context) error {
 	s := r.saver
-	for {
-		var w *pack.Writer
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if w := s.take(); w != nil && w.Count() > 0 {
+		s.release(nil)
+		s.upload(ctx, w)
+	} else {
+		s.release(w)
+	}
+	s.mu.Lock()
+	waits := make([]chan struct{}, 0, len(s.inflight))
+	for u := range s.inflight {
+		waits = append(waits, u.done)
+	}
+	s.mu.Unlock()
+	for _, done := range waits {
 		select {
-		case w = <-s.writers:
-		default:
-		}
-		if w == nil {
-			break
-		}
-		if w.Count() > 0 {
-			s.upload(ctx, w)
-		} else {
-			s.mu.Lock()
-			s.live--
-			s.mu.Unlock()
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	s.wg.Wait()
 	s.mu.Lock()
 	err := s.err
 	batch := s.unsaved
