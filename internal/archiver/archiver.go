@@ -1,6 +1,7 @@
 // Package archiver turns files, directories and streams into a recovery
 // point: it walks the source, chunks and stores file content through a
-// repo.Repository, and saves the tree of directory listings.
+// Store (a local vault, or a session with a vault server), and saves the
+// tree of directory listings.
 package archiver
 
 import (
@@ -18,10 +19,12 @@ import (
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/chunker"
+	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/filter"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
 	"github.com/bunkerhq/bunker/internal/progress"
 	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/tree"
 )
 
 // Options configure a backup.
@@ -45,9 +48,36 @@ type FileError struct {
 	Err  error
 }
 
+// Store is where a backup goes. *repo.Repository is one: a local vault. A
+// session with a vault server is another: it names and deduplicates chunks
+// with the vault's content key, and the server seals and stamps them.
+type Store interface {
+	// Config returns the vault's chunking parameters and limits.
+	Config() repo.Config
+	// IDKey names content and seeds the chunker.
+	IDKey() *crypto.IDKey
+	// Has reports whether the vault holds (or is storing) a blob.
+	Has(h blob.Handle) bool
+	// SaveBlob stores data under id unless the vault holds it.
+	SaveBlob(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error)
+	// SaveTree encodes and stores a directory listing.
+	SaveTree(ctx context.Context, t *tree.Tree) (blob.ID, error)
+	// LoadTree reads a listing of the parent point.
+	LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error)
+	// LoadIndex picks up what other writers stored meanwhile.
+	LoadIndex(ctx context.Context) error
+	// Flush makes everything saved so far durable.
+	Flush(ctx context.Context) error
+	// SaveStats says what this store has stored.
+	SaveStats() repo.SaveStats
+	// SavePoint records the point; it sets the point's ID (and, for a
+	// server, the time the server stamped on it).
+	SavePoint(ctx context.Context, p *repo.Point) (blob.ID, error)
+}
+
 // Archiver makes recovery points.
 type Archiver struct {
-	repo   *repo.Repository
+	repo   Store
 	opts   Options
 	names  *fsmeta.Names
 	gear   *chunker.Gear
@@ -72,7 +102,7 @@ type stats struct {
 }
 
 // New returns an Archiver writing into r.
-func New(r *repo.Repository, opts Options) (*Archiver, error) {
+func New(r Store, opts Options) (*Archiver, error) {
 	params := r.Config().ChunkerParams()
 	if err := params.Validate(); err != nil {
 		return nil, err
@@ -90,7 +120,7 @@ func New(r *repo.Repository, opts Options) (*Archiver, error) {
 		repo:   r,
 		opts:   opts,
 		names:  fsmeta.NewNames(),
-		gear:   chunker.NewGear(r.Key().ChunkerSeed()),
+		gear:   chunker.NewGear(r.IDKey().ChunkerSeed()),
 		params: params,
 	}, nil
 }

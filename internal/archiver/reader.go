@@ -39,7 +39,7 @@ func dataHandle(id blob.ID) blob.Handle { return blob.Handle{ID: id, Type: blob.
 func (a *Archiver) readFiles(ctx context.Context) {
 	defer a.workers.Done()
 	ch, _ := chunker.New(nil, a.gear, a.params)
-	h := a.repo.Key().NewIDHasher()
+	h := a.repo.IDKey().NewIDHasher()
 	for job := range a.jobs {
 		err := a.readFile(ctx, ch, h, job)
 		if err != nil {
@@ -187,7 +187,7 @@ func (a *Archiver) BackupReader(ctx context.Context, name string, r io.Reader) (
 	if err != nil {
 		return nil, err
 	}
-	content, size, readErr := a.chunkStream(ctx, ch, a.repo.Key().NewIDHasher(), r)
+	content, size, readErr := a.chunkStream(ctx, ch, a.repo.IDKey().NewIDHasher(), r)
 	if err := a.stop(ctx); err != nil {
 		return nil, err
 	}

@@ -107,6 +107,9 @@ func (r *Repository) Config() Config { return r.cfg }
 // Key returns the vault's derived keys.
 func (r *Repository) Key() *crypto.Key { return r.key }
 
+// IDKey returns the vault's content-naming key.
+func (r *Repository) IDKey() *crypto.IDKey { return &r.key.IDKey }
+
 // Backend returns the storage the vault lives on.
 func (r *Repository) Backend() storage.Backend { return r.be }
 

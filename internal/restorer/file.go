@@ -33,11 +33,12 @@ func (rs *restorer) restoreFile(ctx context.Context, job fileJob, buf []byte) []
 		rs.opts.Progress.AddDone(1, int64(job.node.Size))
 		return buf
 	}
+	var sizes []int
 	if err == nil {
-		buf, err = rs.writeFile(ctx, job.at, job.node, buf)
+		buf, sizes, err = rs.writeFile(ctx, job.at, job.node, buf)
 	}
 	if err == nil && rs.opts.Verify {
-		if buf, err = rs.verify(ctx, job.at, job.node, buf); err == nil {
+		if buf, err = rs.verify(ctx, job.at, job.node, sizes, buf); err == nil {
 			rs.verified.Add(1)
 		}
 	}
@@ -53,67 +54,72 @@ func (rs *restorer) restoreFile(ctx context.Context, job fileJob, buf []byte) []
 	return buf
 }
 
-// writeFile writes a file's content. Runs of zeros are left as holes, so
-// sparse files come back sparse.
-func (rs *restorer) writeFile(ctx context.Context, at entry, n *tree.Node, buf []byte) ([]byte, error) {
+// writeFile writes a file's content and returns the size of each chunk.
+// Runs of zeros are left as holes, so sparse files come back sparse.
+func (rs *restorer) writeFile(ctx context.Context, at entry, n *tree.Node, buf []byte) ([]byte, []int, error) {
 	rel := at.rel
 	f, err := at.root.OpenFile(at.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return buf, err
+		return buf, nil, err
 	}
 	var off int64
+	var sizes []int
+	if rs.opts.Verify {
+		sizes = make([]int, 0, len(n.Content))
+	}
 	for _, id := range n.Content {
-		buf, err = rs.repo.LoadBlob(ctx, blob.DataBlob, id, buf)
+		buf, err = rs.src.LoadBlob(ctx, blob.DataBlob, id, buf)
 		if err != nil {
 			f.Close()
-			return buf, err
+			return buf, nil, err
 		}
 		if err := writeSparse(f, buf, off); err != nil {
 			f.Close()
-			return buf, fmt.Errorf("write %s: %w", rel, err)
+			return buf, nil, fmt.Errorf("write %s: %w", rel, err)
 		}
 		off += int64(len(buf))
+		if sizes != nil {
+			sizes = append(sizes, len(buf))
+		}
 		rs.bytes.Add(int64(len(buf)))
 		rs.opts.Progress.AddDone(0, int64(len(buf)))
 	}
 	if err := f.Truncate(off); err != nil {
 		f.Close()
-		return buf, fmt.Errorf("size %s: %w", rel, err)
+		return buf, nil, fmt.Errorf("size %s: %w", rel, err)
 	}
 	if err := f.Close(); err != nil {
-		return buf, fmt.Errorf("close %s: %w", rel, err)
+		return buf, nil, fmt.Errorf("close %s: %w", rel, err)
 	}
-	return buf, nil
+	return buf, sizes, nil
 }
 
-// verify re-reads a restored file and checks each chunk against its id.
-func (rs *restorer) verify(ctx context.Context, at entry, n *tree.Node, buf []byte) ([]byte, error) {
+// verify re-reads a restored file and checks each chunk, of the sizes
+// written, against its id.
+func (rs *restorer) verify(ctx context.Context, at entry, n *tree.Node, sizes []int, buf []byte) ([]byte, error) {
 	f, err := at.root.Open(at.name)
 	if err != nil {
 		return buf, fmt.Errorf("verify: %w", err)
 	}
 	defer f.Close()
-	h := rs.repo.Key().NewIDHasher()
+	h := rs.src.IDKey().NewIDHasher()
 	var off int64
 	for i, id := range n.Content {
 		if ctx.Err() != nil {
 			return buf, ctx.Err()
 		}
-		loc, ok := rs.repo.Index().Lookup(blob.Handle{ID: id, Type: blob.DataBlob})
-		if !ok {
-			return buf, fmt.Errorf("verify: chunk %d (%s) is not in the index", i, id.Short())
+		size := sizes[i]
+		if cap(buf) < size {
+			buf = make([]byte, size)
 		}
-		if cap(buf) < int(loc.RawLen) {
-			buf = make([]byte, loc.RawLen)
-		}
-		buf = buf[:loc.RawLen]
-		if _, err := io.ReadFull(io.NewSectionReader(f, off, int64(loc.RawLen)), buf); err != nil {
+		buf = buf[:size]
+		if _, err := io.ReadFull(io.NewSectionReader(f, off, int64(size)), buf); err != nil {
 			return buf, fmt.Errorf("verify: read at %d: %w", off, err)
 		}
 		if h.Sum(buf) != id {
 			return buf, fmt.Errorf("verify: content at offset %d differs from the point", off)
 		}
-		off += int64(loc.RawLen)
+		off += int64(size)
 	}
 	if fi, err := f.Stat(); err != nil || fi.Size() != off {
 		return buf, fmt.Errorf("verify: restored size differs from the point (%d bytes expected)", off)

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/fsmeta"
 	"github.com/bunkerhq/bunker/internal/progress"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -66,8 +67,19 @@ type Result struct {
 	Errors                                 []FileError
 }
 
+// Source is what a restore reads from: a local vault (*repo.Repository) or
+// a vault server.
+type Source interface {
+	// LoadTree reads and decodes a directory listing.
+	LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error)
+	// LoadBlob reads a data blob, checked against its id; it may reuse buf.
+	LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []byte) ([]byte, error)
+	// IDKey names content, for --verify.
+	IDKey() *crypto.IDKey
+}
+
 type restorer struct {
-	repo  *repo.Repository
+	src   Source
 	opts  Options
 	root  *os.Root
 	names *fsmeta.Names
@@ -123,7 +135,7 @@ type entry struct {
 }
 
 // Restore writes point p into opts.Target.
-func Restore(ctx context.Context, r *repo.Repository, p *repo.Point, opts Options) (*Result, error) {
+func Restore(ctx context.Context, r Source, p *repo.Point, opts Options) (*Result, error) {
 	if opts.Target == "" {
 		return nil, errors.New("no restore target given")
 	}
@@ -144,7 +156,7 @@ func Restore(ctx context.Context, r *repo.Repository, p *repo.Point, opts Option
 		return nil, fmt.Errorf("open restore target: %w", err)
 	}
 	defer root.Close()
-	rs := &restorer{repo: r, opts: opts, root: root, names: fsmeta.NewNames(), seen: map[[2]uint64]string{}}
+	rs := &restorer{src: r, opts: opts, root: root, names: fsmeta.NewNames(), seen: map[[2]uint64]string{}}
 	for _, inc := range opts.Include {
 		rs.incl = append(rs.incl, strings.Trim(path.Clean("/"+inc), "/"))
 	}
@@ -196,7 +208,7 @@ func (rs *restorer) selected(rel string) (in, onPath bool) {
 
 // walk restores the listing id found at rel, the directory dir.
 func (rs *restorer) walk(ctx context.Context, id blob.ID, rel string, dir *dirHandle) error {
-	t, err := rs.repo.LoadTree(ctx, id)
+	t, err := rs.src.LoadTree(ctx, id)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", displayRel(rel), err)
 	}
