@@ -64,7 +64,7 @@ func newKeyAddCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			if err := putSlot(ctx, v.be, sl); err != nil {
+			if err := keys.Put(ctx, v.be, sl); err != nil {
 				return err
 			}
 			if g.json {
@@ -100,22 +100,22 @@ func newKeyListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer v.Close()
-			slots, err := loadSlots(ctx, v.be)
+			slots, err := keys.Load(ctx, v.be)
 			if err != nil {
 				return err
 			}
 			if g.json {
 				out := []map[string]any{}
 				for _, s := range slots {
-					out = append(out, map[string]any{"id": s.slot.ID, "kind": s.slot.Kind, "created": s.slot.Created,
-						"hostname": s.slot.Hostname, "username": s.slot.Username, "label": s.slot.Label})
+					out = append(out, map[string]any{"id": s.Slot.ID, "kind": s.Slot.Kind, "created": s.Slot.Created,
+						"hostname": s.Slot.Hostname, "username": s.Slot.Username, "label": s.Slot.Label})
 				}
 				return g.printJSON(out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tCREATED\tHOST\tUSER\tLABEL")
 			for _, s := range slots {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.slot.ID, s.slot.Kind, s.slot.Created, s.slot.Hostname, s.slot.Username, s.slot.Label)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Slot.ID, s.Slot.Kind, s.Slot.Created, s.Slot.Hostname, s.Slot.Username, s.Slot.Label)
 			}
 			return tw.Flush()
 		},
@@ -134,13 +134,13 @@ func newKeyRemoveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer v.Close()
-			slots, err := loadSlots(ctx, v.be)
+			slots, err := keys.Load(ctx, v.be)
 			if err != nil {
 				return err
 			}
-			var match []namedSlot
+			var match []keys.Stored
 			for _, s := range slots {
-				if strings.HasPrefix(s.slot.ID, a[0]) {
+				if strings.HasPrefix(s.Slot.ID, a[0]) {
 					match = append(match, s)
 				}
 			}
@@ -152,10 +152,10 @@ func newKeyRemoveCmd(g *globals) *cobra.Command {
 			case len(slots) == 1:
 				return errors.New("refusing to remove the last key slot: the vault could never be opened again (add another with `bunker key add` first)")
 			}
-			if err := v.be.Delete(ctx, storage.Handle{Kind: storage.KindKey, Name: match[0].name}); err != nil {
+			if err := v.be.Delete(ctx, storage.Handle{Kind: storage.KindKey, Name: match[0].Name}); err != nil {
 				return fmt.Errorf("remove key slot: %w", err)
 			}
-			g.printf("removed key slot %s\n", match[0].slot.ID)
+			g.printf("removed key slot %s\n", match[0].Slot.ID)
 			return nil
 		},
 	}

@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -160,62 +158,11 @@ func (g *globals) unlockSecret(isDefault bool) (secret, error) {
 
 // unlock finds the key slot that opens with s and returns the master key.
 func unlock(ctx context.Context, be storage.Backend, cfg repo.Config, s secret) (crypto.MasterKey, error) {
-	var master crypto.MasterKey
-	slots, err := loadSlots(ctx, be)
-	if err != nil {
-		return master, err
+	m, err := keys.Unlock(ctx, be, cfg.ID, keys.Secret{KeyFile: s.keyFile, Passphrase: s.passphrase})
+	if errors.Is(err, keys.ErrWrongSecret) {
+		return m, withCode(ExitNoAccess, errWrongSecret)
 	}
-	if len(slots) == 0 {
-		return master, fmt.Errorf("the vault at %s has no key slots", be.Location())
-	}
-	for _, sl := range slots {
-		var sec []byte
-		switch {
-		case sl.slot.Kind == keys.KindKeyFile && s.keyFile != nil:
-			sec = s.keyFile
-		case sl.slot.Kind == keys.KindPassphrase && s.passphrase != nil:
-			sec = s.passphrase
-		default:
-			continue
-		}
-		m, err := sl.slot.Unwrap(cfg.ID, sec)
-		if err == nil {
-			return m, nil
-		}
-		if !errors.Is(err, keys.ErrWrongSecret) {
-			return master, fmt.Errorf("key slot %s: %w", sl.name[:8], err)
-		}
-	}
-	return master, withCode(ExitNoAccess, errWrongSecret)
-}
-
-type namedSlot struct {
-	name string
-	slot *keys.Slot
-}
-
-func loadSlots(ctx context.Context, be storage.Backend) ([]namedSlot, error) {
-	var names []string
-	err := be.List(ctx, storage.KindKey, func(fi storage.Info) error {
-		names = append(names, fi.Handle.Name)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list key slots: %w", err)
-	}
-	var out []namedSlot
-	for _, n := range names {
-		data, err := storage.ReadAll(ctx, be, storage.Handle{Kind: storage.KindKey, Name: n})
-		if err != nil {
-			return nil, fmt.Errorf("read key slot %s: %w", n[:8], err)
-		}
-		sl, err := keys.Decode(data)
-		if err != nil {
-			return nil, fmt.Errorf("key slot %s: %w", n[:8], err)
-		}
-		out = append(out, namedSlot{name: n, slot: sl})
-	}
-	return out, nil
+	return m, err
 }
 
 // vault is an open, unlocked vault.
@@ -339,29 +286,19 @@ func initVault(ctx context.Context, path, keyFile string, passphrase []byte) err
 	if err != nil {
 		return err
 	}
-	master, err := crypto.NewMasterKey()
-	if err != nil {
-		return err
-	}
-	var sl *keys.Slot
+	var sec []byte
 	if keyFile != "" {
-		sec, err := readOrCreateKeyFile(keyFile)
-		if err != nil {
-			return err
-		}
-		sl, err = keys.NewKeyFileSlot(master, cfg.ID, sec, "initial key file")
-		if err != nil {
-			return err
-		}
-	} else {
-		if sl, err = keys.NewPassphraseSlot(master, cfg.ID, passphrase, keys.DefaultKDFParams(), "initial passphrase"); err != nil {
+		if sec, err = readOrCreateKeyFile(keyFile); err != nil {
 			return err
 		}
 	}
-	if err := putSlot(ctx, be, sl); err != nil {
-		return err
-	}
-	return repo.Init(ctx, be, cfg)
+	_, err = repo.Create(ctx, be, cfg, func(master crypto.MasterKey, id string) (*keys.Slot, error) {
+		if sec != nil {
+			return keys.NewKeyFileSlot(master, id, sec, "initial key file")
+		}
+		return keys.NewPassphraseSlot(master, id, passphrase, keys.DefaultKDFParams(), "initial passphrase")
+	})
+	return err
 }
 
 func readOrCreateKeyFile(path string) ([]byte, error) {
@@ -374,20 +311,3 @@ func readOrCreateKeyFile(path string) ([]byte, error) {
 	return keys.GenerateKeyFile(path)
 }
 
-// putSlot stores a key slot under the SHA-256 of its encoding.
-func putSlot(ctx context.Context, be storage.Backend, sl *keys.Slot) error {
-	data, err := sl.Encode()
-	if err != nil {
-		return err
-	}
-	name := slotName(data)
-	if err := be.Put(ctx, storage.Handle{Kind: storage.KindKey, Name: name}, int64(len(data)), bytes.NewReader(data), storage.PutOptions{}); err != nil {
-		return fmt.Errorf("store key slot: %w", err)
-	}
-	return nil
-}
-
-func slotName(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
-}

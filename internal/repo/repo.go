@@ -12,6 +12,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/storage"
 )
@@ -217,4 +218,27 @@ func (r *Repository) RecoverPacks(ctx context.Context) (int, error) {
 		r.idx.AddPack(p.Pack, p.Salt, p.Entries)
 	}
 	return len(found), nil
+}
+
+// SlotMaker wraps a new vault's master key into its first key slot.
+type SlotMaker func(master crypto.MasterKey, vaultID string) (*keys.Slot, error)
+
+// Create makes a new vault on be: a fresh master key, stored only in the
+// key slot that newSlot makes, and the config cfg. It returns the master key.
+func Create(ctx context.Context, be storage.Backend, cfg Config, newSlot SlotMaker) (crypto.MasterKey, error) {
+	master, err := crypto.NewMasterKey()
+	if err != nil {
+		return master, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return master, err
+	}
+	sl, err := newSlot(master, cfg.ID)
+	if err != nil {
+		return master, err
+	}
+	if err := keys.Put(ctx, be, sl); err != nil {
+		return master, err
+	}
+	return master, Init(ctx, be, cfg)
 }
