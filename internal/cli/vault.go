@@ -310,4 +310,3 @@ func readOrCreateKeyFile(path string) ([]byte, error) {
 	}
 	return keys.GenerateKeyFile(path)
 }
-
