@@ -73,6 +73,15 @@ func (x *Index) AddPack(id blob.ID, salt [crypto.SaltSize]byte, entries []pack.E
 	}
 }
 
+// Replace makes x hold exactly what y holds. y must not be used afterwards.
+func (x *Index) Replace(y *Index) {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.packs, x.salts, x.pack, x.blobs, x.extra = y.packs, y.salts, y.pack, y.blobs, y.extra
+}
+
 // HasPack reports whether the pack is indexed.
 func (x *Index) HasPack(id blob.ID) bool {
 	x.mu.RLock()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/checker"
@@ -24,6 +25,13 @@ type Options struct {
 	// MaxUnused is the fraction of a pack's bytes that may be unused before
 	// the pack is rewritten; 0 rewrites every pack with any unused blob.
 	MaxUnused float64
+	// Keep names blobs that are live although no point names them yet: what
+	// backups in progress rely on.
+	Keep map[blob.Handle]bool
+	// MinAge leaves packs younger than this (at Now) untouched, indexed or
+	// not: a backup in progress may still be writing or indexing them.
+	MinAge time.Duration
+	Now    time.Time
 }
 
 // Stats says what a prune did, or would do.
@@ -50,14 +58,17 @@ func Prune(ctx context.Context, r *repo.Repository, opts Options) (*Stats, error
 	if err != nil {
 		return nil, err
 	}
-	sizes, err := packSizes(ctx, r.Backend())
+	for h := range opts.Keep {
+		used[h] = true
+	}
+	sizes, young, err := packSizes(ctx, r.Backend(), opts.Now.Add(-opts.MinAge), opts.MinAge > 0)
 	if err != nil {
 		return nil, err
 	}
-	plan := planPacks(r.Index(), used, sizes, opts.MaxUnused)
+	plan := planPacks(r.Index(), used, sizes, young, opts.MaxUnused)
 	st.PacksKept, st.PacksDeleted, st.PacksRepacked = len(plan.keep), len(plan.remove), len(plan.repack)
 	for id, size := range sizes {
-		if !r.Index().HasPack(id) {
+		if !r.Index().HasPack(id) && !young[id] {
 			plan.unindexed = append(plan.unindexed, id)
 			st.BytesFreed += size
 		}
@@ -92,6 +103,11 @@ func Prune(ctx context.Context, r *repo.Repository, opts Options) (*Stats, error
 			return st, fmt.Errorf("delete pack %s: %w", id.Short(), err)
 		}
 	}
+	// The in-memory index still names the deleted packs; a long-lived
+	// repository must not deduplicate against them.
+	if err := r.ReloadIndex(ctx); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 
@@ -124,18 +140,24 @@ func usedBlobs(ctx context.Context, r *repo.Repository, st *Stats) (map[blob.Han
 	return used, nil
 }
 
-func packSizes(ctx context.Context, be storage.Backend) (map[blob.ID]int64, error) {
+// packSizes lists the stored packs with their sizes, and, when byAge is
+// set, the ones written after cutoff.
+func packSizes(ctx context.Context, be storage.Backend, cutoff time.Time, byAge bool) (map[blob.ID]int64, map[blob.ID]bool, error) {
 	sizes := map[blob.ID]int64{}
+	young := map[blob.ID]bool{}
 	err := be.List(ctx, storage.KindPack, func(fi storage.Info) error {
 		if id, err := blob.ParseID(fi.Handle.Name); err == nil {
 			sizes[id] = fi.Size
+			if byAge && fi.ModTime.After(cutoff) {
+				young[id] = true
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list packs: %w", err)
+		return nil, nil, fmt.Errorf("list packs: %w", err)
 	}
-	return sizes, nil
+	return sizes, young, nil
 }
 
 type packPlan struct {
@@ -145,12 +167,16 @@ type packPlan struct {
 
 // planPacks decides the fate of each indexed pack. A blob stored in several
 // packs counts as live only in the first pack that holds it.
-func planPacks(idx *index.Index, used map[blob.Handle]bool, sizes map[blob.ID]int64, maxUnused float64) packPlan {
+func planPacks(idx *index.Index, used map[blob.Handle]bool, sizes map[blob.ID]int64, young map[blob.ID]bool, maxUnused float64) packPlan {
 	var plan packPlan
 	claimed := map[blob.Handle]bool{}
 	for _, pe := range idx.Snapshot() {
 		if _, stored := sizes[pe.Pack]; !stored {
 			continue // missing pack: nothing to delete; check reports it
+		}
+		if young[pe.Pack] {
+			plan.keep = append(plan.keep, pe.Pack)
+			continue
 		}
 		var live []pack.Entry
 		var liveBytes, allBytes uint64

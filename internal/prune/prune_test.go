@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/archiver"
+	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/checker"
 	"github.com/bunkerhq/bunker/internal/prune"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -133,5 +135,58 @@ func TestPruneRemovesPacksOfInterruptedBackups(t *testing.T) {
 	}
 	if st.PacksUnindexed == 0 || storedBytes(t, v) != 0 {
 		t.Fatalf("unindexed packs left: %+v, %d bytes stored", st, storedBytes(t, v))
+	}
+}
+
+// A long-lived repository (a vault server's) prunes while backups are under
+// way: blobs they rely on (Keep) and packs too young to be safe (MinAge)
+// survive, and afterwards the repository no longer finds the blobs of
+// deleted packs, so it cannot deduplicate against them.
+func TestPruneKeepsClaimsAndYoungPacksAndForgetsDeleted(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	r := v.Open(t)
+	src := t.TempDir()
+	testfs.Build(t, filepath.Join(src, "tree"))
+	backup(t, r, src)
+	claimed := []byte("a chunk a backup in progress uploaded, not yet in a point")
+	orphan := []byte("a chunk nobody needs")
+	hc := blob.Handle{ID: r.Key().BlobID(claimed), Type: blob.DataBlob}
+	ho := blob.Handle{ID: r.Key().BlobID(orphan), Type: blob.DataBlob}
+	for _, d := range [][]byte{claimed, orphan} {
+		if _, err := r.SaveBlob(ctx, blob.DataBlob, r.Key().BlobID(d), d); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Flush(ctx); err != nil { // one pack each
+			t.Fatal(err)
+		}
+	}
+	// Young packs are untouchable.
+	st, err := prune.Prune(ctx, r, prune.Options{MinAge: time.Hour, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksDeleted != 0 || !r.Has(ho) || !r.Has(hc) {
+		t.Fatalf("young packs pruned: %+v", st)
+	}
+	st, err = prune.Prune(ctx, r, prune.Options{Keep: map[blob.Handle]bool{hc: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksDeleted != 1 {
+		t.Fatalf("want exactly the orphan's pack deleted: %+v", st)
+	}
+	if r.Has(ho) {
+		t.Fatal("the repository still finds a blob whose pack was deleted")
+	}
+	if !r.Has(hc) {
+		t.Fatal("a claimed blob was pruned")
+	}
+	if got, err := r.LoadBlob(ctx, blob.DataBlob, hc.ID, nil); err != nil || string(got) != string(claimed) {
+		t.Fatalf("claimed blob unreadable: %v", err)
+	}
+	rep, err := checker.Check(ctx, v.OpenNoIndex(t), checker.Options{ReadData: true})
+	if err != nil || !rep.OK() {
+		t.Fatalf("check after prune: %v %+v", err, rep)
 	}
 }

@@ -27,9 +27,41 @@ type Point struct {
 	Parent   *blob.ID  `json:"parent,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
 	Program  string    `json:"program,omitempty"`
+	// Server is set on points recorded by a vault server.
+	Server *Stamp `json:"server,omitempty"`
 
 	// ID is the name of the stored record; it is not part of the record.
 	ID blob.ID `json:"-"`
+}
+
+// Stamp is what a vault server adds to a point it records: the vault, who
+// made the point, the expiry the vault's policy gave it, the time the client
+// claimed (a label only: Time is the server's clock), and the server's
+// ed25519 signature over the whole record.
+type Stamp struct {
+	Vault      string    `json:"vault"`
+	CreatedBy  string    `json:"created_by"`
+	Expires    time.Time `json:"expires,omitzero"`
+	ClientTime time.Time `json:"client_time,omitzero"`
+	KeyID      string    `json:"key_id"`
+	Signature  []byte    `json:"signature,omitempty"`
+}
+
+// SigningBytes returns what a server signs for p: the record's JSON with the
+// signature left out.
+func (p *Point) SigningBytes() ([]byte, error) {
+	c := *p
+	c.Version = pointVersion
+	if c.Server != nil {
+		st := *c.Server
+		st.Signature = nil
+		c.Server = &st
+	}
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("encode point: %w", err)
+	}
+	return append([]byte("bunker point signature v1\n"), b...), nil
 }
 
 // Summary records what a backup did.

@@ -149,6 +149,39 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	return nil
 }
 
+// ReloadIndex forgets the in-memory index and reads every index object
+// again, so that packs deleted meanwhile (by prune) are no longer found.
+// Call it only when no blob is being saved.
+func (r *Repository) ReloadIndex(ctx context.Context) error {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	fresh := index.New()
+	loaded := map[blob.ID]bool{}
+	err := r.be.List(ctx, storage.KindIndex, func(fi storage.Info) error {
+		id, err := blob.ParseID(fi.Handle.Name)
+		if err != nil {
+			return fmt.Errorf("index object %q: %w", fi.Handle.Name, err)
+		}
+		loaded[id] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index: %w", err)
+	}
+	for id := range loaded {
+		packs, err := r.ReadIndexObject(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, p := range packs {
+			fresh.AddPack(p.Pack, p.Salt, p.Entries)
+		}
+	}
+	r.idx.Replace(fresh)
+	r.loaded = loaded
+	return nil
+}
+
 // ReadIndexObject reads and decodes one index object.
 func (r *Repository) ReadIndexObject(ctx context.Context, id blob.ID) ([]index.PackEntries, error) {
 	data, err := storage.ReadAll(ctx, r.be, storage.Handle{Kind: storage.KindIndex, Name: id.String()})
