@@ -1,0 +1,230 @@
+// Package api holds the request and response bodies of the bunker server's
+// JSON API, shared by the server and its clients. The OpenAPI document
+// (internal/server/openapi.yaml) describes the same shapes.
+package api
+
+import (
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/prune"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/retention"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+// AuditPage is one page of the audit log.
+type AuditPage struct {
+	Entries []audit.Entry `json:"entries"`
+	Next    uint64        `json:"next"` // pass as ?after= for the next page; 0 when done
+}
+
+// SessionRequest is a request body.
+type SessionRequest struct {
+	Hostname   string    `json:"hostname"`
+	Paths      []string  `json:"paths"`
+	Tags       []string  `json:"tags,omitempty"`
+	Parent     string    `json:"parent,omitempty"`
+	ClientTime time.Time `json:"client_time,omitzero"`
+}
+
+// SessionResponse tells a backup client how to chunk and name content.
+type SessionResponse struct {
+	Session    string       `json:"session"`
+	ContentKey string       `json:"content_key"` // base64: blob-id MAC key and chunker seed, never the encryption key
+	ChunkMin   int          `json:"chunk_min"`
+	ChunkAvg   int          `json:"chunk_avg"`
+	ChunkMax   int          `json:"chunk_max"`
+	PackSize   int          `json:"pack_size"`
+	Parent     *store.Point `json:"parent,omitempty"`
+}
+
+// UploadResult is a response body.
+type UploadResult struct {
+	Received int `json:"received"`
+	Stored   int `json:"stored"`
+}
+
+// CommitRequest is a request body.
+type CommitRequest struct {
+	Tree       string        `json:"tree"`
+	Username   string        `json:"username,omitempty"`
+	Summary    *repo.Summary `json:"summary,omitempty"`
+	ClientTime time.Time     `json:"client_time,omitzero"`
+}
+
+// BindingRequest is a request body.
+type BindingRequest struct {
+	Principal        string `json:"principal"`
+	Role             string `json:"role"`
+	Vault            string `json:"vault"`
+	BypassGovernance bool   `json:"bypass_governance,omitempty"`
+}
+
+// Role is a response body.
+type Role struct {
+	Role        rbac.Role         `json:"role"`
+	Global      bool              `json:"global"`
+	Permissions []rbac.Permission `json:"permissions"`
+}
+
+// ErrorBody is the JSON of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a response body.
+type ErrorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// MaintenanceReport says what one maintenance pass over a vault did.
+type MaintenanceReport struct {
+	Vault   string       `json:"vault"`
+	Job     int64        `json:"job"`
+	Expired []string     `json:"expired"` // moved to the bin
+	Purged  []string     `json:"purged"`  // removed from the bin and the storage
+	Kept    []string     `json:"kept"`    // due, but held or retained
+	GC      *prune.Stats `json:"gc"`
+}
+
+// Point is a catalog entry as the API shows it.
+type Point struct {
+	*store.Point
+	Retained bool           `json:"retained"` // the vault's lock keeps it from deletion now
+	Holds    []int64        `json:"holds,omitempty"`
+	Lock     retention.Mode `json:"lock_mode,omitempty"`
+}
+
+// RetentionRequest is a request body.
+type RetentionRequest struct {
+	Expires  *time.Time `json:"expires,omitempty"`
+	ExtendBy string     `json:"extend_by,omitempty"`
+	Forever  bool       `json:"forever,omitempty"`
+}
+
+// HoldRequest is a request body.
+type HoldRequest struct {
+	Point  string     `json:"point,omitempty"`
+	Tag    string     `json:"tag,omitempty"`
+	From   *time.Time `json:"from,omitempty"`
+	To     *time.Time `json:"to,omitempty"`
+	Reason string     `json:"reason"`
+}
+
+// LoginRequest is a request body.
+type LoginRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	TOTP     string `json:"totp,omitempty"`
+}
+
+// NewToken carries a new token's secret: the only time it is shown.
+type NewToken struct {
+	Token     string    `json:"token"`
+	ID        string    `json:"id"`
+	Principal string    `json:"principal"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Vaults    []string  `json:"vaults,omitempty"`
+}
+
+// Whoami is a response body.
+type Whoami struct {
+	Principal string         `json:"principal"`
+	Kind      string         `json:"kind"`
+	TOTP      bool           `json:"totp"`
+	Bindings  []rbac.Binding `json:"bindings"`
+	Token     *store.Token   `json:"token"`
+}
+
+// PrincipalRequest is a request body.
+type PrincipalRequest struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Password string `json:"password,omitempty"`
+}
+
+// Principal is a response body.
+type Principal struct {
+	*store.Principal
+	TOTP     bool           `json:"totp"`
+	Bindings []rbac.Binding `json:"bindings"`
+}
+
+// PrincipalUpdate is a request body.
+type PrincipalUpdate struct {
+	Disabled  *bool   `json:"disabled,omitempty"`
+	Password  *string `json:"password,omitempty"`
+	ResetTOTP bool    `json:"reset_totp,omitempty"`
+}
+
+// PasswordChange is a request body.
+type PasswordChange struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// TOTPRequest is a request body.
+type TOTPRequest struct {
+	Code string `json:"code,omitempty"`
+}
+
+// TokenRequest is a request body.
+type TokenRequest struct {
+	Principal string   `json:"principal,omitempty"`
+	Label     string   `json:"label,omitempty"`
+	Vaults    []string `json:"vaults,omitempty"`
+	ExpiresIn string   `json:"expires_in,omitempty"`
+}
+
+// RestoreResponse is a response body.
+type RestoreResponse struct {
+	Session    string `json:"session"`
+	ContentKey string `json:"content_key"`
+	Point      Point  `json:"point"`
+	Blobs      int    `json:"blobs"`
+}
+
+// ServerInfo is a response body.
+type ServerInfo struct {
+	Version   string    `json:"version"`
+	KeyID     string    `json:"key_id"`
+	PublicKey []byte    `json:"public_key"`
+	Time      time.Time `json:"time"`
+	Started   time.Time `json:"started"`
+}
+
+// VaultRequest is a request body.
+type VaultRequest struct {
+	Name         string `json:"name"`
+	Retention    string `json:"retention,omitempty"`
+	BinRetention string `json:"bin_retention,omitempty"`
+}
+
+// Vault is a vault as the API shows it.
+type Vault struct {
+	*store.Vault
+	LockDate  time.Time `json:"lock_date,omitzero"`
+	Immutable bool      `json:"lock_immutable"`
+	Points    int       `json:"points"`
+	Binned    int       `json:"binned"`
+	Holds     int       `json:"holds"`
+}
+
+// VaultUpdate is a request body.
+type VaultUpdate struct {
+	Retention    *string `json:"retention,omitempty"`
+	BinRetention *string `json:"bin_retention,omitempty"`
+}
+
+// LockRequest is a request body.
+type LockRequest struct {
+	Mode          string  `json:"mode"`
+	MinRetention  string  `json:"min_retention,omitempty"`
+	MaxRetention  string  `json:"max_retention,omitempty"`
+	ChangeableFor string  `json:"changeable_for,omitempty"`
+	Retention     *string `json:"retention,omitempty"` // optionally set the vault's retention in the same change
+}

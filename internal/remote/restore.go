@@ -1,0 +1,126 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/pack"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/tree"
+	"github.com/bunkerhq/bunker/internal/wire"
+)
+
+// Restore is a restore session on one point of a vault server. Every blob
+// it reads is decompressed and checked against its id here, so a server (or
+// anything between) cannot hand back other data.
+type Restore struct {
+	c     *client.Client
+	sess  api.RestoreResponse
+	key   *crypto.IDKey
+	comp  *repo.Compressor
+	point *repo.Point
+}
+
+// StartRestore opens a restore session on point ref ("latest" or an id
+// prefix) of vault.
+func StartRestore(ctx context.Context, c *client.Client, vault, ref string) (*Restore, error) {
+	sess, err := c.StartRestore(ctx, vault, ref)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(sess.ContentKey)
+	if err != nil {
+		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
+	}
+	key, err := crypto.ParseIDKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
+	}
+	p := sess.Point.Point
+	id, err := blob.ParseID(p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("server sent point id %q: %w", p.ID, err)
+	}
+	root, err := blob.ParseID(p.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("server sent tree id %q: %w", p.Tree, err)
+	}
+	comp, err := repo.NewCompressor()
+	if err != nil {
+		return nil, err
+	}
+	rp := &repo.Point{ID: id, Tree: root, Time: p.Time, Hostname: p.Hostname, Username: p.Username, Paths: p.Paths, Tags: p.Tags, Summary: p.Summary}
+	return &Restore{c: c, sess: sess, key: key, comp: comp, point: rp}, nil
+}
+
+// Point is the point being restored.
+func (r *Restore) Point() *repo.Point { return r.point }
+
+// Info is the server's description of the point.
+func (r *Restore) Info() api.Point { return r.sess.Point }
+
+// IDKey returns the vault's content key.
+func (r *Restore) IDKey() *crypto.IDKey { return r.key }
+
+// LoadTree reads and decodes a listing.
+func (r *Restore) LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error) {
+	data, err := r.LoadBlob(ctx, blob.TreeBlob, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tree.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
+	}
+	return t, nil
+}
+
+// LoadBlob reads one blob, checked against its id; it may reuse buf.
+func (r *Restore) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []byte) ([]byte, error) {
+	h := blob.Handle{ID: id, Type: t}
+	body, err := r.c.ReadBlobs(ctx, r.sess.Session, []blob.Handle{h})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h, err)
+	}
+	fr := wire.NewFrameReader(bytes.NewReader(body), pack.MaxBlobSize, 1)
+	f, err := fr.Next()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read %s: the server sent nothing", h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h, err)
+	}
+	if f.Handle != h {
+		return nil, fmt.Errorf("read %s: the server sent %s instead", h, f.Handle)
+	}
+	var plain []byte
+	if f.Compressed {
+		if plain, err = r.comp.Decompress(buf, f.Payload, f.RawLen); err != nil {
+			return nil, fmt.Errorf("read %s: %w", h, err)
+		}
+	} else {
+		plain = append(buf[:0], f.Payload...)
+	}
+	if got := r.key.BlobID(plain); got != id {
+		return nil, fmt.Errorf("read %s: the server sent content that hashes to %s", h, got.Short())
+	}
+	return plain, nil
+}
+
+// Close ends the session.
+func (r *Restore) Close(ctx context.Context) error {
+	r.comp.Close()
+	err := r.c.EndRestore(ctx, r.sess.Session)
+	if client.IsStatus(err, 404) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,429 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/pack"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/tree"
+	"github.com/bunkerhq/bunker/internal/wire"
+)
+
+// Limits of the blob endpoints.
+const (
+	maxHandlesPerRequest = 10000
+	maxFramesPerRequest  = 4096
+	maxFramesBody        = 256 << 20
+	maxPaths             = 1000
+)
+
+func checkHostname(h string) error {
+	if h == "" || len(h) > 253 || !utf8.ValidString(h) || strings.ContainsFunc(h, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return badRequest("invalid hostname %q: 1 to 253 printable characters", clip(h))
+	}
+	return nil
+}
+
+func checkPaths(ps []string) error {
+	if len(ps) == 0 || len(ps) > maxPaths {
+		return badRequest("a backup names 1 to %d paths", maxPaths)
+	}
+	for _, p := range ps {
+		if !strings.HasPrefix(p, "/") || len(p) > 4096 || path.Clean(p) != p || !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
+			return badRequest("invalid path %q: give absolute, clean paths", clip(p))
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleSessionCreate(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointCreate, vault); err != nil {
+		return err
+	}
+	var req api.SessionRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if err := checkHostname(req.Hostname); err != nil {
+		return err
+	}
+	if err := checkPaths(req.Paths); err != nil {
+		return err
+	}
+	if err := checkTags(req.Tags); err != nil {
+		return err
+	}
+	paths := slices.Clone(req.Paths)
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	var v *store.Vault
+	var parent *store.Point
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		if v, err = s.loadVault(c, tx, vault); err != nil {
+			return err
+		}
+		parent, err = s.findParent(c, tx, vault, req.Hostname, paths, req.Parent)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ov, err := s.vaults.get(c.ctx, v)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	se := &session{
+		id: newSessionID(), vault: vault, principal: c.id.name(), created: now, lastUsed: now,
+		hostname: req.Hostname, paths: paths, tags: req.Tags, parent: parent,
+		parentTrees: map[blob.ID]bool{}, claims: map[blob.Handle]struct{}{},
+	}
+	if parent != nil {
+		if id, err := blob.ParseID(parent.Tree); err == nil {
+			se.parentTrees[id] = true
+		}
+	}
+	s.sessions.add(se)
+	s.metrics.sessions.Set(float64(s.sessions.count()))
+	cfg := ov.repo.Config()
+	return c.ok(http.StatusCreated, api.SessionResponse{
+		Session: se.id, ContentKey: base64.StdEncoding.EncodeToString(ov.repo.IDKey().Bytes()),
+		ChunkMin: cfg.ChunkMin, ChunkAvg: cfg.ChunkAvg, ChunkMax: cfg.ChunkMax, PackSize: cfg.PackSize, Parent: parent,
+	})
+}
+
+// findParent picks the point a backup compares with: the one named, or the
+// latest active point of the same host and paths. Only points the caller
+// made itself qualify: a backup client never reads another's listings.
+func (s *Server) findParent(c *call, tx store.Tx, vault, host string, paths []string, ref string) (*store.Point, error) {
+	if ref != "" {
+		p, err := findPoint(c, tx, vault, ref, store.Active)
+		if err != nil {
+			return nil, err
+		}
+		if p.CreatedBy != c.id.name() {
+			return nil, forbidden("point %s was not made by %s and cannot be its parent", p.ID[:8], c.id.name())
+		}
+		return p, nil
+	}
+	ps, err := tx.Points(c.ctx, store.PointFilter{Vault: vault, State: store.Active, Hostname: host})
+	if err != nil {
+		return nil, err
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].CreatedBy == c.id.name() && slices.Equal(ps[i].Paths, paths) {
+			return &ps[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// withSession runs fn on the caller's session id with the vault open and
+// its garbage collection held off.
+func (s *Server) withSession(c *call, restore bool, fn func(se *session, v *store.Vault, ov *openVault) error) error {
+	id := c.r.PathValue("session")
+	se, ok := s.sessions.get(id, c.id.name(), restore)
+	if !ok {
+		return notFound("no open session %s for %s: it ended, timed out or the server restarted; start the %s again", clip(id), c.id.name(), map[bool]string{false: "backup", true: "restore"}[restore])
+	}
+	defer s.sessions.done(se)
+	c.target = "vault/" + se.vault
+	perm := rbac.PointCreate
+	if restore {
+		perm = rbac.DataRead
+	}
+	if err := c.require(perm, se.vault); err != nil {
+		return err
+	}
+	var v *store.Vault
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		v, err = s.loadVault(c, tx, se.vault)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ov, err := s.vaults.get(c.ctx, v)
+	if err != nil {
+		return err
+	}
+	ov.gc.RLock()
+	defer ov.gc.RUnlock()
+	return fn(se, v, ov)
+}
+
+// readBody reads a binary request body of the given type, bounded.
+func readBody(c *call, contentType string, limit int64) ([]byte, error) {
+	if ct := c.r.Header.Get("Content-Type"); ct != contentType {
+		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as %s, not %q", contentType, clip(ct))
+	}
+	return io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
+}
+
+// handleMissing answers which of the listed blobs the vault lacks.
+func (s *Server) handleMissing(c *call) error {
+	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+		body, err := readBody(c, wire.HandlesType, maxHandlesPerRequest*wire.HandleSize)
+		if err != nil {
+			return err
+		}
+		hs, err := wire.DecodeHandles(body, maxHandlesPerRequest)
+		if err != nil {
+			return badRequest("%v", err)
+		}
+		var missing, present []blob.Handle
+		for _, h := range hs {
+			if ov.repo.Has(h) {
+				present = append(present, h)
+			} else {
+				missing = append(missing, h)
+			}
+		}
+		se.claim(present...)
+		c.w.Header().Set("Content-Type", wire.HandlesType)
+		c.status = http.StatusOK
+		_, err = c.w.Write(wire.AppendHandles(nil, missing))
+		return err
+	})
+}
+
+// handleUpload takes a stream of blob frames. Every blob is checked against
+// its id before it is stored; the first bad one ends the request.
+func (s *Server) handleUpload(c *call) error {
+	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+		if ct := c.r.Header.Get("Content-Type"); ct != wire.FramesType {
+			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as %s, not %q", wire.FramesType, clip(ct))
+		}
+		fr := wire.NewFrameReader(http.MaxBytesReader(c.w, c.r.Body, maxFramesBody), pack.MaxBlobSize, maxFramesPerRequest)
+		var res api.UploadResult
+		var scratch []byte
+		for {
+			f, err := fr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return badRequest("%v", err)
+			}
+			u := repo.Upload{Handle: f.Handle, Payload: f.Payload, Compressed: f.Compressed, RawLen: f.RawLen}
+			isNew, buf, err := ov.repo.SaveUploaded(c.ctx, u, scratch)
+			scratch = buf
+			if errors.Is(err, repo.ErrMismatch) || errors.Is(err, repo.ErrUpload) {
+				return badRequest("blob %d of the upload refused: %v", res.Received, err)
+			}
+			if err != nil {
+				return err
+			}
+			res.Received++
+			s.metrics.blobsIn.Inc()
+			s.metrics.bytesIn.Add(float64(len(f.Payload)))
+			if isNew {
+				res.Stored++
+				s.metrics.blobsStored.Inc()
+			}
+			se.claim(f.Handle)
+		}
+		se.mu.Lock()
+		se.received += int64(res.Received)
+		se.stored += int64(res.Stored)
+		se.mu.Unlock()
+		return c.ok(http.StatusOK, res)
+	})
+}
+
+// handleParentTree sends a listing of the session's parent point, so the
+// client can skip unchanged files. Only the parent's own trees are served,
+// reached from its root one listing at a time.
+func (s *Server) handleParentTree(c *call) error {
+	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+		id, err := blob.ParseID(c.r.PathValue("tree"))
+		if err != nil {
+			return badRequest("%v", err)
+		}
+		se.mu.Lock()
+		allowed := se.parentTrees[id]
+		se.mu.Unlock()
+		if !allowed {
+			return forbidden("tree %s is not a listing of this session's parent point", id.Short())
+		}
+		data, err := ov.repo.LoadBlob(c.ctx, blob.TreeBlob, id, nil)
+		if err != nil {
+			return err
+		}
+		t, err := tree.Decode(data)
+		if err != nil {
+			return err
+		}
+		// The client may reuse what the listing names: its subtrees become
+		// readable, and everything it names is kept from garbage
+		// collection while the session lives.
+		claims := []blob.Handle{{ID: id, Type: blob.TreeBlob}}
+		se.mu.Lock()
+		for _, n := range t.Nodes {
+			if n.Subtree != nil {
+				se.parentTrees[*n.Subtree] = true
+			}
+			for _, cid := range n.Content {
+				claims = append(claims, blob.Handle{ID: cid, Type: blob.DataBlob})
+			}
+		}
+		se.mu.Unlock()
+		se.claim(claims...)
+		c.w.Header().Set("Content-Type", "application/octet-stream")
+		c.status = http.StatusOK
+		_, err = c.w.Write(data)
+		return err
+	})
+}
+
+// handleCommit records the session's point: once every blob it names is in
+// the vault, the server stamps it with its own time and the vault's expiry,
+// signs it, stores it and catalogs it.
+func (s *Server) handleCommit(c *call) error {
+	var req api.CommitRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	root, err := blob.ParseID(req.Tree)
+	if err != nil {
+		return badRequest("tree: %v", err)
+	}
+	if len(req.Username) > 256 || !utf8.ValidString(req.Username) {
+		return badRequest("invalid username")
+	}
+	var view api.Point
+	err = s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+		if err := ov.repo.Flush(c.ctx); err != nil {
+			return err
+		}
+		if _, err := collectBlobs(c.ctx, ov.repo, root); err != nil {
+			return badRequest("the point is incomplete: %v; run the backup again", err)
+		}
+		now := s.cfg.Now().UTC()
+		p := &repo.Point{
+			Time: now, Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
+			Tree: root, Summary: req.Summary, Program: "bunker",
+			Server: &repo.Stamp{Vault: v.Name, CreatedBy: se.principal, Expires: v.Policy.Expiry(now), ClientTime: req.ClientTime.UTC(), KeyID: s.keyID},
+		}
+		if se.parent != nil {
+			if pid, err := blob.ParseID(se.parent.ID); err == nil {
+				p.Parent = &pid
+			}
+		}
+		if err := s.sign(p); err != nil {
+			return err
+		}
+		if _, err := ov.repo.SavePoint(c.ctx, p); err != nil {
+			return err
+		}
+		sp := catalogEntry(p)
+		c.target = "point/" + v.Name + "/" + sp.ID
+		err := s.st.Update(c.ctx, func(tx store.Tx) error {
+			if err := tx.CreatePoint(c.ctx, sp); err != nil {
+				return err
+			}
+			hs, err := tx.Holds(c.ctx, v.Name, false)
+			if err != nil {
+				return err
+			}
+			view = s.pointView(v, sp, hs)
+			detail := map[string]any{"hostname": sp.Hostname, "expires": sp.Expires, "blobs_received": se.received, "blobs_stored": se.stored}
+			if !sp.ClientTime.IsZero() {
+				detail["client_time"] = sp.ClientTime
+			}
+			return c.audit(tx, audit.OutcomeOK, detail)
+		})
+		if err != nil {
+			return err
+		}
+		s.sessions.remove(se.id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.points.WithLabelValues("created").Inc()
+	s.metrics.sessions.Set(float64(s.sessions.count()))
+	return c.ok(http.StatusCreated, view)
+}
+
+// sign sets the server's signature on a stamped point.
+func (s *Server) sign(p *repo.Point) error {
+	msg, err := p.SigningBytes()
+	if err != nil {
+		return err
+	}
+	p.Server.Signature = signMessage(s.signer, msg)
+	return nil
+}
+
+// handleSessionEnd abandons a session.
+func (s *Server) handleSessionEnd(c *call, restore bool) error {
+	id := c.r.PathValue("session")
+	se, ok := s.sessions.get(id, c.id.name(), restore)
+	if !ok {
+		return notFound("no open session %s", clip(id))
+	}
+	s.sessions.done(se)
+	s.sessions.remove(id)
+	s.metrics.sessions.Set(float64(s.sessions.count()))
+	return c.ok(http.StatusOK, map[string]string{"status": "ended"})
+}
+
+// collectBlobs walks the trees from root and returns every blob they need,
+// checking that each listing loads and decodes and that every data blob is
+// in the vault.
+func collectBlobs(ctx context.Context, r *repo.Repository, root blob.ID) (map[blob.Handle]struct{}, error) {
+	seen := map[blob.Handle]struct{}{}
+	queue := []blob.ID{root}
+	for len(queue) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		th := blob.Handle{ID: id, Type: blob.TreeBlob}
+		if _, ok := seen[th]; ok {
+			continue
+		}
+		t, err := r.LoadTree(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
+		}
+		seen[th] = struct{}{}
+		for _, n := range t.Nodes {
+			if n.Subtree != nil {
+				queue = append(queue, *n.Subtree)
+			}
+			for _, cid := range n.Content {
+				h := blob.Handle{ID: cid, Type: blob.DataBlob}
+				if _, ok := seen[h]; ok {
+					continue
+				}
+				if !r.Index().Has(h) {
+					return nil, fmt.Errorf("file %q needs chunk %s, which was never uploaded", n.Name, cid.Short())
+				}
+				seen[h] = struct{}{}
+			}
+		}
+	}
+	return seen, nil
+}

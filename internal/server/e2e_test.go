@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/archiver"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/remote"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/restorer"
+	"github.com/bunkerhq/bunker/internal/server/servertest"
+	"github.com/bunkerhq/bunker/internal/testfs"
+)
+
+// backupTo backs up src through a backup session of c on vault.
+func backupTo(t *testing.T, c *client.Client, vault, host string, src ...string) (*repo.Point, *remote.Backup) {
+	t.Helper()
+	ctx := context.Background()
+	abs, err := archiver.AbsPaths(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := remote.StartBackup(ctx, c, vault, api.SessionRequest{Hostname: host, Paths: abs})
+	if err != nil {
+		t.Fatalf("start backup: %v", err)
+	}
+	defer b.Close(ctx)
+	a, err := archiver.New(b, archiver.Options{Parent: b.Parent(), Hostname: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, errs, err := a.Backup(ctx, abs)
+	if err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if len(errs) > 0 {
+		t.Fatalf("backup errors: %v", errs)
+	}
+	return p, b
+}
+
+// restoreFrom restores point ref of vault through c into a new directory.
+func restoreFrom(t *testing.T, c *client.Client, vault, ref string) string {
+	t.Helper()
+	ctx := context.Background()
+	r, err := remote.StartRestore(ctx, c, vault, ref)
+	if err != nil {
+		t.Fatalf("start restore: %v", err)
+	}
+	defer r.Close(ctx)
+	target := t.TempDir()
+	res, err := restorer.Restore(ctx, r, r.Point(), restorer.Options{Target: target, Verify: true})
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if len(res.Errors) > 0 {
+		t.Fatalf("restore errors: %v", res.Errors)
+	}
+	return target
+}
+
+func TestBackupAndRestoreThroughServer(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	ops := s.User(t, "ops", "restore-operator@prod")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Retention: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	testfs.Build(t, src)
+	before := s.Clock.Now()
+	p1, _ := backupTo(t, host, "prod", "host1", src)
+	if !p1.Time.Equal(before) {
+		t.Fatalf("point time %v, want the server's clock %v", p1.Time, before)
+	}
+	// A second backup reads nothing unchanged and uploads nothing. (It
+	// runs before any comparison: reading the source for one resets atimes,
+	// which changes ctimes.)
+	s.Clock.Advance(3600e9)
+	p2, b2 := backupTo(t, host, "prod", "host1", src)
+	if p2.Summary.FilesNew+p2.Summary.FilesChanged != 0 || p2.Summary.BytesRead != 0 {
+		t.Fatalf("unchanged re-backup read files: %+v", p2.Summary)
+	}
+	// Only listings whose directories' atimes moved are new.
+	if st := b2.SaveStats(); st.Blobs > p2.Summary.DirsChanged+1 || st.RawBytes > 64<<10 {
+		t.Fatalf("unchanged re-backup uploaded %d blobs, %d bytes (%d directories changed)", st.Blobs, st.RawBytes, p2.Summary.DirsChanged)
+	}
+	pt, err := ops.Point(ctx, "prod", p2.ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt.Parent != p1.ID.String() {
+		t.Fatalf("parent %q, want %s", pt.Parent, p1.ID)
+	}
+	if want := s.Clock.Now().Add(30 * 24 * 3600e9); !pt.Expires.Equal(want) {
+		t.Fatalf("expires %v, want %v", pt.Expires, want)
+	}
+	for _, ref := range []string{p1.ID.String()[:8], "latest"} {
+		target := restoreFrom(t, ops, "prod", ref)
+		testfs.Compare(t, src, filepath.Join(target, src))
+	}
+}

@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/prune"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/retention"
+	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+const serverActor = "bunker server"
+
+// maintain runs one pass over a vault: expired points go to the recycle bin,
+// bin entries past the bin's period are purged, and packs that no point,
+// bin entry or backup in progress needs are collected. Each step is audited.
+func (s *Server) maintain(ctx context.Context, name, by string) (*api.MaintenanceReport, error) {
+	rep := &api.MaintenanceReport{Vault: name, Expired: []string{}, Purged: []string{}, Kept: []string{}}
+	job := &store.Job{Kind: "maintenance", Vault: name, State: store.JobRunning, Started: s.cfg.Now().UTC(), By: by}
+	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, job) }); err != nil {
+		return nil, err
+	}
+	rep.Job = job.ID
+	err := s.maintainSteps(ctx, name, by, rep)
+	job.Finished = s.cfg.Now().UTC()
+	job.State = store.JobSucceded
+	job.Detail = map[string]any{"expired": len(rep.Expired), "purged": len(rep.Purged), "kept": len(rep.Kept)}
+	if rep.GC != nil {
+		job.Detail["packs_deleted"] = rep.GC.PacksDeleted
+		job.Detail["packs_repacked"] = rep.GC.PacksRepacked
+		job.Detail["bytes_freed"] = rep.GC.BytesFreed
+	}
+	outcome := audit.OutcomeOK
+	if err != nil {
+		job.State, job.Error, outcome = store.JobFailed, err.Error(), audit.OutcomeFailed
+		s.metrics.maintenance.WithLabelValues("failed").Inc()
+	} else {
+		s.metrics.maintenance.WithLabelValues("ok").Inc()
+	}
+	uerr := s.st.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if err := tx.UpdateJob(ctx, job); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, s.serverEntry(by, "vault.maintain", "vault/"+name, outcome, job.Detail))
+	})
+	if err == nil {
+		err = uerr
+	}
+	return rep, err
+}
+
+func (s *Server) serverEntry(actor, action, target, outcome string, detail map[string]any) audit.Entry {
+	e := audit.Entry{Time: s.cfg.Now().UTC(), Actor: actor, Action: action, Target: target, Outcome: outcome}
+	if len(detail) > 0 {
+		e.Detail = mustJSON(detail)
+	}
+	return e
+}
+
+func (s *Server) maintainSteps(ctx context.Context, name, by string, rep *api.MaintenanceReport) error {
+	var v *store.Vault
+	now := s.cfg.Now().UTC()
+	// Expiry: due points go to the bin in one transaction.
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if v, err = tx.Vault(ctx, name); err != nil {
+			return err
+		}
+		ps, err := tx.Points(ctx, store.PointFilter{Vault: name, State: store.Active})
+		if err != nil {
+			return err
+		}
+		hs, err := tx.Holds(ctx, name, false)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			p := &ps[i]
+			if !p.RetentionView().Expired(now) {
+				continue
+			}
+			if retention.CheckDelete(v.Policy.Lock, p.RetentionView(), activeHolds(hs), now, false) != nil {
+				rep.Kept = append(rep.Kept, p.ID)
+				continue
+			}
+			binPoint(p, now, v.Policy.BinRetention, by, "expired")
+			if err := tx.UpdatePoint(ctx, p); err != nil {
+				return err
+			}
+			if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.expire", "point/"+name+"/"+p.ID, audit.OutcomeOK,
+				map[string]any{"expired": p.Expires, "purge_after": p.PurgeAfter})); err != nil {
+				return err
+			}
+			rep.Expired = append(rep.Expired, p.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("expire points: %w", err)
+	}
+	s.metrics.points.WithLabelValues("binned").Add(float64(len(rep.Expired)))
+	ov, err := s.vaults.get(ctx, v)
+	if err != nil {
+		return err
+	}
+	if err := s.purgeBin(ctx, v, ov, by, now, rep); err != nil {
+		return fmt.Errorf("purge the recycle bin: %w", err)
+	}
+	return s.collect(ctx, v, ov, by, now, rep)
+}
+
+// purgeBin removes bin entries whose bin period is over. The point record
+// is deleted from the storage first and from the catalog after, so a crash
+// in between leaves a catalog entry that the next pass finishes, never a
+// stored record that could come back.
+func (s *Server) purgeBin(ctx context.Context, v *store.Vault, ov *openVault, by string, now time.Time, rep *api.MaintenanceReport) error {
+	var due []store.Point
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.Points(ctx, store.PointFilter{Vault: v.Name, State: store.Binned})
+		if err != nil {
+			return err
+		}
+		hs, err := tx.Holds(ctx, v.Name, false)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if now.Before(p.PurgeAfter) {
+				continue
+			}
+			// The lock is checked again, with the bypass only where the
+			// point was deleted early under governance: nothing purges a
+			// compliance-retained point.
+			bypass := v.Policy.Lock.Mode == retention.Governance
+			if retention.CheckDelete(v.Policy.Lock, p.RetentionView(), activeHolds(hs), now, bypass) != nil {
+				rep.Kept = append(rep.Kept, p.ID)
+				continue
+			}
+			due = append(due, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range due {
+		h := storage.Handle{Kind: storage.KindPoint, Name: p.ID}
+		if err := ov.be.Delete(ctx, h); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("delete point record %s: %w", p.ID[:8], err)
+		}
+		err := s.st.Update(ctx, func(tx store.Tx) error {
+			if err := tx.DeletePoint(ctx, v.Name, p.ID); err != nil {
+				return err
+			}
+			return s.appendAudit(ctx, tx, s.serverEntry(by, "point.purge", "point/"+v.Name+"/"+p.ID, audit.OutcomeOK,
+				map[string]any{"binned_at": p.BinnedAt, "bin_reason": p.BinReason}))
+		})
+		if err != nil {
+			return err
+		}
+		rep.Purged = append(rep.Purged, p.ID)
+		s.metrics.points.WithLabelValues("purged").Inc()
+	}
+	return nil
+}
+
+// collect deletes packs that nothing needs, with the vault's blob traffic
+// held off. Packs younger than the margin and blobs that open backup
+// sessions rely on are kept.
+func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, by string, now time.Time, rep *api.MaintenanceReport) error {
+	ov.gc.Lock()
+	defer ov.gc.Unlock()
+	if err := ov.repo.Flush(ctx); err != nil {
+		return err
+	}
+	st, err := prune.Prune(ctx, ov.repo, prune.Options{
+		MaxUnused: 0.2, Keep: s.sessions.claims(v.Name), MinAge: s.cfg.GCMargin, Now: now,
+	})
+	rep.GC = st
+	if err != nil {
+		return fmt.Errorf("garbage collection: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) handleMaintain(c *call) error {
+	name := c.r.PathValue("vault")
+	c.target = "vault/" + clip(name)
+	if err := c.require(rbac.VaultMaintain, name); err != nil {
+		return err
+	}
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		_, err := s.loadVault(c, tx, name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	rep, err := s.maintain(c.ctx, name, c.id.name())
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, rep)
+}
+
+func (s *Server) handleJobs(c *call) error {
+	if !c.id.can(rbac.AuditRead, rbac.AllVaults) && len(rbac.Vaults(c.id.bindings, rbac.VaultMaintain)) == 0 {
+		return c.require(rbac.AuditRead, rbac.AllVaults)
+	}
+	var jobs []store.Job
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		jobs, err = tx.Jobs(c.ctx, 200)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := []store.Job{}
+	for _, j := range jobs {
+		if j.Vault == "" || c.id.can(rbac.AuditRead, rbac.AllVaults) || c.id.can(rbac.VaultMaintain, j.Vault) {
+			out = append(out, j)
+		}
+	}
+	return c.ok(http.StatusOK, map[string]any{"jobs": out})
+}
+
+// maintenanceLoop runs maintenance over every vault periodically.
+func (s *Server) maintenanceLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.MaintenanceEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var names []string
+		err := s.st.View(ctx, func(tx store.Tx) error {
+			vs, err := tx.Vaults(ctx)
+			for _, v := range vs {
+				names = append(names, v.Name)
+			}
+			return err
+		})
+		if err != nil {
+			s.log.Error("maintenance: list vaults", "err", err)
+			continue
+		}
+		for _, n := range names {
+			rep, err := s.maintain(ctx, n, serverActor)
+			if err != nil {
+				s.log.Error("maintenance", "vault", n, "err", err)
+				continue
+			}
+			s.log.Info("maintenance", "vault", n, "expired", len(rep.Expired), "purged", len(rep.Purged), "packs_deleted", rep.GC.PacksDeleted)
+		}
+	}
+}

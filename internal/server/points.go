@@ -1,0 +1,409 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/retention"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+func (s *Server) pointView(v *store.Vault, p *store.Point, holds []store.Hold) api.Point {
+	view := api.Point{Point: p, Lock: v.Policy.Lock.Mode}
+	rp := p.RetentionView()
+	view.Retained = !rp.Expired(s.cfg.Now()) && v.Policy.Lock.Mode != retention.None
+	for _, h := range holds {
+		if h.Covers(rp) {
+			view.Holds = append(view.Holds, h.ID)
+		}
+	}
+	return view
+}
+
+func activeHolds(hs []store.Hold) []retention.Hold {
+	out := make([]retention.Hold, 0, len(hs))
+	for _, h := range hs {
+		if h.Active() {
+			out = append(out, h.Hold)
+		}
+	}
+	return out
+}
+
+func (s *Server) handlePointList(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointRead, vault); err != nil {
+		return err
+	}
+	q := c.r.URL.Query()
+	f := store.PointFilter{Vault: vault, State: store.PointState(q.Get("state")), Hostname: q.Get("host"), Tag: q.Get("tag")}
+	switch f.State {
+	case "":
+		f.State = store.Active
+	case "all":
+		f.State = ""
+	case store.Active, store.Binned:
+	default:
+		return badRequest("state must be active, binned or all, not %q", clip(string(f.State)))
+	}
+	out := []api.Point{}
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		v, err := s.loadVault(c, tx, vault)
+		if err != nil {
+			return err
+		}
+		ps, err := tx.Points(c.ctx, f)
+		if err != nil {
+			return err
+		}
+		hs, err := tx.Holds(c.ctx, vault, false)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			out = append(out, s.pointView(v, &ps[i], hs))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, map[string]any{"points": out})
+}
+
+// findPoint resolves "latest" or an id prefix of at least 4 hex digits among
+// a vault's points in state (any state when empty).
+func findPoint(c *call, tx store.Tx, vault, ref string, state store.PointState) (*store.Point, error) {
+	if ref == "latest" {
+		ps, err := tx.Points(c.ctx, store.PointFilter{Vault: vault, State: store.Active})
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) == 0 {
+			return nil, notFound("vault %s has no points yet", vault)
+		}
+		return &ps[len(ps)-1], nil
+	}
+	ref = strings.ToLower(ref)
+	if len(ref) < 4 || len(ref) > 64 || strings.Trim(ref, "0123456789abcdef") != "" {
+		return nil, badRequest("point reference %q: give at least 4 hex digits of its id, or \"latest\"", clip(ref))
+	}
+	ps, err := tx.Points(c.ctx, store.PointFilter{Vault: vault, Prefix: ref, State: state})
+	if err != nil {
+		return nil, err
+	}
+	switch len(ps) {
+	case 0:
+		return nil, notFound("no point %s in vault %s", ref, vault)
+	case 1:
+		return &ps[0], nil
+	}
+	return nil, badRequest("point reference %s is ambiguous in vault %s: give more digits", ref, vault)
+}
+
+func (s *Server) handlePointShow(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointRead, vault); err != nil {
+		return err
+	}
+	var view api.Point
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		v, err := s.loadVault(c, tx, vault)
+		if err != nil {
+			return err
+		}
+		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), "")
+		if err != nil {
+			return err
+		}
+		hs, err := tx.Holds(c.ctx, vault, false)
+		if err != nil {
+			return err
+		}
+		view = s.pointView(v, p, hs)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, view)
+}
+
+// handlePointDelete moves a point to the recycle bin, if neither a legal
+// hold nor the vault's lock keeps it.
+func (s *Server) handlePointDelete(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointDelete, vault); err != nil {
+		return err
+	}
+	bypass := c.id.can(rbac.GovernanceBypass, vault)
+	now := s.cfg.Now().UTC()
+	var view api.Point
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		v, err := s.loadVault(c, tx, vault)
+		if err != nil {
+			return err
+		}
+		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), store.Active)
+		if err != nil {
+			return err
+		}
+		c.target = "point/" + vault + "/" + p.ID
+		hs, err := tx.Holds(c.ctx, vault, false)
+		if err != nil {
+			return err
+		}
+		if err := retention.CheckDelete(v.Policy.Lock, p.RetentionView(), activeHolds(hs), now, bypass); err != nil {
+			return conflict("%v", err)
+		}
+		early := !p.RetentionView().Expired(now) && v.Policy.Lock.Mode == retention.Governance
+		binPoint(p, now, v.Policy.BinRetention, c.id.name(), "deleted")
+		if err := tx.UpdatePoint(c.ctx, p); err != nil {
+			return err
+		}
+		view = s.pointView(v, p, hs)
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"governance_bypass": early, "purge_after": p.PurgeAfter})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.points.WithLabelValues("binned").Inc()
+	return c.ok(http.StatusOK, view)
+}
+
+// binPoint moves p into the recycle bin at now.
+func binPoint(p *store.Point, now time.Time, binFor time.Duration, by, reason string) {
+	p.State, p.BinnedAt, p.PurgeAfter, p.BinnedBy, p.BinReason = store.Binned, now, now.Add(binFor), by, reason
+}
+
+// handlePointUndelete brings a point back from the recycle bin. It is then
+// kept until deleted by hand: its old expiry no longer bins it.
+func (s *Server) handlePointUndelete(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointDelete, vault); err != nil {
+		return err
+	}
+	var view api.Point
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		v, err := s.loadVault(c, tx, vault)
+		if err != nil {
+			return err
+		}
+		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), store.Binned)
+		if err != nil {
+			return err
+		}
+		c.target = "point/" + vault + "/" + p.ID
+		reason := p.BinReason
+		p.State, p.BinnedAt, p.PurgeAfter, p.BinnedBy, p.BinReason = store.Active, time.Time{}, time.Time{}, "", ""
+		if p.RetentionView().Expired(s.cfg.Now()) {
+			p.NoExpiry = true
+		}
+		if err := tx.UpdatePoint(c.ctx, p); err != nil {
+			return err
+		}
+		hs, err := tx.Holds(c.ctx, vault, false)
+		if err != nil {
+			return err
+		}
+		view = s.pointView(v, p, hs)
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"binned_as": reason, "kept_until_deleted": p.NoExpiry})
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.points.WithLabelValues("undeleted").Inc()
+	return c.ok(http.StatusOK, view)
+}
+
+// handlePointRetention changes a point's expiry within the vault lock's
+// rules: lengthening up to the maximum; shortening only without a lock, or
+// with the governance bypass.
+func (s *Server) handlePointRetention(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointRetain, vault); err != nil {
+		return err
+	}
+	var req api.RetentionRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	ways := 0
+	for _, set := range []bool{req.Expires != nil, req.ExtendBy != "", req.Forever} {
+		if set {
+			ways++
+		}
+	}
+	if ways != 1 {
+		return badRequest("give exactly one of expires, extend_by or forever")
+	}
+	bypass := c.id.can(rbac.GovernanceBypass, vault)
+	now := s.cfg.Now().UTC()
+	var view api.Point
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		v, err := s.loadVault(c, tx, vault)
+		if err != nil {
+			return err
+		}
+		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), store.Active)
+		if err != nil {
+			return err
+		}
+		c.target = "point/" + vault + "/" + p.ID
+		old := p.RetentionView().Expires
+		var exp time.Time
+		switch {
+		case req.Expires != nil:
+			exp = req.Expires.UTC()
+		case req.ExtendBy != "":
+			d, err := parseSpan("extend_by", req.ExtendBy)
+			if err != nil {
+				return err
+			}
+			if old.IsZero() {
+				return conflict("point %s is already kept until deleted by hand", p.ID[:8])
+			}
+			exp = old.Add(d)
+		}
+		if err := retention.CheckExpiry(v.Policy.Lock, p.RetentionView(), exp, now, bypass); err != nil {
+			if errors.Is(err, retention.ErrInvalid) {
+				return badRequest("%v", err)
+			}
+			return conflict("%v", err)
+		}
+		p.Expires, p.NoExpiry = exp, false
+		if err := tx.UpdatePoint(c.ctx, p); err != nil {
+			return err
+		}
+		hs, err := tx.Holds(c.ctx, vault, false)
+		if err != nil {
+			return err
+		}
+		view = s.pointView(v, p, hs)
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"from": old, "to": exp})
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, view)
+}
+
+func (s *Server) handleHoldCreate(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointHold, vault); err != nil {
+		return err
+	}
+	var req api.HoldRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if len(req.Reason) > 1000 {
+		return badRequest("reason: at most 1000 characters")
+	}
+	if req.Tag != "" {
+		if err := checkTags([]string{req.Tag}); err != nil {
+			return err
+		}
+	}
+	h := &store.Hold{Hold: retention.Hold{Tag: req.Tag, Reason: req.Reason}, Vault: vault, CreatedAt: s.cfg.Now().UTC(), CreatedBy: c.id.name()}
+	if req.From != nil {
+		h.From = req.From.UTC()
+	}
+	if req.To != nil {
+		h.To = req.To.UTC()
+	}
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		if _, err := s.loadVault(c, tx, vault); err != nil {
+			return err
+		}
+		if req.Point != "" {
+			p, err := findPoint(c, tx, vault, req.Point, "")
+			if err != nil {
+				return err
+			}
+			h.Point = p.ID
+		}
+		if err := h.Validate(); err != nil {
+			return badRequest("%v", err)
+		}
+		if err := tx.CreateHold(c.ctx, h); err != nil {
+			return err
+		}
+		c.target = fmt.Sprintf("hold/%s/%d", vault, h.ID)
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"covers": h.Describe(), "reason": h.Reason})
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusCreated, h)
+}
+
+func (s *Server) handleHoldList(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.PointRead, vault); err != nil {
+		return err
+	}
+	all := c.r.URL.Query().Get("released") == "true"
+	out := []store.Hold{}
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		if _, err := s.loadVault(c, tx, vault); err != nil {
+			return err
+		}
+		hs, err := tx.Holds(c.ctx, vault, all)
+		out = append(out, hs...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, map[string]any{"holds": out})
+}
+
+func (s *Server) handleHoldRelease(c *call) error {
+	vault := c.r.PathValue("vault")
+	id, err := strconv.ParseInt(c.r.PathValue("id"), 10, 64)
+	if err != nil {
+		return badRequest("hold id %q is not a number", clip(c.r.PathValue("id")))
+	}
+	c.target = fmt.Sprintf("hold/%s/%d", clip(vault), id)
+	if err := c.require(rbac.PointHold, vault); err != nil {
+		return err
+	}
+	var h *store.Hold
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
+		var err error
+		h, err = tx.Hold(c.ctx, vault, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no legal hold %d in vault %s", id, vault)
+		}
+		if err != nil {
+			return err
+		}
+		if !h.Active() {
+			return conflict("legal hold %d was already released", id)
+		}
+		h.ReleasedAt, h.ReleasedBy = s.cfg.Now().UTC(), c.id.name()
+		if err := tx.UpdateHold(c.ctx, h); err != nil {
+			return err
+		}
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"covers": h.Describe()})
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, h)
+}

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/wire"
+)
+
+func signMessage(priv ed25519.PrivateKey, msg []byte) []byte { return ed25519.Sign(priv, msg) }
+
+// Limits of one blob read.
+const (
+	maxReadHandles = 1024
+	maxReadBytes   = 64 << 20
+)
+
+// handleRestoreStart opens a restore session on one active point: the
+// client may then read exactly the blobs that point needs.
+func (s *Server) handleRestoreStart(c *call) error {
+	vault := c.r.PathValue("vault")
+	c.target = "vault/" + clip(vault)
+	if err := c.require(rbac.DataRead, vault); err != nil {
+		return err
+	}
+	var v *store.Vault
+	var p *store.Point
+	var hs []store.Hold
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		if v, err = s.loadVault(c, tx, vault); err != nil {
+			return err
+		}
+		if p, err = findPoint(c, tx, vault, c.r.PathValue("point"), store.Active); err != nil {
+			return err
+		}
+		hs, err = tx.Holds(c.ctx, vault, false)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.target = "point/" + vault + "/" + p.ID
+	ov, err := s.vaults.get(c.ctx, v)
+	if err != nil {
+		return err
+	}
+	root, err := blob.ParseID(p.Tree)
+	if err != nil {
+		return err
+	}
+	ov.gc.RLock()
+	reach, err := collectBlobs(c.ctx, ov.repo, root)
+	ov.gc.RUnlock()
+	if err != nil {
+		return conflict("point %s cannot be restored whole: %v (run `bunker check` on the server)", p.ID[:8], err)
+	}
+	now := s.cfg.Now()
+	se := &session{id: newSessionID(), restore: true, vault: vault, principal: c.id.name(), created: now, lastUsed: now, point: p, reachable: reach}
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"blobs": len(reach)})
+	})
+	if err != nil {
+		return err
+	}
+	s.sessions.add(se)
+	s.metrics.sessions.Set(float64(s.sessions.count()))
+	return c.ok(http.StatusCreated, api.RestoreResponse{
+		Session: se.id, ContentKey: base64.StdEncoding.EncodeToString(ov.repo.IDKey().Bytes()),
+		Point: s.pointView(v, p, hs), Blobs: len(reach),
+	})
+}
+
+// handleRestoreRead sends the listed blobs as frames, payloads as stored
+// (compressed where they are); the client checks each against its id.
+func (s *Server) handleRestoreRead(c *call) error {
+	return s.withSession(c, true, func(se *session, v *store.Vault, ov *openVault) error {
+		body, err := readBody(c, wire.HandlesType, maxReadHandles*wire.HandleSize)
+		if err != nil {
+			return err
+		}
+		hs, err := wire.DecodeHandles(body, maxReadHandles)
+		if err != nil {
+			return badRequest("%v", err)
+		}
+		for _, h := range hs {
+			if _, ok := se.reachable[h]; !ok {
+				return forbidden("blob %s is not part of point %s", h, se.point.ID[:8])
+			}
+		}
+		var out []byte
+		for _, h := range hs {
+			payload, compressed, rawLen, err := ov.repo.LoadPayload(c.ctx, h)
+			if err != nil {
+				return err
+			}
+			if len(out) > 0 && len(out)+len(payload) > maxReadBytes {
+				break // the client asks again for the rest
+			}
+			out = wire.AppendFrame(out, wire.Frame{Handle: h, Compressed: compressed, RawLen: rawLen, Payload: payload})
+			s.metrics.blobsOut.Inc()
+			s.metrics.bytesOut.Add(float64(len(payload)))
+		}
+		c.w.Header().Set("Content-Type", wire.FramesType)
+		c.status = http.StatusOK
+		_, err = c.w.Write(out)
+		return err
+	})
+}

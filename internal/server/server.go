@@ -1,0 +1,339 @@
+// Package server is the bunker vault server: an HTTPS JSON API that owns
+// vaults and enforces their rules. Protected hosts add recovery points
+// through backup sessions and can do nothing else; the server stamps each
+// point with its own clock, derives its expiry from the vault's policy,
+// signs it, and records it in the control-plane store. Every state change
+// and every denied attempt goes into the hash-chained audit log.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/keys"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/secret"
+	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/store/sqlstore"
+	"github.com/bunkerhq/bunker/internal/tlsutil"
+)
+
+// Version is the server's version, reported by /v1/server.
+const Version = "0.3.0"
+
+// Config configures a server. Zero values pick the defaults documented on
+// each field.
+type Config struct {
+	// DataDir holds the database (bunker.db), the vaults (vaults/) and the
+	// generated certificate (tls/).
+	DataDir string
+	// KeyFile is the server's key file: the root secret that wraps every
+	// vault key, seals stored secrets and derives the signing key. It is
+	// created on first start when missing. Keep a copy elsewhere.
+	KeyFile string
+	// Listen is the address to listen on (default 127.0.0.1:8443).
+	Listen string
+	// TLSCert and TLSKey name the operator's own certificate; without them
+	// a self-signed one is generated and its fingerprint printed.
+	TLSCert, TLSKey string
+	// Hosts are extra names and addresses for the generated certificate.
+	Hosts []string
+	// Relax lists separation-of-duties constraints to switch off.
+	Relax []string
+	// Logger receives structured logs (default: JSON to stderr).
+	Logger *slog.Logger
+	// Now is the server's clock (default time.Now); tests move it.
+	Now func() time.Time
+	// MaintenanceEvery is the period of the maintenance pass: expiry, bin
+	// purge, garbage collection (default 1h; negative disables it).
+	MaintenanceEvery time.Duration
+	// GCMargin keeps packs younger than this from garbage collection, so
+	// that data a backup is still uploading is never collected (default 6h).
+	GCMargin time.Duration
+	// CheckpointEvery is the number of audit entries between signed
+	// checkpoints (default 64); one is also written every minute when
+	// entries were added, and at shutdown.
+	CheckpointEvery int
+	// SessionIdle ends backup and restore sessions idle this long (default 1h).
+	SessionIdle time.Duration
+	// PasswordParams sets the argon2id cost of password hashes (tests lower it).
+	PasswordParams *PasswordCost
+}
+
+// PasswordCost is the argon2id cost of password hashes.
+type PasswordCost struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+}
+
+// Server is a running vault server.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	st          store.Store
+	box         *secret.Box
+	signer      ed25519.PrivateKey
+	keyID       string
+	root        []byte
+	constraints []rbac.Constraint
+	vaults      *vaultSet
+	sessions    *sessionSet
+	metrics     *metrics
+	handler     http.Handler
+	started     time.Time
+
+	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
+
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+	ckMu     sync.Mutex // one checkpoint at a time
+}
+
+// New opens (creating on first start) the server's data directory, key file
+// and database. It does not listen; call Serve or use Handler.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	root, err := readOrCreateKeyFile(cfg.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := rbac.Constraints(cfg.Relax)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(root, "server")
+	if err != nil {
+		return nil, err
+	}
+	signer, err := secret.SigningKey(root, "server signatures")
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "bunker.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, st: st, box: box, signer: signer, root: root,
+		keyID:       secret.KeyID(signer.Public().(ed25519.PublicKey)),
+		constraints: cs,
+		metrics:     newMetrics(),
+		auditNotify: make(chan struct{}, 1),
+		started:     cfg.Now(),
+	}
+	s.vaults = newVaultSet(s)
+	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
+	s.handler = s.routes()
+	if err := s.checkSigningKey(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c *Config) defaults() error {
+	if c.DataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return err
+		}
+		c.DataDir = d
+	}
+	if c.KeyFile == "" {
+		k, err := DefaultKeyFile()
+		if err != nil {
+			return err
+		}
+		c.KeyFile = k
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8443"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaintenanceEvery == 0 {
+		c.MaintenanceEvery = time.Hour
+	}
+	if c.GCMargin == 0 {
+		c.GCMargin = 6 * time.Hour
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 64
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = time.Hour
+	}
+	return nil
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/bunker/server (~/.local/share/bunker/server).
+func DefaultDataDir() (string, error) {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the home directory for the data directory: %w (name one with --data)", err)
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "bunker", "server"), nil
+}
+
+// DefaultKeyFile is $XDG_CONFIG_HOME/bunker/server.key.
+func DefaultKeyFile() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the config directory for the server key file: %w (name one with --key-file)", err)
+	}
+	return filepath.Join(dir, "bunker", "server.key"), nil
+}
+
+func readOrCreateKeyFile(path string) ([]byte, error) {
+	if _, err := os.Stat(path); err == nil {
+		return keys.ReadKeyFile(path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key file directory: %w", err)
+	}
+	return keys.GenerateKeyFile(path)
+}
+
+// checkSigningKey makes sure the key file is the one this data directory
+// was created with: a different key could open no vault.
+func (s *Server) checkSigningKey(ctx context.Context) error {
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		have, err := tx.Setting(ctx, "signing_key_id")
+		if errors.Is(err, store.ErrNotFound) {
+			return tx.SetSetting(ctx, "signing_key_id", s.keyID)
+		}
+		if err != nil {
+			return err
+		}
+		if have != s.keyID {
+			return fmt.Errorf("the key file %s is not the one this data directory (%s) was created with (its signing key is %s, this one gives %s): start with the right --key-file", s.cfg.KeyFile, s.cfg.DataDir, have, s.keyID)
+		}
+		return nil
+	})
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// PublicKey returns the key that verifies the server's signatures.
+func (s *Server) PublicKey() ed25519.PublicKey { return s.signer.Public().(ed25519.PublicKey) }
+
+// Store returns the control-plane store.
+func (s *Server) Store() store.Store { return s.st }
+
+// Start launches the background work: the maintenance pass, the audit
+// checkpoints and the session reaper. Stop ends it.
+func (s *Server) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.bgCancel = cancel
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.checkpointLoop(ctx) }()
+	go func() { defer s.bg.Done(); s.reapLoop(ctx) }()
+	if s.cfg.MaintenanceEvery > 0 {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.maintenanceLoop(ctx) }()
+	}
+}
+
+// Close stops background work, writes a last audit checkpoint and closes
+// the vaults and the database.
+func (s *Server) Close() error {
+	if s.bgCancel != nil {
+		s.bgCancel()
+	}
+	s.bg.Wait()
+	if err := s.checkpoint(context.Background()); err != nil {
+		s.log.Error("final audit checkpoint", "err", err)
+	}
+	s.vaults.closeAll()
+	return s.st.Close()
+}
+
+// Listener is the TLS listener a server serves on and what clients need to
+// trust it.
+type Listener struct {
+	net.Listener
+	URL         string
+	Fingerprint string // of a generated certificate; empty for the operator's own
+	Generated   bool   // the certificate was generated on this start
+}
+
+// Listen opens the TLS listener: on the operator's certificate, or on the
+// self-signed one kept (sealed) in the data directory.
+func (s *Server) Listen() (*Listener, error) {
+	var cert tls.Certificate
+	var fp string
+	var created bool
+	var err error
+	if s.cfg.TLSCert != "" || s.cfg.TLSKey != "" {
+		if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+			return nil, errors.New("give both --tls-cert and --tls-key, or neither to use a generated certificate")
+		}
+		cert, _, err = tlsutil.LoadFiles(s.cfg.TLSCert, s.cfg.TLSKey)
+	} else {
+		cert, fp, created, err = tlsutil.LoadOrCreate(filepath.Join(s.cfg.DataDir, "tls"), s.box, s.cfg.Hosts, s.cfg.Now())
+	}
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "https://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+	return &Listener{Listener: tls.NewListener(ln, tcfg), URL: url, Fingerprint: fp, Generated: created}, nil
+}
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+// Package servertest runs a real bunker server, over TLS on loopback, for
+// tests: fresh data directory and key file, cheap password hashing, a clock
+// the test moves, and helpers to make principals with roles and clients
+// that act as them.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/server"
+)
+
+// Clock is a settable clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	URL         string
+	Fingerprint string
+	Clock       *Clock
+	DataDir     string
+	KeyFile     string
+	Admin       *client.Client // the bootstrap security-admin
+	cancel      context.CancelFunc
+	done        chan error
+	t           testing.TB
+}
+
+// Options adjust a test server.
+type Options struct {
+	// DataDir and KeyFile reuse an earlier server's state (restart tests).
+	DataDir, KeyFile string
+	Clock            *Clock
+	Relax            []string
+}
+
+// Start runs a server until the test ends.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.DataDir == "" {
+		dir := t.TempDir()
+		opts.DataDir, opts.KeyFile = filepath.Join(dir, "data"), filepath.Join(dir, "server.key")
+	}
+	if opts.Clock == nil {
+		opts.Clock = &Clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+	}
+	ctx := context.Background()
+	srv, err := server.New(ctx, server.Config{
+		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: opts.Clock.Now,
+		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
+		PasswordParams: &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
+		Relax:          opts.Relax,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _, err := srv.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	s := &Server{Server: srv, URL: ln.URL, Fingerprint: ln.Fingerprint, Clock: opts.Clock, DataDir: opts.DataDir, KeyFile: opts.KeyFile,
+		cancel: cancel, done: make(chan error, 1), t: t}
+	srv.Start(runCtx)
+	go func() { s.done <- srv.Serve(runCtx, ln) }()
+	t.Cleanup(s.Stop)
+	if pw != "" {
+		s.Admin = s.Login(t, "admin", pw)
+	}
+	return s
+}
+
+// Stop shuts the server down (idempotent).
+func (s *Server) Stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	if err := s.Close(); err != nil {
+		s.t.Errorf("close server: %v", err)
+	}
+	s.cancel = nil
+}
+
+// Anonymous returns a client without credentials.
+func (s *Server) Anonymous(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Options{URL: s.URL, Fingerprint: s.Fingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Login logs a user in and returns a client acting as it.
+func (s *Server) Login(t testing.TB, name, password string) *client.Client {
+	t.Helper()
+	c := s.Anonymous(t)
+	tok, err := c.Login(context.Background(), api.LoginRequest{Name: name, Password: password})
+	if err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return c.WithToken(tok.Token)
+}
+
+// Password is the password User gives every user.
+const Password = "correct horse battery staple"
+
+// User creates a user with the given role bindings ("role" on all vaults,
+// or "role@vault") and returns a client logged in as it.
+func (s *Server) User(t testing.TB, name string, roles ...string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Admin.CreatePrincipal(ctx, api.PrincipalRequest{Name: name, Kind: "user", Password: Password}); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	s.bind(t, name, roles)
+	return s.Login(t, name, Password)
+}
+
+// Service creates a service account with the given roles and returns a
+// client using a fresh API token for it.
+func (s *Server) Service(t testing.TB, name string, roles ...string) *client.Client {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Admin.CreatePrincipal(ctx, api.PrincipalRequest{Name: name, Kind: "service"}); err != nil {
+		t.Fatalf("create service %s: %v", name, err)
+	}
+	s.bind(t, name, roles)
+	tok, err := s.Admin.CreateToken(ctx, api.TokenRequest{Principal: name, Label: "test"})
+	if err != nil {
+		t.Fatalf("token for %s: %v", name, err)
+	}
+	return s.Anonymous(t).WithToken(tok.Token)
+}
+
+func (s *Server) bind(t testing.TB, name string, roles []string) {
+	t.Helper()
+	for _, r := range roles {
+		role, vault := r, "*"
+		for i := 0; i < len(r); i++ {
+			if r[i] == '@' {
+				role, vault = r[:i], r[i+1:]
+				break
+			}
+		}
+		if _, err := s.Admin.Bind(context.Background(), api.BindingRequest{Principal: name, Role: role, Vault: vault}); err != nil {
+			t.Fatalf("bind %s to %s: %v", r, name, err)
+		}
+	}
+}

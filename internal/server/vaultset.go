@@ -1,0 +1,278 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/keys"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/storage/local"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+// openVault is a vault whose storage the server has open.
+type openVault struct {
+	name string
+	be   *local.Backend
+	repo *repo.Repository
+	lock storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
+	// gc is held shared by every request that reads or adds blobs, and
+	// exclusively by garbage collection.
+	gc sync.RWMutex
+}
+
+func (v *openVault) close() {
+	v.repo.Close()
+	if v.lock != nil {
+		v.lock.Unlock()
+	}
+	v.be.Close()
+}
+
+// vaultSet opens vaults on first use and keeps them open.
+type vaultSet struct {
+	s    *Server
+	mu   sync.Mutex
+	open map[string]*openVault
+}
+
+func newVaultSet(s *Server) *vaultSet { return &vaultSet{s: s, open: map[string]*openVault{}} }
+
+func (vs *vaultSet) dir(v *store.Vault) string {
+	if filepath.IsAbs(v.Location) {
+		return v.Location
+	}
+	return filepath.Join(vs.s.cfg.DataDir, v.Location)
+}
+
+// get returns the open vault v, opening and unlocking it on first use.
+func (vs *vaultSet) get(ctx context.Context, v *store.Vault) (*openVault, error) {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if ov, ok := vs.open[v.Name]; ok {
+		return ov, nil
+	}
+	ov, err := vs.openVault(ctx, v)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", v.Name, err)
+	}
+	vs.open[v.Name] = ov
+	return ov, nil
+}
+
+func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, error) {
+	be, err := local.Open(vs.dir(v))
+	if err != nil {
+		return nil, err
+	}
+	ov := &openVault{name: v.Name, be: be}
+	fail := func(err error) (*openVault, error) {
+		if ov.lock != nil {
+			ov.lock.Unlock()
+		}
+		be.Close()
+		return nil, err
+	}
+	cfg, err := repo.ReadConfig(ctx, be)
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.ID != v.StorageID {
+		return fail(fmt.Errorf("the storage at %s holds vault %s, not %s", be.Location(), cfg.ID, v.StorageID))
+	}
+	master, err := keys.Unlock(ctx, be, cfg.ID, keys.Secret{KeyFile: vs.s.root})
+	if err != nil {
+		return fail(err)
+	}
+	if ov.lock, err = be.Lock(ctx, false); err != nil {
+		return fail(fmt.Errorf("lock: %w", err))
+	}
+	if _, err := be.CleanTemp(staleTemp); err != nil {
+		return fail(err)
+	}
+	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4}); err != nil {
+		return fail(err)
+	}
+	if err := ov.repo.LoadIndex(ctx); err != nil {
+		ov.repo.Close()
+		return fail(err)
+	}
+	if n, err := ov.repo.RecoverPacks(ctx); err != nil {
+		vs.s.log.Warn("recover packs", "vault", v.Name, "err", err)
+	} else if n > 0 {
+		vs.s.log.Info("indexed packs left by an interrupted backup", "vault", v.Name, "packs", n)
+	}
+	if err := vs.s.reconcilePoints(ctx, v, ov); err != nil {
+		ov.repo.Close()
+		return fail(err)
+	}
+	return ov, nil
+}
+
+// staleTemp is the age after which a temporary in a vault is known to be
+// left by a writer that died.
+const staleTemp = time.Hour
+
+// create makes the storage of a new vault under the data directory, with
+// its master key wrapped by the server's key file. It returns the storage
+// id and location (relative to the data directory).
+func (vs *vaultSet) create(ctx context.Context) (id, location string, err error) {
+	cfg, err := repo.NewConfig()
+	if err != nil {
+		return "", "", err
+	}
+	location = filepath.Join("vaults", cfg.ID)
+	be, err := local.Create(filepath.Join(vs.s.cfg.DataDir, location))
+	if err != nil {
+		return "", "", err
+	}
+	defer be.Close()
+	_, err = repo.Create(ctx, be, cfg, func(m crypto.MasterKey, vid string) (*keys.Slot, error) {
+		return keys.NewKeyFileSlot(m, vid, vs.s.root, "bunker server "+vs.s.keyID)
+	})
+	if err != nil {
+		os.RemoveAll(be.Location())
+		return "", "", err
+	}
+	return cfg.ID, location, nil
+}
+
+// remove closes a vault and deletes its storage.
+func (vs *vaultSet) remove(v *store.Vault) error {
+	vs.mu.Lock()
+	if ov, ok := vs.open[v.Name]; ok {
+		ov.gc.Lock()
+		ov.close()
+		ov.gc.Unlock()
+		delete(vs.open, v.Name)
+	}
+	vs.mu.Unlock()
+	dir := vs.dir(v)
+	// Stored objects are read-only; make them removable first.
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func (vs *vaultSet) closeAll() {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	for name, ov := range vs.open {
+		ov.gc.Lock()
+		if err := ov.repo.Flush(context.Background()); err != nil {
+			vs.s.log.Error("flush vault", "vault", name, "err", err)
+		}
+		ov.close()
+		ov.gc.Unlock()
+		delete(vs.open, name)
+	}
+}
+
+// reconcilePoints catalogs point records that are in the vault's storage
+// but not in the catalog: what a crash between storing a point and
+// recording it leaves. Only records signed by this server for this vault
+// are taken; anything else is reported and left alone.
+func (s *Server) reconcilePoints(ctx context.Context, v *store.Vault, ov *openVault) error {
+	var known map[string]bool
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.Points(ctx, store.PointFilter{Vault: v.Name})
+		known = make(map[string]bool, len(ps))
+		for _, p := range ps {
+			known[p.ID] = true
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var missing []blob.ID
+	err = ov.be.List(ctx, storage.KindPoint, func(fi storage.Info) error {
+		if !known[fi.Handle.Name] {
+			if id, err := blob.ParseID(fi.Handle.Name); err == nil {
+				missing = append(missing, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list points: %w", err)
+	}
+	for _, id := range missing {
+		p, err := ov.repo.LoadPoint(ctx, id)
+		if err != nil {
+			s.log.Warn("unreadable point record left uncatalogued", "vault", v.Name, "point", id.String(), "err", err)
+			continue
+		}
+		if err := s.verifyPoint(p, v.Name); err != nil {
+			s.log.Warn("point record not signed by this server for this vault; left uncatalogued", "vault", v.Name, "point", id.String(), "err", err)
+			continue
+		}
+		sp := catalogEntry(p)
+		err = s.st.Update(ctx, func(tx store.Tx) error {
+			if err := tx.CreatePoint(ctx, sp); err != nil {
+				return err
+			}
+			return s.appendAudit(ctx, tx, audit.Entry{Time: s.cfg.Now().UTC(), Action: "point.recover",
+				Target: "point/" + v.Name + "/" + sp.ID, Outcome: audit.OutcomeOK,
+				Detail: []byte(`{"reason":"stored but not catalogued, as a crash leaves it"}`)})
+		})
+		if err != nil {
+			return err
+		}
+		s.log.Info("catalogued a point stored before a crash", "vault", v.Name, "point", sp.ID)
+	}
+	return nil
+}
+
+// errSignature reports a point record the server did not sign.
+var errSignature = errors.New("bad point signature")
+
+// verifyPoint checks that p carries this server's valid signature for vault.
+func (s *Server) verifyPoint(p *repo.Point, vault string) error {
+	if p.Server == nil {
+		return fmt.Errorf("%w: the record has no server stamp", errSignature)
+	}
+	if p.Server.Vault != vault {
+		return fmt.Errorf("%w: stamped for vault %s", errSignature, p.Server.Vault)
+	}
+	if p.Server.KeyID != s.keyID {
+		return fmt.Errorf("%w: signed by key %s, not %s", errSignature, p.Server.KeyID, s.keyID)
+	}
+	msg, err := p.SigningBytes()
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(s.PublicKey(), msg, p.Server.Signature) {
+		return fmt.Errorf("%w: the signature does not verify", errSignature)
+	}
+	return nil
+}
+
+// catalogEntry makes the catalog entry of a stamped point record.
+func catalogEntry(p *repo.Point) *store.Point {
+	sp := &store.Point{
+		Vault: p.Server.Vault, ID: p.ID.String(), Time: p.Time.UTC(), Hostname: p.Hostname, Username: p.Username,
+		Paths: p.Paths, Tags: p.Tags, Tree: p.Tree.String(), Summary: p.Summary, ClientTime: p.Server.ClientTime,
+		CreatedBy: p.Server.CreatedBy, Expires: p.Server.Expires, State: store.Active,
+		KeyID: p.Server.KeyID, Signature: bytes.Clone(p.Server.Signature),
+	}
+	if p.Parent != nil {
+		sp.Parent = p.Parent.String()
+	}
+	return sp
+}

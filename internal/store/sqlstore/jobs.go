@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+func (t *tx) CreateJob(ctx context.Context, j *store.Job) error {
+	detail, err := jsonText(j.Detail)
+	if err != nil {
+		return err
+	}
+	err = t.tx.QueryRowContext(ctx, `INSERT INTO jobs (kind, vault, state, started, finished, by, detail, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		j.Kind, j.Vault, j.State, nanos(j.Started), nanos(j.Finished), j.By, detail, j.Error).Scan(&j.ID)
+	if err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateJob(ctx context.Context, j *store.Job) error {
+	detail, err := jsonText(j.Detail)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, fmt.Sprintf("job %d", j.ID), `UPDATE jobs SET state = ?, finished = ?, detail = ?, error = ? WHERE id = ?`,
+		j.State, nanos(j.Finished), detail, j.Error, j.ID)
+}
+
+func (t *tx) Jobs(ctx context.Context, limit int) ([]store.Job, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, kind, vault, state, started, finished, by, detail, error FROM jobs ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Job
+	for rows.Next() {
+		var j store.Job
+		var started, finished int64
+		var detail string
+		if err := rows.Scan(&j.ID, &j.Kind, &j.Vault, &j.State, &started, &finished, &j.By, &detail, &j.Error); err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		j.Started, j.Finished = fromNanos(started), fromNanos(finished)
+		if err := json.Unmarshal([]byte(detail), &j.Detail); err != nil {
+			return nil, fmt.Errorf("job %d: detail: %w", j.ID, err)
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := t.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if err := notFound(err, "setting "+key); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+func (t *tx) SetSetting(ctx context.Context, key, value string) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("write setting %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+// Package store is the server's control plane: principals, tokens, role
+// bindings, vault settings, the recovery-point catalog, legal holds, jobs
+// and the audit log. The data itself lives on the vaults' storage; this is
+// everything else. Package sqlstore implements it on SQLite (embedded) and
+// PostgreSQL.
+//
+// All access goes through transactions: Update runs a read-write
+// transaction, View a read-only one. A state change and its audit entry are
+// written in the same Update, so neither lands without the other.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/retention"
+)
+
+// Errors returned by every implementation; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Store opens transactions on the control plane.
+type Store interface {
+	// Update runs fn in a read-write transaction; an error from fn rolls it
+	// back and is returned.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// PrincipalKind says whether a principal is a person or a machine.
+type PrincipalKind string
+
+// Principal kinds.
+const (
+	User    PrincipalKind = "user"    // logs in with a password (and TOTP)
+	Service PrincipalKind = "service" // authenticates with API tokens only
+)
+
+// Principal is a user or a service account.
+type Principal struct {
+	ID           int64         `json:"id"`
+	Name         string        `json:"name"`
+	Kind         PrincipalKind `json:"kind"`
+	PasswordHash string        `json:"-"`
+	TOTPSealed   []byte        `json:"-"` // the TOTP secret, sealed with the server's secret box
+	TOTPLastStep int64         `json:"-"`
+	Disabled     bool          `json:"disabled"`
+	CreatedAt    time.Time     `json:"created_at"`
+	CreatedBy    string        `json:"created_by"`
+}
+
+// HasTOTP reports whether the principal enrolled a TOTP second factor.
+func (p *Principal) HasTOTP() bool { return len(p.TOTPSealed) > 0 }
+
+// TokenKind says how a token came to be.
+type TokenKind string
+
+// Token kinds.
+const (
+	APIToken     TokenKind = "api"     // made with `bunker token create`
+	SessionToken TokenKind = "session" // made by a password login
+)
+
+// Token is an API credential. Only the hash of its secret is stored.
+type Token struct {
+	ID          string    `json:"id"`
+	PrincipalID int64     `json:"-"`
+	Principal   string    `json:"principal"` // filled by reads
+	Hash        []byte    `json:"-"`
+	Kind        TokenKind `json:"kind"`
+	Label       string    `json:"label,omitempty"`
+	// Vaults limits the token to these vaults; empty means every vault the
+	// principal's bindings cover.
+	Vaults    []string  `json:"vaults,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	LastUsed  time.Time `json:"last_used,omitzero"`
+}
+
+// Valid reports whether the token may authenticate at now.
+func (t *Token) Valid(now time.Time) bool {
+	return t.RevokedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// Binding is a stored role binding.
+type Binding struct {
+	rbac.Binding
+	PrincipalID int64     `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+}
+
+// Vault is a vault's settings. Its data lives on the storage at Location.
+type Vault struct {
+	Name      string           `json:"name"`
+	StorageID string           `json:"storage_id"` // the id in the vault's config object
+	Backend   string           `json:"backend"`    // "local"
+	Location  string           `json:"location"`
+	Policy    retention.Policy `json:"policy"`
+	CreatedAt time.Time        `json:"created_at"`
+	CreatedBy string           `json:"created_by"`
+}
+
+// PointState is where a point is in its life.
+type PointState string
+
+// Point states.
+const (
+	Active PointState = "active" // restorable, listed
+	Binned PointState = "binned" // deleted or expired; in the recycle bin until purged
+)
+
+// Point is a recovery point's catalog entry. The signed record itself is an
+// object in the vault.
+type Point struct {
+	Vault      string        `json:"vault"`
+	ID         string        `json:"id"`
+	Time       time.Time     `json:"time"` // the server's stamp
+	Hostname   string        `json:"hostname"`
+	Username   string        `json:"username,omitempty"`
+	Paths      []string      `json:"paths"`
+	Tags       []string      `json:"tags,omitempty"`
+	Tree       string        `json:"tree"`
+	Parent     string        `json:"parent,omitempty"`
+	Summary    *repo.Summary `json:"summary,omitempty"`
+	ClientTime time.Time     `json:"client_time,omitzero"` // what the client claimed; a label only
+	CreatedBy  string        `json:"created_by"`
+	Expires    time.Time     `json:"expires,omitzero"` // zero: kept until deleted by hand
+	State      PointState    `json:"state"`
+	BinnedAt   time.Time     `json:"binned_at,omitzero"`
+	PurgeAfter time.Time     `json:"purge_after,omitzero"`
+	BinnedBy   string        `json:"binned_by,omitempty"`
+	BinReason  string        `json:"bin_reason,omitempty"` // "deleted" or "expired"
+	// NoExpiry is set when a point comes back from the bin: it is then kept
+	// until deleted by hand, and its old expiry no longer bins it.
+	NoExpiry  bool   `json:"no_expiry,omitempty"`
+	KeyID     string `json:"key_id"`
+	Signature []byte `json:"signature"`
+}
+
+// RetentionView returns the fields the retention rules need.
+func (p *Point) RetentionView() retention.Point {
+	exp := p.Expires
+	if p.NoExpiry {
+		exp = time.Time{}
+	}
+	return retention.Point{ID: p.ID, Time: p.Time, Expires: exp, Tags: p.Tags}
+}
+
+// PointFilter selects points; zero fields select everything.
+type PointFilter struct {
+	Vault    string
+	State    PointState
+	Hostname string
+	Tag      string
+	Prefix   string // id prefix
+}
+
+// Hold is a stored legal hold.
+type Hold struct {
+	retention.Hold
+	Vault      string    `json:"vault"`
+	CreatedAt  time.Time `json:"created_at"`
+	CreatedBy  string    `json:"created_by"`
+	ReleasedAt time.Time `json:"released_at,omitzero"`
+	ReleasedBy string    `json:"released_by,omitempty"`
+}
+
+// Active reports whether the hold still applies.
+func (h *Hold) Active() bool { return h.ReleasedAt.IsZero() }
+
+// JobState is where a job is.
+type JobState string
+
+// Job states.
+const (
+	JobRunning  JobState = "running"
+	JobSucceded JobState = "succeeded"
+	JobFailed   JobState = "failed"
+)
+
+// Job is one run of background or requested work: a backup, maintenance.
+type Job struct {
+	ID       int64          `json:"id"`
+	Kind     string         `json:"kind"` // "backup", "maintenance"
+	Vault    string         `json:"vault,omitempty"`
+	State    JobState       `json:"state"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished,omitzero"`
+	By       string         `json:"by"`
+	Detail   map[string]any `json:"detail,omitempty"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// Tx is a transaction on the control plane. Reads return ErrNotFound for a
+// missing record; creates return ErrExists for a duplicate name.
+type Tx interface {
+	CreatePrincipal(ctx context.Context, p *Principal) error
+	Principal(ctx context.Context, name string) (*Principal, error)
+	Principals(ctx context.Context) ([]Principal, error)
+	UpdatePrincipal(ctx context.Context, p *Principal) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	Token(ctx context.Context, id string) (*Token, error)
+	Tokens(ctx context.Context, principal string) ([]Token, error) // "" for all
+	UpdateToken(ctx context.Context, t *Token) error
+
+	CreateBinding(ctx context.Context, b *Binding) error
+	Bindings(ctx context.Context, principal string) ([]Binding, error) // "" for all
+	DeleteBinding(ctx context.Context, id int64) error
+
+	CreateVault(ctx context.Context, v *Vault) error
+	Vault(ctx context.Context, name string) (*Vault, error)
+	Vaults(ctx context.Context) ([]Vault, error)
+	UpdateVault(ctx context.Context, v *Vault) error
+	DeleteVault(ctx context.Context, name string) error
+
+	CreatePoint(ctx context.Context, p *Point) error
+	Point(ctx context.Context, vault, id string) (*Point, error)
+	Points(ctx context.Context, f PointFilter) ([]Point, error) // oldest first
+	UpdatePoint(ctx context.Context, p *Point) error
+	DeletePoint(ctx context.Context, vault, id string) error
+
+	CreateHold(ctx context.Context, h *Hold) error
+	Hold(ctx context.Context, vault string, id int64) (*Hold, error)
+	Holds(ctx context.Context, vault string, released bool) ([]Hold, error)
+	UpdateHold(ctx context.Context, h *Hold) error
+
+	CreateJob(ctx context.Context, j *Job) error
+	UpdateJob(ctx context.Context, j *Job) error
+	Jobs(ctx context.Context, limit int) ([]Job, error) // newest first
+
+	// AppendAudit chains e after the last entry and stores it.
+	AppendAudit(ctx context.Context, e audit.Entry) (audit.Entry, error)
+	LastAudit(ctx context.Context) (*audit.Entry, error) // nil when the log is empty
+	AuditEntries(ctx context.Context, afterSeq uint64, limit int) ([]audit.Entry, error)
+	AddCheckpoint(ctx context.Context, c audit.Checkpoint) error
+	Checkpoints(ctx context.Context) ([]audit.Checkpoint, error)
+	LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) // nil when none
+
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
+}
