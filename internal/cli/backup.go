@@ -10,8 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/archiver"
 	"github.com/bunkerhq/bunker/internal/filter"
+	"github.com/bunkerhq/bunker/internal/remote"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/ui"
 )
@@ -89,6 +91,9 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags, paths []string) 
 	if err != nil {
 		return usageError{err}
 	}
+	if g.remoteMode() {
+		return runRemoteBackup(ctx, g, f, m, paths)
+	}
 	v, err := g.openVault(ctx, lockShared, true)
 	if err != nil {
 		return err
@@ -120,10 +125,16 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags, paths []string) 
 	if err != nil {
 		return err
 	}
+	return g.runArchiver(ctx, arch, r, f, paths, "vault "+v.path)
+}
+
+// runArchiver runs a backup with its progress display and summary.
+func (g *globals) runArchiver(ctx context.Context, arch *archiver.Archiver, r *ui.Renderer, f *backupFlags, paths []string, where string) error {
 	r.Start(ctx)
 	began := time.Now()
 	var p *repo.Point
 	var fileErrs []archiver.FileError
+	var err error
 	if f.stdin {
 		p, err = arch.BackupReader(ctx, f.stdinName, g.stdin)
 	} else {
@@ -131,15 +142,57 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags, paths []string) 
 	}
 	r.Stop()
 	if err != nil {
-		return err
+		return serverError(err)
 	}
-	if err := g.backupSummary(p, time.Since(began), v.path); err != nil {
+	if err := g.backupSummary(p, time.Since(began), where); err != nil {
 		return err
 	}
 	if len(fileErrs) > 0 {
 		return withCode(ExitPartial, fmt.Errorf("point %s saved, but %d files could not be read (listed above)", p.ID.Short(), len(fileErrs)))
 	}
 	return nil
+}
+
+// runRemoteBackup backs up into a vault on a bunker server: this host
+// chunks, names and compresses, and uploads only what the vault lacks; the
+// server checks every blob, seals it, and stamps the point.
+func runRemoteBackup(ctx context.Context, g *globals, f *backupFlags, m *filter.Matcher, paths []string) error {
+	name, err := g.vaultName()
+	if err != nil {
+		return err
+	}
+	c, _, err := g.connect(false)
+	if err != nil {
+		return err
+	}
+	host := f.host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	req := api.SessionRequest{Hostname: host, Tags: f.tags, Parent: f.parent, ClientTime: time.Now()}
+	if f.stdin {
+		req.Paths = []string{"/" + f.stdinName}
+	} else if req.Paths, err = archiver.AbsPaths(paths); err != nil {
+		return err
+	}
+	b, err := remote.StartBackup(ctx, c, name, req)
+	if err != nil {
+		return serverError(err)
+	}
+	defer b.Close(context.WithoutCancel(ctx))
+	r := g.renderer()
+	opts := archiver.Options{
+		Excludes: m, ExcludeCaches: f.excludeCaches, OneFileSystem: f.oneFS,
+		Hostname: host, Tags: f.tags, Progress: r.Progress(), Scan: !f.stdin && !g.quiet,
+	}
+	if !f.stdin && !f.force {
+		opts.Parent = b.Parent()
+	}
+	arch, err := archiver.New(b, opts)
+	if err != nil {
+		return err
+	}
+	return g.runArchiver(ctx, arch, r, f, paths, fmt.Sprintf("vault %s on %s", name, c.URL()))
 }
 
 // findParent picks the point to compare with: the one named, or the latest
@@ -165,7 +218,7 @@ func findParent(ctx context.Context, r *repo.Repository, ref, host string, paths
 	return nil, nil
 }
 
-func (g *globals) backupSummary(p *repo.Point, d time.Duration, vaultPath string) error {
+func (g *globals) backupSummary(p *repo.Point, d time.Duration, where string) error {
 	s := p.Summary
 	sum := ui.Summary{
 		FilesNew: s.FilesNew, FilesChanged: s.FilesChanged, FilesUnchanged: s.FilesUnchanged,
@@ -181,7 +234,7 @@ func (g *globals) backupSummary(p *repo.Point, d time.Duration, vaultPath string
 	if err := sum.WriteText(g.stdout); err != nil {
 		return err
 	}
-	g.printf("point %s saved in vault %s\n", p.ID.Short(), vaultPath)
+	g.printf("point %s saved in %s\n", p.ID.Short(), where)
 	return nil
 }
 

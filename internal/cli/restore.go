@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bunkerhq/bunker/internal/remote"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/restorer"
 	"github.com/bunkerhq/bunker/internal/ui"
@@ -37,21 +38,20 @@ links (in the point or already in the target) cannot lead out of it.`,
 				return usageError{fmt.Errorf("name the directory to restore into with --target")}
 			}
 			ctx := cmd.Context()
-			v, pts, err := g.openPoints(ctx, lockShared, a[0])
+			src, p, done, err := g.restoreSource(ctx, a[0])
 			if err != nil {
 				return err
 			}
-			defer v.Close()
-			p := pts[0]
+			defer done()
 			r := g.renderer()
 			r.Progress().FinishScan()
 			r.Start(ctx)
-			res, err := restorer.Restore(ctx, v.repo, p, restorer.Options{
+			res, err := restorer.Restore(ctx, src, p, restorer.Options{
 				Target: target, Include: include, Overwrite: ow, Verify: verify, ByName: byName, Progress: r.Progress(),
 			})
 			r.Stop()
 			if err != nil {
-				return err
+				return serverError(err)
 			}
 			if g.json {
 				if err := g.printJSON(map[string]any{"message_type": "summary", "point": p.ID.String(), "files": res.Files,
@@ -83,6 +83,31 @@ links (in the point or already in the target) cannot lead out of it.`,
 	fl.BoolVar(&verify, "verify", false, "re-read every restored file and compare it with the point")
 	fl.BoolVar(&byName, "owner-by-name", false, "map owners by user and group name instead of numeric id")
 	return cmd
+}
+
+// restoreSource opens what a restore reads from: a restore session on a
+// server in server mode, else the local vault. done releases it.
+func (g *globals) restoreSource(ctx context.Context, ref string) (restorer.Source, *repo.Point, func(), error) {
+	if g.remoteMode() {
+		name, err := g.vaultName()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		c, _, err := g.connect(false)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rs, err := remote.StartRestore(ctx, c, name, ref)
+		if err != nil {
+			return nil, nil, nil, serverError(err)
+		}
+		return rs, rs.Point(), func() { rs.Close(context.WithoutCancel(ctx)) }, nil
+	}
+	v, pts, err := g.openPoints(ctx, lockShared, ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return v.repo, pts[0], v.Close, nil
 }
 
 // openPoints opens the vault, loads its index, and resolves point

@@ -22,6 +22,7 @@ const (
 	ExitPartial  = 3 // finished, but some files could not be read or restored (listed)
 	ExitDamaged  = 4 // check found damage (listed)
 	ExitNoAccess = 5 // the vault could not be unlocked: wrong passphrase or key file
+	ExitDenied   = 6 // the server refused: not logged in, or not allowed
 )
 
 // exitError carries an exit code through cobra.
@@ -38,6 +39,8 @@ func withCode(code int, err error) error { return &exitError{code: code, err: er
 // globals are the flags every command shares.
 type globals struct {
 	vault          string
+	server         string
+	fingerprint    string
 	keyFile        string
 	passphraseFile string
 	json           bool
@@ -103,7 +106,9 @@ and a key file in your config directory, both created on first use.`,
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.vault, "vault", "", "vault directory (default $BUNKER_VAULT, else the default vault)")
+	pf.StringVar(&g.vault, "vault", "", "vault directory (default $BUNKER_VAULT, else the default vault); with --server, the vault's name")
+	pf.StringVar(&g.server, "server", "", "bunker server `URL` (default $BUNKER_SERVER); server commands default to the last `bunker login`")
+	pf.StringVar(&g.fingerprint, "fingerprint", "", "pin the server's certificate to this `fingerprint` (default $BUNKER_FINGERPRINT, or the one saved at login)")
 	pf.StringVar(&g.keyFile, "key-file", "", "key file that unlocks the vault (default $BUNKER_KEY_FILE)")
 	pf.StringVar(&g.passphraseFile, "passphrase-file", "", "file holding the vault passphrase (default $BUNKER_PASSPHRASE_FILE; or set $BUNKER_PASSPHRASE)")
 	pf.BoolVar(&g.json, "json", false, "print JSON lines for scripts")
@@ -119,6 +124,7 @@ and a key file in your config directory, both created on first use.`,
 		newInitCmd(g), newBackupCmd(g), newRestoreCmd(g), newPointsCmd(g), newLsCmd(g),
 		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g),
 		newStatsCmd(g), newKeyCmd(g),
+		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 	)
 	return root
 }

@@ -42,7 +42,7 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/login", "auth.login", false, s.handleLogin)
 
 	// The caller.
-	add("GET /v1/api.Whoami", "", true, s.handleWhoami)
+	add("GET /v1/whoami", "", true, s.handleWhoami)
 	add("POST /v1/logout", "auth.logout", true, s.handleLogout)
 	add("POST /v1/me/password", "principal.password", true, s.handlePasswordChange)
 	add("POST /v1/me/totp", "principal.totp", true, s.handleTOTP)

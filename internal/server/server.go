@@ -236,6 +236,9 @@ func (s *Server) checkSigningKey(ctx context.Context) error {
 	})
 }
 
+// Config returns the configuration in effect, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 

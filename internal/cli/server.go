@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bunkerhq/bunker/internal/server"
+)
+
+func newServerCmd(g *globals) *cobra.Command {
+	var cfg server.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the bunker vault server",
+		Long: `Run the vault server: an HTTPS API that owns vaults and enforces their
+rules. Protected hosts add recovery points through it and can do nothing
+else; the server stamps every point with its own clock, gives it the expiry
+of its vault's policy, signs it, and records every change and every refused
+attempt in a hash-chained audit log.
+
+With no flags it runs on embedded defaults: data (database, vaults,
+certificate) in ~/.local/share/bunker/server, the server key file in
+~/.config/bunker/server.key, listening on 127.0.0.1:8443 with a self-signed
+certificate whose fingerprint it prints. On first start it creates the
+security-admin "admin" and writes its password to admin-password in the
+data directory.
+
+Keep a copy of the key file somewhere else: it wraps every vault's key.`,
+		Example: `  bunker server
+  bunker server --listen 0.0.0.0:8443 --host backup.example --data /srv/bunker --key-file /etc/bunker/server.key
+  bunker server --tls-cert /etc/ssl/bunker.pem --tls-key /etc/ssl/bunker.key`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level: %w", err)}
+			}
+			cfg.Logger = slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			return runServer(cmd, g, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.DataDir, "data", "", "data `directory` (default ~/.local/share/bunker/server)")
+	fl.StringVar(&cfg.KeyFile, "key-file", "", "server key `file`, created on first start (default ~/.config/bunker/server.key)")
+	fl.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "`address` to listen on")
+	fl.StringVar(&cfg.TLSCert, "tls-cert", "", "your own certificate chain (PEM `file`) instead of a generated one")
+	fl.StringVar(&cfg.TLSKey, "tls-key", "", "the private key (PEM `file`) of --tls-cert")
+	fl.StringArrayVar(&cfg.Hosts, "host", nil, "a DNS `name` or address clients use, for the generated certificate (repeatable)")
+	fl.StringArrayVar(&cfg.Relax, "relax-constraint", nil, "switch off a separation-of-duties `constraint` (see `bunker role constraints`)")
+	fl.DurationVar(&cfg.MaintenanceEvery, "maintenance-every", time.Hour, "how often expiry, bin purge and garbage collection run")
+	fl.DurationVar(&cfg.GCMargin, "gc-margin", 6*time.Hour, "garbage collection leaves packs younger than this alone")
+	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	return cmd
+}
+
+func runServer(cmd *cobra.Command, g *globals, cfg server.Config) error {
+	ctx := cmd.Context()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	password, pwFile, err := srv.Bootstrap(ctx)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	info := map[string]any{"message_type": "listening", "url": ln.URL, "fingerprint": ln.Fingerprint,
+		"data": cfg.DataDir, "key_file": cfg.KeyFile, "version": server.Version}
+	if password != "" {
+		info["admin_password_file"] = pwFile
+	}
+	if g.json {
+		if err := g.printJSON(info); err != nil {
+			return err
+		}
+	} else {
+		g.printBanner(ln, srv, password != "", pwFile)
+	}
+	srv.Start(ctx)
+	serveErr := srv.Serve(ctx, ln)
+	if err := srv.Close(); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
+}
+
+func (g *globals) printBanner(ln *server.Listener, srv *server.Server, created bool, pwFile string) {
+	cfg := srv.Config()
+	w := g.stderr
+	fmt.Fprintf(w, "bunker server %s listening on %s\n", server.Version, ln.URL)
+	if ln.Fingerprint != "" {
+		fmt.Fprintf(w, "  certificate fingerprint  %s\n", ln.Fingerprint)
+	}
+	fmt.Fprintf(w, "  data directory           %s\n", cfg.DataDir)
+	fmt.Fprintf(w, "  key file                 %s  (keep a copy elsewhere: it wraps every vault's key)\n", cfg.KeyFile)
+	login := "bunker login --server " + ln.URL
+	if ln.Fingerprint != "" {
+		login += " --fingerprint " + ln.Fingerprint
+	}
+	if created {
+		fmt.Fprintf(w, "\nFirst start: created the security-admin \"admin\"; its password is in\n  %s\n", pwFile)
+		fmt.Fprintf(w, "Log in, then make a vault-admin, a backup account and a restore account:\n")
+		fmt.Fprintf(w, "  %s --user admin --password-file %s\n", login, pwFile)
+		fmt.Fprintf(w, "  (docs/SERVER.md walks through the rest: vault create, token create, backup --server, restore --server)\n\n")
+	} else {
+		fmt.Fprintf(w, "Log in with: %s --user NAME\n\n", login)
+	}
+}
