@@ -195,9 +195,10 @@ func decodeFixed(s string, size int, what string) ([]byte, error) {
 	if len(s) != base64.RawStdEncoding.EncodedLen(size) {
 		return nil, fmt.Errorf("%s has %d base64 characters, want %d (%d bytes)", what, len(s), base64.RawStdEncoding.EncodedLen(size), size)
 	}
+	// The decoder skips line breaks; a canonical encoding has none.
 	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not canonical unpadded base64: %w", what, err)
+	if err != nil || len(b) != size || strings.ContainsAny(s, "\r\n") {
+		return nil, fmt.Errorf("%s is not canonical unpadded base64 of %d bytes", what, size)
 	}
 	return b, nil
 }

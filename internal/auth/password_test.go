@@ -124,6 +124,8 @@ func TestCheckPasswordRefusesHostileHashes(t *testing.T) {
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt[:21] + "$" + sum, "salt"},
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "AAAA$" + sum, "salt"},
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "==$" + sum, "salt"},
+		{"$argon2id$v=19$m=64,t=1,p=1$" + salt[:10] + "\n\n" + salt[12:] + "$" + sum, "canonical"},
+		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + sum[:20] + "\r" + sum[21:], "canonical"},
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + sum[:42], "hash"},
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + sum + "A", "hash"},
 		{"$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + sum[:42] + "h", "canonical"},
@@ -169,7 +171,11 @@ func TestCheckPasswordTamperedHash(t *testing.T) {
 		t.Fatalf("alice's password against bob's hash = %v", err)
 	}
 	i := strings.LastIndexByte(alice, '$') + 5
-	tampered := alice[:i] + string(alice[i]^1) + alice[i+1:]
+	c := "A"
+	if alice[i] == 'A' {
+		c = "B"
+	}
+	tampered := alice[:i] + c + alice[i+1:]
 	if err := CheckPassword(tampered, "alice's long password"); err != ErrWrongPassword {
 		t.Fatalf("tampered hash = %v, want ErrWrongPassword", err)
 	}
