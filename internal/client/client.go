@@ -199,3 +199,6 @@ func decodeJSONBody(resp *http.Response, out any) error {
 	}
 	return nil
 }
+
+// Token returns the API token the client sends.
+func (c *Client) Token() string { return c.token }

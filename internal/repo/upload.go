@@ -38,21 +38,21 @@ func (r *Repository) SaveUploaded(ctx context.Context, u Upload, buf []byte) (is
 	if err := r.checkUpload(u); err != nil {
 		return false, buf, err
 	}
-	if !r.saver.claim(h, false) {
-		return false, buf, r.saver.sticky()
-	}
+	// Checked even when the vault holds the blob already: a client that
+	// lies about content is refused, not quietly ignored.
 	plain := u.Payload
 	if u.Compressed {
 		plain, err = r.codec.decompressInto(buf, u.Payload, u.RawLen)
 		if err != nil {
-			r.saver.unclaim(h)
 			return false, buf, fmt.Errorf("%w: blob %s: %v", ErrUpload, h, err)
 		}
 		buf = plain
 	}
 	if got := r.key.BlobID(plain); got != h.ID {
-		r.saver.unclaim(h)
 		return false, buf, fmt.Errorf("%w: blob %s hashes to %s", ErrMismatch, h, got.Short())
+	}
+	if !r.saver.claim(h, false) {
+		return false, buf, r.saver.sticky()
 	}
 	var flags uint8
 	if u.Compressed {

@@ -110,3 +110,19 @@ func TestSaveUploadedRefusesForgeries(t *testing.T) {
 		t.Fatalf("honest upload after forgeries: %v %v", isNew, err)
 	}
 }
+
+// A forgery under the id of a blob the vault already holds is refused too,
+// not quietly dropped as a duplicate.
+func TestSaveUploadedRefusesForgeryOfHeldBlob(t *testing.T) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("held "), 1000)
+	h := blob.Handle{ID: r.Key().BlobID(data), Type: blob.DataBlob}
+	if _, _, err := r.SaveUploaded(ctx, repo.Upload{Handle: h, Payload: data, RawLen: len(data)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.SaveUploaded(ctx, repo.Upload{Handle: h, Payload: []byte("lie"), RawLen: 3}, nil); !errors.Is(err, repo.ErrMismatch) {
+		t.Fatalf("forgery of a held blob: %v", err)
+	}
+}

@@ -96,9 +96,22 @@ func Start(t testing.TB, opts Options) *Server {
 	go func() { s.done <- srv.Serve(runCtx, ln) }()
 	t.Cleanup(s.Stop)
 	if pw != "" {
-		s.Admin = s.Login(t, "admin", pw)
+		// Tests move the clock by days: every test client uses a long-lived
+		// API token rather than a 12-hour login session.
+		s.Admin = s.longLived(t, s.Login(t, "admin", pw), "")
 	}
 	return s
+}
+
+// longLived returns a client acting as c's principal (or, for a
+// security-admin c, as principal) with a two-year API token.
+func (s *Server) longLived(t testing.TB, c *client.Client, principal string) *client.Client {
+	t.Helper()
+	tok, err := c.CreateToken(context.Background(), api.TokenRequest{Principal: principal, Label: "test", ExpiresIn: "2y"})
+	if err != nil {
+		t.Fatalf("token for %s: %v", principal, err)
+	}
+	return s.Anonymous(t).WithToken(tok.Token)
 }
 
 // Stop shuts the server down (idempotent).
@@ -139,7 +152,7 @@ func (s *Server) Login(t testing.TB, name, password string) *client.Client {
 const Password = "correct horse battery staple"
 
 // User creates a user with the given role bindings ("role" on all vaults,
-// or "role@vault") and returns a client logged in as it.
+// or "role@vault") and returns a client acting as it.
 func (s *Server) User(t testing.TB, name string, roles ...string) *client.Client {
 	t.Helper()
 	ctx := context.Background()
@@ -147,7 +160,7 @@ func (s *Server) User(t testing.TB, name string, roles ...string) *client.Client
 		t.Fatalf("create user %s: %v", name, err)
 	}
 	s.bind(t, name, roles)
-	return s.Login(t, name, Password)
+	return s.longLived(t, s.Admin, name)
 }
 
 // Service creates a service account with the given roles and returns a
@@ -159,11 +172,7 @@ func (s *Server) Service(t testing.TB, name string, roles ...string) *client.Cli
 		t.Fatalf("create service %s: %v", name, err)
 	}
 	s.bind(t, name, roles)
-	tok, err := s.Admin.CreateToken(ctx, api.TokenRequest{Principal: name, Label: "test"})
-	if err != nil {
-		t.Fatalf("token for %s: %v", name, err)
-	}
-	return s.Anonymous(t).WithToken(tok.Token)
+	return s.longLived(t, s.Admin, name)
 }
 
 func (s *Server) bind(t testing.TB, name string, roles []string) {
