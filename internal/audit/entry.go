@@ -164,11 +164,15 @@ func appendTime(buf []byte, t time.Time) []byte {
 // decodeHash decodes 64 lower-case hex digits.
 func decodeHash(s string) ([32]byte, error) {
 	var h [32]byte
-	if len(s) != 64 || strings.ToLower(s) != s {
+	bad := len(s) != 64
+	for i := 0; i < len(s) && !bad; i++ {
+		bad = (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f')
+	}
+	if bad {
 		return h, errors.New("not 64 lower-case hex digits")
 	}
 	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
-		return h, errors.New("not 64 lower-case hex digits")
+		return h, fmt.Errorf("decode hash: %w", err)
 	}
 	return h, nil
 }

@@ -525,3 +525,44 @@ func TestVerifyCombined(t *testing.T) {
 	l.entries = l.entries[:len(l.entries)-3]
 	check(t, l, want{20, KindEdited}, want{160, KindDeleted}, want{230, KindInserted}, want{298, KindTruncated})
 }
+
+// TestVerifyEveryPosition applies the basic tampering of each kind at every
+// position of the chain, not only the chosen ones.
+func TestVerifyEveryPosition(t *testing.T) {
+	base := newLog(t, chainLen, every)
+	fresh := func() *auditLog {
+		return &auditLog{entries: slices.Clone(base.entries), cps: base.cps, priv: base.priv}
+	}
+	for s := uint64(1); s <= chainLen; s++ {
+		l := fresh()
+		i := l.at(t, s)
+		l.entries[i].Action = "changed"
+		check(t, l, want{s, KindEdited})
+
+		l = fresh()
+		l.entries = slices.Delete(l.entries, i, i+1)
+		if s == chainLen {
+			check(t, l, want{s, KindTruncated})
+		} else {
+			check(t, l, want{s, KindDeleted})
+		}
+
+		l = fresh()
+		l.insert(i+1, forged(t, s, prevHash(l, i)))
+		check(t, l, want{s, KindInserted})
+
+		if s < chainLen {
+			l = fresh()
+			l.entries[i], l.entries[i+1] = l.entries[i+1], l.entries[i]
+			oneReordered(t, l, s, s+1)
+		}
+
+		l = fresh()
+		l.entries[i].Actor = "rewritten"
+		l.rewriteFrom(t, i)
+		check(t, l, want{(s + every - 1) / every * every, KindBadCheckpoint})
+		if t.Failed() {
+			t.Fatalf("at seq %d", s)
+		}
+	}
+}

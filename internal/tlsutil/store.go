@@ -35,8 +35,8 @@ const maxFile = 1 << 20
 // existing one is returned as it is.
 //
 // A certificate that exists is never replaced: if one of the two files is
-// missing, or the key does not open or does not match the certificate,
-// LoadOrCreate fails and says which file is at fault, because a silently
+// missing, the key does not open or does not match the certificate, or the
+// certificate was changed after the key signed it, LoadOrCreate fails and says which file is at fault, because a silently
 // new certificate would break every client that pinned the old one and hide
 // tampering.
 func LoadOrCreate(dir string, box *secret.Box, hosts []string, now time.Time) (tls.Certificate, string, bool, error) {
