@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -319,4 +320,11 @@ func (c *Client) Audit(ctx context.Context, after uint64, limit int) (api.AuditP
 	var out api.AuditPage
 	q := url.Values{"after": {fmt.Sprint(after)}, "limit": {fmt.Sprint(limit)}}
 	return out, c.do(ctx, http.MethodGet, "/v1/audit", q, nil, &out)
+}
+
+// AuditExport streams the whole audit log with its checkpoints as JSON
+// lines (the format audit.ReadJSONL reads), after the server has signed a
+// checkpoint of the newest entry. The caller reads and closes the body.
+func (c *Client) AuditExport(ctx context.Context) (io.ReadCloser, error) {
+	return c.Stream(ctx, "/v1/audit/export", nil)
 }
