@@ -125,6 +125,8 @@ and a key file in your config directory, both created on first use.`,
 		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g),
 		newStatsCmd(g), newKeyCmd(g),
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
+		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),
+		newAuditCmd(g), newJobCmd(g),
 	)
 	return root
 }
