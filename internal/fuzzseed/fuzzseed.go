@@ -29,3 +29,21 @@ func Write(t testing.TB, target string, inputs ...[]byte) {
 		}
 	}
 }
+
+// WriteEntry stores one corpus file of target named name, holding the given
+// values, each in the corpus syntax (e.g. `byte('\x01')`, `string("a")`),
+// for fuzz targets with several arguments.
+func WriteEntry(t testing.TB, target, name string, values ...string) {
+	t.Helper()
+	dir := filepath.Join("testdata", "fuzz", target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "go test fuzz v1\n"
+	for _, v := range values {
+		body += v + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -89,10 +89,15 @@ func randomPassword(n int) (string, error) {
 }
 
 // dummyHash is checked when the user does not exist, so that a login takes
-// as long for an unknown name as for a wrong password.
+// as long for an unknown name as for a wrong password. It is made once.
 func (s *Server) dummyHash() string {
-	h, _ := auth.HashPassword("bunker dummy password", s.passwordParams())
-	return h
+	s.dummyOnce.Do(func() {
+		pw, err := randomPassword(adminPasswordLen)
+		if err == nil {
+			s.dummy, _ = auth.HashPassword(pw, s.passwordParams())
+		}
+	})
+	return s.dummy
 }
 
 func (s *Server) handleLogin(c *call) error {

@@ -98,6 +98,9 @@ type Server struct {
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
 	ckMu     sync.Mutex // one checkpoint at a time
+
+	dummyOnce sync.Once
+	dummy     string // password hash checked for unknown users
 }
 
 // New opens (creating on first start) the server's data directory, key file
