@@ -206,7 +206,9 @@ func TestVaultsPointsHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A point's vault must exist.
-	if err := db.Update(ctx, func(tx store.Tx) error { return tx.CreatePoint(ctx, &store.Point{Vault: "ghost", ID: "x", State: store.Active}) }); err == nil {
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.CreatePoint(ctx, &store.Point{Vault: "ghost", ID: "x", State: store.Active})
+	}); err == nil {
 		t.Fatal("a point in a vault that does not exist")
 	}
 }
