@@ -73,8 +73,9 @@ func runServer(cmd *cobra.Command, g *globals, cfg server.Config) error {
 		srv.Close()
 		return err
 	}
+	eff := srv.Config()
 	info := map[string]any{"message_type": "listening", "url": ln.URL, "fingerprint": ln.Fingerprint,
-		"data": cfg.DataDir, "key_file": cfg.KeyFile, "version": server.Version}
+		"data": eff.DataDir, "key_file": eff.KeyFile, "version": server.Version}
 	if password != "" {
 		info["admin_password_file"] = pwFile
 	}

@@ -59,6 +59,9 @@ func (w *Writer) Add(t blob.Type, id blob.ID, payload []byte, flags uint8, rawLe
 // Size returns the bytes written so far.
 func (w *Writer) Size() int { return len(w.buf) }
 
+// Entries returns the blobs added so far.
+func (w *Writer) Entries() []Entry { return w.entries }
+
 // Count returns the number of blobs added.
 func (w *Writer) Count() int { return len(w.entries) }
 

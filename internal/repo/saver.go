@@ -254,11 +254,14 @@ func (s *saver) upload(ctx context.Context, w *pack.Writer) {
 func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	data, id, entries, err := w.Finish()
 	if err != nil {
+		s.forget(w.Entries())
 		return err
 	}
 	h := storage.Handle{Kind: storage.KindPack, Name: id.String()}
 	err = s.r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), storage.PutOptions{})
 	if err != nil && !errors.Is(err, storage.ErrExists) {
+		// The pack's blobs are not stored: nobody may count on them.
+		s.forget(entries)
 		return fmt.Errorf("store pack %s: %w", id.Short(), err)
 	}
 	s.packBufs.Put(data)
@@ -285,10 +288,20 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	return nil
 }
 
+// forget releases the claims on the blobs of a pack that was not stored.
+func (s *saver) forget(entries []pack.Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		delete(s.pending, blob.Handle{ID: e.ID, Type: e.Type})
+	}
+}
+
 // Flush uploads the partially filled pack, waits for every upload under
 // way, and writes an index object for the packs not yet indexed. After
 // Flush returns nil, every blob whose SaveBlob returned before Flush was
-// called is durable and findable. Other goroutines may keep saving while
+// called is durable and findable. An error of a background upload since the
+// last Flush is returned, once. Other goroutines may keep saving while
 // Flush runs; their blobs may or may not be included.
 func (r *Repository) Flush(ctx context.Context) error {
 	s := r.saver
@@ -313,8 +326,12 @@ func (r *Repository) Flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	// An error is reported once, to this Flush; the repository can be used
+	// again afterwards (a long-lived server must not stay broken after one
+	// failed write).
 	s.mu.Lock()
 	err := s.err
+	s.err = nil
 	batch := s.unsaved
 	s.unsaved = nil
 	s.mu.Unlock()

@@ -224,7 +224,10 @@ func (s *Server) handleUpload(c *call) error {
 				return badRequest("%v", err)
 			}
 			u := repo.Upload{Handle: f.Handle, Payload: f.Payload, Compressed: f.Compressed, RawLen: f.RawLen}
-			isNew, buf, err := ov.repo.SaveUploaded(c.ctx, u, scratch)
+			// The pack a blob lands in is written in the background and
+			// belongs to the vault, not to this request: it must not stop
+			// when the request ends.
+			isNew, buf, err := ov.repo.SaveUploaded(context.WithoutCancel(c.ctx), u, scratch)
 			scratch = buf
 			if errors.Is(err, repo.ErrMismatch) || errors.Is(err, repo.ErrUpload) {
 				return badRequest("blob %d of the upload refused: %v", res.Received, err)
@@ -311,7 +314,7 @@ func (s *Server) handleCommit(c *call) error {
 	}
 	var view api.Point
 	err = s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
-		if err := ov.repo.Flush(c.ctx); err != nil {
+		if err := ov.repo.Flush(context.WithoutCancel(c.ctx)); err != nil {
 			return err
 		}
 		if _, err := collectBlobs(c.ctx, ov.repo, root); err != nil {
@@ -331,7 +334,7 @@ func (s *Server) handleCommit(c *call) error {
 		if err := s.sign(p); err != nil {
 			return err
 		}
-		if _, err := ov.repo.SavePoint(c.ctx, p); err != nil {
+		if _, err := ov.repo.SavePoint(context.WithoutCancel(c.ctx), p); err != nil {
 			return err
 		}
 		sp := catalogEntry(p)
