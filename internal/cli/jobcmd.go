@@ -13,9 +13,9 @@ import (
 func newJobCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "job",
-		Short: "See the server's recent jobs: backups and maintenance",
-		Long: `The server records each backup and each maintenance pass as a job, with its
-state, start, end and error.`,
+		Short: "See the server's recent jobs, such as maintenance passes",
+		Long: `The server records work it runs in the background or on request, such as
+each maintenance pass, as a job with its state, start, end and error.`,
 		Example: `  bunker job list`,
 	}
 	cmd.AddCommand(newJobListCmd(g))

@@ -37,11 +37,8 @@ func failed(err error, format string, a ...any) error {
 	var e *client.Error
 	if errors.As(err, &e) {
 		hint := ""
-		switch {
-		case e.Status == http.StatusForbidden && strings.Contains(e.Message, " lacks the "):
+		if e.Status == http.StatusForbidden && strings.Contains(e.Message, " lacks the ") {
 			hint = "; ask a security-admin for a role that grants it (`bunker role roles` lists them)"
-		case e.Status == http.StatusUnauthorized && e.Code == "totp_required":
-			hint = "; log in again with --totp CODE"
 		}
 		return serverError(fmt.Errorf("%s: %w%s", what, err, hint))
 	}
