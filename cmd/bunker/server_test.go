@@ -436,10 +436,10 @@ func TestServerManagement(t *testing.T) {
 	}
 
 	// TOTP: enroll in two steps, then a security-admin resets it.
-	var enroll map[string]string
+	var enroll api.TOTPEnrollment
 	vadmin.json(&enroll, "user", "totp", "enroll")
-	code, err := totp.GenerateCode(enroll["secret"], time.Now())
-	if err != nil || !strings.HasPrefix(enroll["url"], "otpauth://") {
+	code, err := totp.GenerateCode(enroll.Secret, time.Now())
+	if err != nil || !strings.HasPrefix(enroll.URL, "otpauth://") || enroll.Enabled {
 		t.Fatalf("user totp enroll --json: %v %v", enroll, err)
 	}
 	vadmin.ok("user", "totp", "enroll", "--code", code)

@@ -22,11 +22,10 @@ type AuditPage struct {
 
 // SessionRequest is a request body.
 type SessionRequest struct {
-	Hostname   string    `json:"hostname"`
-	Paths      []string  `json:"paths"`
-	Tags       []string  `json:"tags,omitempty"`
-	Parent     string    `json:"parent,omitempty"`
-	ClientTime time.Time `json:"client_time,omitzero"`
+	Hostname string   `json:"hostname"`
+	Paths    []string `json:"paths"`
+	Tags     []string `json:"tags,omitempty"`
+	Parent   string   `json:"parent,omitempty"`
 }
 
 // SessionResponse tells a backup client how to chunk and name content.
@@ -170,6 +169,16 @@ type PasswordChange struct {
 // TOTPRequest is a request body.
 type TOTPRequest struct {
 	Code string `json:"code,omitempty"`
+}
+
+// TOTPEnrollment answers the two steps of a TOTP enrolment: first the
+// secret (and its otpauth URL for an authenticator app), then, with a code
+// confirmed, that the factor is on.
+type TOTPEnrollment struct {
+	Secret  string `json:"secret,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Enabled bool   `json:"enabled"`
+	Next    string `json:"next"`
 }
 
 // TokenRequest is a request body.

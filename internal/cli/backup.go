@@ -169,7 +169,7 @@ func runRemoteBackup(ctx context.Context, g *globals, f *backupFlags, m *filter.
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	req := api.SessionRequest{Hostname: host, Tags: f.tags, Parent: f.parent, ClientTime: time.Now()}
+	req := api.SessionRequest{Hostname: host, Tags: f.tags, Parent: f.parent}
 	if f.stdin {
 		req.Paths = []string{"/" + f.stdinName}
 	} else if req.Paths, err = archiver.AbsPaths(paths); err != nil {

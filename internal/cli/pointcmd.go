@@ -57,7 +57,7 @@ func holdList(ids []int64) string {
 
 // expiresText says until when a point is kept.
 func expiresText(p api.Point) string {
-	if p.Expires.IsZero() || p.NoExpiry {
+	if p.Expires.IsZero() {
 		return "never"
 	}
 	return when(p.Expires)
@@ -169,8 +169,6 @@ func (g *globals) printPoint(p api.Point) {
 		g.printf("size         %s in %d files\n", ui.Bytes(p.Summary.TotalBytes), files)
 	}
 	switch {
-	case p.NoExpiry:
-		g.printf("expires      never: back from the recycle bin, kept until deleted by hand\n")
 	case p.Expires.IsZero():
 		g.printf("expires      never: kept until deleted by hand\n")
 	default:

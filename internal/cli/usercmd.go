@@ -292,7 +292,7 @@ security-admin with ` + "`bunker user totp reset`" + `.`,
 				if g.json {
 					return g.printJSON(out)
 				}
-				g.printf("secret  %s\nurl     %s\n", display(out["secret"]), display(out["url"]))
+				g.printf("secret  %s\nurl     %s\n", display(out.Secret), display(out.URL))
 				answer, asked, err := g.terminalLine("Add it to your authenticator app, then enter the current code: ")
 				if err != nil {
 					return err
@@ -310,7 +310,7 @@ security-admin with ` + "`bunker user totp reset`" + `.`,
 			if g.json {
 				return g.printJSON(out)
 			}
-			g.printf("%s\n", display(out["status"]))
+			g.printf("%s\n", display(out.Next))
 			return nil
 		},
 	}

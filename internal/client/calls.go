@@ -43,8 +43,8 @@ func (c *Client) ChangePassword(ctx context.Context, current, next string) error
 }
 
 // TOTP starts (code empty) or confirms the caller's TOTP enrolment.
-func (c *Client) TOTP(ctx context.Context, code string) (map[string]string, error) {
-	var out map[string]string
+func (c *Client) TOTP(ctx context.Context, code string) (api.TOTPEnrollment, error) {
+	var out api.TOTPEnrollment
 	return out, c.do(ctx, http.MethodPost, "/v1/me/totp", nil, api.TOTPRequest{Code: code}, &out)
 }
 

@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -238,6 +239,40 @@ func TestParseModeAndFormat(t *testing.T) {
 	for d, want := range map[time.Duration]string{0: "0", 72 * time.Hour: "3d", 36 * time.Hour: "1d12h", 5 * time.Hour: "5h", 90 * time.Minute: "1h30m0s"} {
 		if got := Format(d); got != want {
 			t.Errorf("Format(%v) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+func TestPolicyJSON(t *testing.T) {
+	l, _ := NewLock(Compliance, 7*day, 365*day, 72*time.Hour, t0)
+	p := Policy{Lock: l, Retention: 30 * day, BinRetention: 90 * time.Minute}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"lock":{"mode":"compliance","min_retention":"7d","max_retention":"365d","changeable_for":"3d","set_at":"2026-11-01T12:00:00Z"},"retention":"30d","bin_retention":"1h30m0s"}`
+	if string(b) != want {
+		t.Fatalf("JSON %s\nwant %s", b, want)
+	}
+	var back Policy
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back != p {
+		t.Fatalf("round trip %+v, want %+v", back, p)
+	}
+	none, _ := json.Marshal(Policy{})
+	if string(none) != `{"lock":{"mode":"none","min_retention":"0","max_retention":"0","changeable_for":"0"},"retention":"0","bin_retention":"0"}` {
+		t.Fatalf("empty policy: %s", none)
+	}
+	for _, bad := range []string{`{"lock":{"mode":"strict"}}`, `{"retention":"5x"}`, `{"retention":"xs"}`, `{"lock":{"min_retention":"-"}}`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	for s, d := range map[string]time.Duration{"30m0s": 30 * time.Minute, "2w": 14 * day, "1y": 366 * day, "0": 0} {
+		if got, err := ParseSpan(s); err != nil || got != d {
+			t.Errorf("ParseSpan(%q) = %v, %v", s, got, err)
 		}
 	}
 }

@@ -302,7 +302,7 @@ func TestPointTimeIsTheServers(t *testing.T) {
 	w := newWorld(t)
 	for _, claim := range []time.Time{time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		w.s.Clock.Advance(time.Hour)
-		sess, err := w.host.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "host1", Paths: []string{w.src}, ClientTime: claim})
+		sess, err := w.host.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "host1", Paths: []string{w.src}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,4 +369,59 @@ func contentID(t *testing.T, key, data []byte) blob.ID {
 		t.Fatal(err)
 	}
 	return k.BlobID(data)
+}
+
+// A token limited to one vault cannot make a token that reaches further.
+func TestScopedTokenCannotWiden(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	tok, err := w.vadmin.CreateToken(ctx, api.TokenRequest{Vaults: []string{"prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoped := w.s.Anonymous(t).WithToken(tok.Token)
+	if _, err := scoped.Points(ctx, "dev", client.PointFilter{}); !client.IsStatus(err, 403) {
+		t.Fatalf("scoped token read another vault: %v", err)
+	}
+	w.attempt(t, "scoped token makes an unlimited token", 403, "vadmin", func() (int, string) {
+		_, err := scoped.CreateToken(ctx, api.TokenRequest{})
+		return status(err)
+	})
+	w.attempt(t, "scoped token makes a token for another vault", 403, "vadmin", func() (int, string) {
+		_, err := scoped.CreateToken(ctx, api.TokenRequest{Vaults: []string{"dev"}})
+		return status(err)
+	})
+	if _, err := scoped.CreateToken(ctx, api.TokenRequest{Vaults: []string{"prod"}}); err != nil {
+		t.Fatalf("scoped token making a token as narrow: %v", err)
+	}
+}
+
+// Changing a password logs out every other session of that user; a TOTP
+// confirmation with nothing pending is a clear 400.
+func TestPasswordChangeAndTOTPEdges(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	a := w.s.Login(t, "vadmin", servertest.Password)
+	b := w.s.Login(t, "vadmin", servertest.Password)
+	if err := a.ChangePassword(ctx, servertest.Password, "another long password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Whoami(ctx); err != nil {
+		t.Fatalf("the session that changed the password was logged out: %v", err)
+	}
+	if _, err := b.Whoami(ctx); !client.IsStatus(err, 401) {
+		t.Fatalf("another session survived the password change: %v", err)
+	}
+	if _, err := a.TOTP(ctx, "123456"); !client.IsStatus(err, 400) {
+		t.Fatalf("TOTP confirmation with nothing pending: %v", err)
+	}
+	if _, err := a.TOTP(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.Admin.UpdatePrincipal(ctx, "vadmin", api.PrincipalUpdate{ResetTOTP: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.TOTP(ctx, "123456"); client.IsStatus(err, 500) || err == nil {
+		t.Fatalf("TOTP confirmation after a reset: %v", err)
+	}
 }

@@ -90,8 +90,11 @@ func (s *Server) handleAuditList(c *call) error {
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > 5000 {
+	switch {
+	case limit == 0:
 		limit = 1000
+	case limit > 5000:
+		limit = 5000
 	}
 	var page api.AuditPage
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
@@ -139,6 +142,12 @@ func (s *Server) handleAuditExport(c *call) error {
 		return err
 	})
 	if err != nil {
+		return err
+	}
+	c.target = "audit"
+	if err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"entries": len(entries), "checkpoints": len(cps)})
+	}); err != nil {
 		return err
 	}
 	c.w.Header().Set("Content-Type", "application/x-ndjson")

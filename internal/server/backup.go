@@ -100,6 +100,16 @@ func (s *Server) handleSessionCreate(c *call) error {
 			se.parentTrees[id] = true
 		}
 	}
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
+		detail := map[string]any{"session": se.id, "hostname": se.hostname, "paths": len(se.paths)}
+		if parent != nil {
+			detail["parent"] = parent.ID
+		}
+		return c.audit(tx, audit.OutcomeOK, detail)
+	})
+	if err != nil {
+		return err
+	}
 	s.sessions.add(se)
 	s.metrics.sessions.Set(float64(s.sessions.count()))
 	cfg := ov.repo.Config()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/remote"
+	"github.com/bunkerhq/bunker/internal/restorer"
 )
 
 func (w *world) lockProd(t *testing.T, mode string) {
@@ -210,4 +212,65 @@ func TestExpiryBinPurgeAndHolds(t *testing.T) {
 	backupTo(t, w.host, "prod", "host1", w.src)
 	restoreFrom(t, w.ops, "prod", "latest")
 	w.verifyAudit(t)
+}
+
+// A restore under way keeps what it reads from garbage collection, even if
+// its point is deleted and purged meanwhile.
+func TestRestoreSessionOutlivesPurge(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	zero := "0"
+	if _, err := w.vadmin.UpdateVault(ctx, "prod", api.VaultUpdate{BinRetention: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := remote.StartRestore(ctx, w.ops, "prod", w.point[:8])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	if _, err := w.vadmin.DeletePoint(ctx, "prod", w.point[:8]); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w.vadmin.Maintain(ctx, "prod")
+	if err != nil || len(rep.Purged) != 1 {
+		t.Fatalf("purge: %+v %v", rep, err)
+	}
+	target := t.TempDir()
+	if _, err := restorer.Restore(ctx, r, r.Point(), restorer.Options{Target: target, Verify: true}); err != nil {
+		t.Fatalf("restore after its point was purged: %v", err)
+	}
+	r.Close(ctx)
+	// Once the restore is over, the next pass collects the data.
+	if rep, err = w.vadmin.Maintain(ctx, "prod"); err != nil || rep.GC.PacksDeleted == 0 {
+		t.Fatalf("nothing collected after the restore ended: %+v %+v %v", rep, rep.GC, err)
+	}
+}
+
+// Undelete resolves "latest" among binned points, gives an expired point a
+// new expiry, and refuses one that its lock's maximum no longer allows.
+func TestUndeleteExpired(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	if _, err := w.vadmin.Lock(ctx, "prod", api.LockRequest{Mode: "governance", MaxRetention: "90d"}); err != nil {
+		t.Fatal(err)
+	}
+	w.s.Clock.Advance(31 * day)
+	if rep, err := w.vadmin.Maintain(ctx, "prod"); err != nil || len(rep.Expired) != 1 {
+		t.Fatalf("expire: %+v %v", rep, err)
+	}
+	p, err := w.vadmin.Undelete(ctx, "prod", "latest")
+	if err != nil {
+		t.Fatalf("undelete latest binned: %v", err)
+	}
+	if want := w.s.Clock.Now().Add(30 * day); p.State != "active" || !p.Expires.Equal(want) {
+		t.Fatalf("undeleted point: state %s expires %v, want active until %v", p.State, p.Expires, want)
+	}
+	// Expire it again, later than the maximum allows it back.
+	w.s.Clock.Advance(31 * day)
+	if rep, err := w.vadmin.Maintain(ctx, "prod"); err != nil || len(rep.Expired) != 1 {
+		t.Fatalf("expire again: %+v %v", rep, err)
+	}
+	if _, err := w.vadmin.Undelete(ctx, "prod", w.point[:8]); !client.IsStatus(err, 409) {
+		t.Fatalf("undelete beyond the lock's maximum: %v", err)
+	}
 }

@@ -113,7 +113,7 @@ func (s *Server) maintainSteps(ctx context.Context, name, by string, rep *api.Ma
 	if err := s.purgeBin(ctx, v, ov, by, now, rep); err != nil {
 		return fmt.Errorf("purge the recycle bin: %w", err)
 	}
-	return s.collect(ctx, v, ov, by, now, rep)
+	return s.collect(ctx, v, ov, rep)
 }
 
 // purgeBin removes bin entries whose bin period is over. The point record
@@ -174,14 +174,16 @@ func (s *Server) purgeBin(ctx context.Context, v *store.Vault, ov *openVault, by
 // collect deletes packs that nothing needs, with the vault's blob traffic
 // held off. Packs younger than the margin and blobs that open backup
 // sessions rely on are kept.
-func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, by string, now time.Time, rep *api.MaintenanceReport) error {
+func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, rep *api.MaintenanceReport) error {
 	ov.gc.Lock()
 	defer ov.gc.Unlock()
 	if err := ov.repo.Flush(ctx); err != nil {
 		return err
 	}
+	// Pack ages come from the filesystem's clock, so they are measured
+	// against the wall clock, not the server's policy clock.
 	st, err := prune.Prune(ctx, ov.repo, prune.Options{
-		MaxUnused: 0.2, Keep: s.sessions.claims(v.Name), MinAge: s.cfg.GCMargin, Now: now,
+		MaxUnused: 0.2, Keep: s.sessions.claims(v.Name), MinAge: s.cfg.GCMargin, Now: time.Now(),
 	})
 	rep.GC = st
 	if err != nil {

@@ -83,12 +83,16 @@ func (s *Server) handlePointList(c *call) error {
 // a vault's points in state (any state when empty).
 func findPoint(c *call, tx store.Tx, vault, ref string, state store.PointState) (*store.Point, error) {
 	if ref == "latest" {
-		ps, err := tx.Points(c.ctx, store.PointFilter{Vault: vault, State: store.Active})
+		st := state
+		if st == "" {
+			st = store.Active
+		}
+		ps, err := tx.Points(c.ctx, store.PointFilter{Vault: vault, State: st})
 		if err != nil {
 			return nil, err
 		}
 		if len(ps) == 0 {
-			return nil, notFound("vault %s has no points yet", vault)
+			return nil, notFound("vault %s has no %s points", vault, st)
 		}
 		return &ps[len(ps)-1], nil
 	}
@@ -186,8 +190,10 @@ func binPoint(p *store.Point, now time.Time, binFor time.Duration, by, reason st
 	p.State, p.BinnedAt, p.PurgeAfter, p.BinnedBy, p.BinReason = store.Binned, now, now.Add(binFor), by, reason
 }
 
-// handlePointUndelete brings a point back from the recycle bin. It is then
-// kept until deleted by hand: its old expiry no longer bins it.
+// handlePointUndelete brings a point back from the recycle bin. A point
+// that had expired gets a new expiry from the vault's retention, as a new
+// point would, within the lock's bounds; one too old for them stays in the
+// bin.
 func (s *Server) handlePointUndelete(c *call) error {
 	vault := c.r.PathValue("vault")
 	c.target = "vault/" + clip(vault)
@@ -205,11 +211,19 @@ func (s *Server) handlePointUndelete(c *call) error {
 			return err
 		}
 		c.target = "point/" + vault + "/" + p.ID
-		reason := p.BinReason
-		p.State, p.BinnedAt, p.PurgeAfter, p.BinnedBy, p.BinReason = store.Active, time.Time{}, time.Time{}, "", ""
-		if p.RetentionView().Expired(s.cfg.Now()) {
-			p.NoExpiry = true
+		reason, oldExp := p.BinReason, p.Expires
+		now := s.cfg.Now().UTC()
+		if p.RetentionView().Expired(now) {
+			p.Expires = v.Policy.Expiry(now)
+			var r time.Duration
+			if !p.Expires.IsZero() {
+				r = p.Expires.Sub(p.Time)
+			}
+			if err := v.Policy.Lock.CheckRetention(r); err != nil {
+				return conflict("point %s cannot come back from the bin: a new expiry of %s would give it a retention the vault's lock does not allow (%v)", p.ID[:8], p.Expires.Format(time.RFC3339), err)
+			}
 		}
+		p.State, p.BinnedAt, p.PurgeAfter, p.BinnedBy, p.BinReason = store.Active, time.Time{}, time.Time{}, "", ""
 		if err := tx.UpdatePoint(c.ctx, p); err != nil {
 			return err
 		}
@@ -218,7 +232,7 @@ func (s *Server) handlePointUndelete(c *call) error {
 			return err
 		}
 		view = s.pointView(v, p, hs)
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"binned_as": reason, "kept_until_deleted": p.NoExpiry})
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"binned_as": reason, "expires_was": oldExp, "expires": p.Expires})
 	})
 	if err != nil {
 		return err
@@ -283,7 +297,7 @@ func (s *Server) handlePointRetention(c *call) error {
 			}
 			return conflict("%v", err)
 		}
-		p.Expires, p.NoExpiry = exp, false
+		p.Expires = exp
 		if err := tx.UpdatePoint(c.ctx, p); err != nil {
 			return err
 		}

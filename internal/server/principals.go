@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
@@ -318,6 +319,9 @@ func (s *Server) handlePrincipalUpdate(c *call) error {
 				return err
 			}
 			detail["password"] = "set"
+			if _, err := s.revokeSessions(c.ctx, tx, p.Name, ""); err != nil {
+				return err
+			}
 		}
 		if req.ResetTOTP {
 			p.TOTPSealed, p.TOTPLastStep = nil, 0
@@ -334,13 +338,41 @@ func (s *Server) handlePrincipalUpdate(c *call) error {
 				return err
 			}
 		}
-		view = api.Principal{Principal: p, TOTP: p.HasTOTP()}
+		bs, err := tx.Bindings(c.ctx, p.Name)
+		if err != nil {
+			return err
+		}
+		view = api.Principal{Principal: p, TOTP: p.HasTOTP(), Bindings: []rbac.Binding{}}
+		for _, b := range bs {
+			view.Bindings = append(view.Bindings, b.Binding)
+		}
 		return c.audit(tx, audit.OutcomeOK, detail)
 	})
 	if err != nil {
 		return err
 	}
 	return c.ok(http.StatusOK, view)
+}
+
+// revokeSessions revokes a principal's login sessions except keep: after a
+// password change, whoever knew the old password is logged out.
+func (s *Server) revokeSessions(ctx context.Context, tx store.Tx, name, keep string) (int, error) {
+	ts, err := tx.Tokens(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	now := s.cfg.Now().UTC()
+	n := 0
+	for i := range ts {
+		if ts[i].Kind == store.SessionToken && ts[i].ID != keep && ts[i].RevokedAt.IsZero() {
+			ts[i].RevokedAt = now
+			if err := tx.UpdateToken(ctx, &ts[i]); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *Server) revokeAll(ctx context.Context, tx store.Tx, name string) error {
@@ -389,7 +421,11 @@ func (s *Server) handlePasswordChange(c *call) error {
 		if err := tx.UpdatePrincipal(c.ctx, p); err != nil {
 			return err
 		}
-		return c.audit(tx, audit.OutcomeOK, nil)
+		n, err := s.revokeSessions(c.ctx, tx, p.Name, c.id.token.ID)
+		if err != nil {
+			return err
+		}
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"sessions_revoked": n})
 	})
 	if err != nil {
 		return err
@@ -434,12 +470,12 @@ func (s *Server) handleTOTP(c *call) error {
 		if err != nil {
 			return err
 		}
-		return c.ok(http.StatusOK, map[string]string{"secret": secretText, "url": url,
-			"next": "add it to an authenticator app, then confirm with the current code"})
+		return c.ok(http.StatusOK, api.TOTPEnrollment{Secret: secretText, URL: url,
+			Next: "add it to an authenticator app, then confirm with the current code"})
 	}
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
 		hexSealed, err := tx.Setting(c.ctx, key)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && hexSealed == "") {
 			return badRequest("no TOTP enrolment is pending: start one without a code")
 		}
 		if err != nil {
@@ -473,7 +509,7 @@ func (s *Server) handleTOTP(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(http.StatusOK, map[string]string{"status": "TOTP enabled: logins now need the current code"})
+	return c.ok(http.StatusOK, api.TOTPEnrollment{Next: "TOTP enabled: logins now need the current code", Enabled: true})
 }
 
 // handleTokenCreate makes an API token: for the caller itself, or (as a
@@ -514,6 +550,17 @@ func (s *Server) handleTokenCreate(c *call) error {
 	}
 	slices.Sort(req.Vaults)
 	req.Vaults = slices.Compact(req.Vaults)
+	// A token limited to some vaults cannot make one that reaches further.
+	if scope := c.id.token.Vaults; len(scope) > 0 {
+		if len(req.Vaults) == 0 {
+			return forbidden("this token is limited to vaults %s: a token it makes must name some of them with vaults", strings.Join(scope, ", "))
+		}
+		for _, v := range req.Vaults {
+			if !slices.Contains(scope, v) {
+				return forbidden("this token is limited to vaults %s and cannot make one for vault %s", strings.Join(scope, ", "), v)
+			}
+		}
+	}
 	var resp api.NewToken
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
 		p, err := s.loadPrincipal(c, tx, name)

@@ -48,20 +48,20 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/me/totp", "principal.totp", true, s.handleTOTP)
 
 	// Principals, tokens, roles.
-	add("GET /v1/principals", "", true, s.handlePrincipalList)
+	add("GET /v1/principals", "principal.list", true, s.handlePrincipalList)
 	add("POST /v1/principals", "principal.create", true, s.handlePrincipalCreate)
 	add("PATCH /v1/principals/{name}", "principal.update", true, s.handlePrincipalUpdate)
-	add("GET /v1/tokens", "", true, s.handleTokenList)
+	add("GET /v1/tokens", "token.list", true, s.handleTokenList)
 	add("POST /v1/tokens", "token.create", true, s.handleTokenCreate)
 	add("DELETE /v1/tokens/{id}", "token.revoke", true, s.handleTokenRevoke)
 	add("GET /v1/roles", "", true, s.handleRoles)
 	add("GET /v1/roles/constraints", "", true, s.handleConstraints)
-	add("GET /v1/bindings", "", true, s.handleBindingList)
+	add("GET /v1/bindings", "role.list", true, s.handleBindingList)
 	add("POST /v1/bindings", "role.bind", true, s.handleBindingCreate)
 	add("DELETE /v1/bindings/{id}", "role.unbind", true, s.handleBindingDelete)
 
 	// Vaults and their policies.
-	add("GET /v1/vaults", "", true, s.handleVaultList)
+	add("GET /v1/vaults", "vault.list", true, s.handleVaultList)
 	add("POST /v1/vaults", "vault.create", true, s.handleVaultCreate)
 	add("GET /v1/vaults/{vault}", "vault.show", true, s.handleVaultShow)
 	add("PATCH /v1/vaults/{vault}", "vault.update", true, s.handleVaultUpdate)
@@ -69,7 +69,7 @@ func (s *Server) routes() http.Handler {
 	add("PUT /v1/vaults/{vault}/lock", "vault.lock", true, s.handleLockSet)
 	add("DELETE /v1/vaults/{vault}/lock", "vault.unlock", true, s.handleLockRemove)
 	add("POST /v1/vaults/{vault}/maintenance", "vault.maintain", true, s.handleMaintain)
-	add("GET /v1/jobs", "", true, s.handleJobs)
+	add("GET /v1/jobs", "job.list", true, s.handleJobs)
 
 	// Points, holds, the bin.
 	add("GET /v1/vaults/{vault}/points", "point.list", true, s.handlePointList)
@@ -95,7 +95,7 @@ func (s *Server) routes() http.Handler {
 	add("DELETE /v1/restores/{session}", "restore.end", true, func(c *call) error { return s.handleSessionEnd(c, true) })
 
 	// The audit log.
-	add("GET /v1/audit", "", true, s.handleAuditList)
+	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
 	add("GET /v1/audit/export", "audit.export", true, s.handleAuditExport)
 	add("DELETE /v1/audit", "audit.delete", true, s.handleAuditDelete)
 

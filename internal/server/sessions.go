@@ -135,13 +135,20 @@ func (ss *sessionSet) reap() int {
 	return n
 }
 
-// claims returns every blob that open backup sessions of vault rely on.
+// claims returns every blob that open sessions of vault rely on: what
+// backups uploaded or were told is present, and what restores are reading.
 func (ss *sessionSet) claims(vault string) map[blob.Handle]bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	out := map[blob.Handle]bool{}
 	for _, se := range ss.m {
-		if se.restore || se.vault != vault {
+		if se.vault != vault {
+			continue
+		}
+		if se.restore {
+			for h := range se.reachable {
+				out[h] = true
+			}
 			continue
 		}
 		se.mu.Lock()

@@ -142,20 +142,13 @@ type Point struct {
 	PurgeAfter time.Time     `json:"purge_after,omitzero"`
 	BinnedBy   string        `json:"binned_by,omitempty"`
 	BinReason  string        `json:"bin_reason,omitempty"` // "deleted" or "expired"
-	// NoExpiry is set when a point comes back from the bin: it is then kept
-	// until deleted by hand, and its old expiry no longer bins it.
-	NoExpiry  bool   `json:"no_expiry,omitempty"`
-	KeyID     string `json:"key_id"`
-	Signature []byte `json:"signature"`
+	KeyID      string        `json:"key_id"`
+	Signature  []byte        `json:"signature"`
 }
 
 // RetentionView returns the fields the retention rules need.
 func (p *Point) RetentionView() retention.Point {
-	exp := p.Expires
-	if p.NoExpiry {
-		exp = time.Time{}
-	}
-	return retention.Point{ID: p.ID, Time: p.Time, Expires: exp, Tags: p.Tags}
+	return retention.Point{ID: p.ID, Time: p.Time, Expires: p.Expires, Tags: p.Tags}
 }
 
 // PointFilter selects points; zero fields select everything.

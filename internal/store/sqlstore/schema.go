@@ -65,7 +65,6 @@ var sqliteSchema = []string{
 		purge_after INTEGER NOT NULL DEFAULT 0,
 		binned_by TEXT NOT NULL DEFAULT '',
 		bin_reason TEXT NOT NULL DEFAULT '',
-		no_expiry INTEGER NOT NULL DEFAULT 0,
 		key_id TEXT NOT NULL,
 		signature BLOB NOT NULL,
 		PRIMARY KEY (vault, id))`,

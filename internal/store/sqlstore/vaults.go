@@ -82,15 +82,14 @@ func (t *tx) DeleteVault(ctx context.Context, name string) error {
 }
 
 const pointCols = `vault, id, time, hostname, username, paths, tags, tree, parent, summary, client_time, created_by,
-	expires, state, binned_at, purge_after, binned_by, bin_reason, no_expiry, key_id, signature`
+	expires, state, binned_at, purge_after, binned_by, bin_reason, key_id, signature`
 
 func scanPoint(row scanner) (*store.Point, error) {
 	var p store.Point
 	var paths, tags, summary string
 	var tm, client, expires, binned, purge int64
-	var noExpiry int
 	if err := row.Scan(&p.Vault, &p.ID, &tm, &p.Hostname, &p.Username, &paths, &tags, &p.Tree, &p.Parent, &summary, &client,
-		&p.CreatedBy, &expires, &p.State, &binned, &purge, &p.BinnedBy, &p.BinReason, &noExpiry, &p.KeyID, &p.Signature); err != nil {
+		&p.CreatedBy, &expires, &p.State, &binned, &purge, &p.BinnedBy, &p.BinReason, &p.KeyID, &p.Signature); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
@@ -102,7 +101,7 @@ func scanPoint(row scanner) (*store.Point, error) {
 		}
 	}
 	p.Time, p.ClientTime, p.Expires = fromNanos(tm), fromNanos(client), fromNanos(expires)
-	p.BinnedAt, p.PurgeAfter, p.NoExpiry = fromNanos(binned), fromNanos(purge), noExpiry != 0
+	p.BinnedAt, p.PurgeAfter = fromNanos(binned), fromNanos(purge)
 	return &p, nil
 }
 
@@ -119,9 +118,9 @@ func (t *tx) CreatePoint(ctx context.Context, p *store.Point) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO points (`+pointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO points (`+pointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.Vault, p.ID, nanos(p.Time), p.Hostname, p.Username, paths, tags, p.Tree, p.Parent, summary, nanos(p.ClientTime), p.CreatedBy,
-		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, boolInt(p.NoExpiry), p.KeyID, p.Signature)
+		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, p.KeyID, p.Signature)
 	if isUnique(err) {
 		return fmt.Errorf("point %s in vault %s: %w", p.ID, p.Vault, store.ErrExists)
 	}
@@ -194,9 +193,9 @@ func contains(list []string, s string) bool {
 // UpdatePoint writes the fields that change in a point's life: expiry and
 // bin state. Everything else is fixed when the point is made.
 func (t *tx) UpdatePoint(ctx context.Context, p *store.Point) error {
-	return t.execOne(ctx, "point "+p.ID, `UPDATE points SET expires = ?, state = ?, binned_at = ?, purge_after = ?, binned_by = ?, bin_reason = ?, no_expiry = ?
+	return t.execOne(ctx, "point "+p.ID, `UPDATE points SET expires = ?, state = ?, binned_at = ?, purge_after = ?, binned_by = ?, bin_reason = ?
 		WHERE vault = ? AND id = ?`,
-		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, boolInt(p.NoExpiry), p.Vault, p.ID)
+		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, p.Vault, p.ID)
 }
 
 func (t *tx) DeletePoint(ctx context.Context, vault, id string) error {
