@@ -251,9 +251,12 @@ func (s *Server) PublicKey() ed25519.PublicKey { return s.signer.Public().(ed255
 // Store returns the control-plane store.
 func (s *Server) Store() store.Store { return s.st }
 
-// Start launches the background work: the maintenance pass, the audit
-// checkpoints and the session reaper. Stop ends it.
+// Start opens every vault (loading its index, indexing packs an interrupted
+// backup left, and cataloguing points a crash left uncatalogued), then
+// launches the background work: the maintenance pass, the audit
+// checkpoints and the session reaper. Close ends it.
 func (s *Server) Start(ctx context.Context) {
+	s.openVaults(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	s.bgCancel = cancel
 	s.bg.Add(2)
@@ -342,4 +345,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	return nil
+}
+
+// openVaults opens every vault now rather than on first use, so that what a
+// crash left behind is recovered before the first request. A vault that
+// fails to open is logged; requests for it report the error.
+func (s *Server) openVaults(ctx context.Context) {
+	var vs []store.Vault
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		vs, err = tx.Vaults(ctx)
+		return err
+	})
+	if err != nil {
+		s.log.Error("list vaults", "err", err)
+		return
+	}
+	for i := range vs {
+		if _, err := s.vaults.get(ctx, &vs[i]); err != nil {
+			s.log.Error("open vault", "vault", vs[i].Name, "err", err)
+		}
+	}
 }
