@@ -15,8 +15,9 @@ import (
 
 func newRoleCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "role",
-		Short: "Give principals roles, within the separation of duties",
+		Use:     "role",
+		Aliases: []string{"roles"},
+		Short:   "Give principals roles, within the separation of duties",
 		Long: `Roles decide what a principal may do; a binding gives a principal a role on
 one vault or on all of them ("*"). The roles are backup-operator,
 restore-operator, vault-admin, approver, auditor and security-admin

@@ -1,12 +1,17 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/archiver"
+	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/remote"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -104,4 +109,64 @@ func TestBackupAndRestoreThroughServer(t *testing.T) {
 		target := restoreFrom(t, ops, "prod", ref)
 		testfs.Compare(t, src, filepath.Join(target, src))
 	}
+}
+
+// Several hosts back up at once into one vault: every backup succeeds, and
+// the content they share is stored once.
+func TestConcurrentClientsStoreSharedDataOnce(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	v, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := make([]byte, 6<<20)
+	for i := range shared {
+		shared[i] = byte(i*7 + i/4096)
+	}
+	const hosts = 6
+	var wg sync.WaitGroup
+	points := make([]*repo.Point, hosts)
+	for i := range hosts {
+		name := fmt.Sprintf("host%d", i)
+		c := s.Service(t, name, "backup-operator@prod")
+		src := t.TempDir()
+		os.WriteFile(filepath.Join(src, "shared.img"), shared, 0o644)
+		own := bytes.Repeat([]byte(name+" only "), 200000)
+		os.WriteFile(filepath.Join(src, "own.log"), own, 0o644)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			points[i], _ = backupTo(t, c, "prod", name, src)
+		}()
+	}
+	wg.Wait()
+	for i, p := range points {
+		if p == nil {
+			t.Fatalf("backup of host%d failed", i)
+		}
+	}
+	// Every data blob is stored in exactly one pack.
+	s.Stop()
+	r := openServerVault(t, s, v.Location)
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for h, pe := range blobCopies(r) {
+		if pe > 1 {
+			t.Fatalf("blob %s is stored %d times", h, pe)
+		}
+	}
+}
+
+// blobCopies counts the stored copies of every blob of a vault.
+func blobCopies(r *repo.Repository) map[blob.Handle]int {
+	out := map[blob.Handle]int{}
+	for _, pe := range r.Index().Snapshot() {
+		for _, e := range pe.Entries {
+			out[blob.Handle{ID: e.ID, Type: e.Type}]++
+		}
+	}
+	return out
 }
