@@ -154,14 +154,15 @@ func TestServerKilledDuringBackups(t *testing.T) {
 	// stored a good part of new data; the next backup then stores only the
 	// rest, so the two together store about the data itself, not more.
 	host.ok(w.backupArgs(src)...)
-	data := corpus(t, src, 8, 2<<20, 999)
+	// Three packs' worth of new data; the kill comes once the first is stored.
+	data := corpus(t, src, 24, 2<<20, 999)
 	before := packBytes(t, w.vaultDir())
 	cmd := host.start(w.backupArgs(src)...)
-	for deadline := time.Now().Add(30 * time.Second); packBytes(t, w.vaultDir())-before < 6<<20; {
+	for deadline := time.Now().Add(30 * time.Second); packBytes(t, w.vaultDir())-before < 8<<20; {
 		if time.Now().After(deadline) {
-			t.Fatal("the backup stored less than 6 MiB in 30s")
+			t.Fatal("the backup stored less than 8 MiB in 30s")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 	w.srv.cmd.Process.Signal(syscall.SIGKILL)
 	<-w.srv.done
