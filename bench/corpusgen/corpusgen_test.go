@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,10 +255,94 @@ func TestRunRejectsBadCommandLines(t *testing.T) {
 		{"table", "-size", "10"},
 		{"mutate", "-every", "0", "/tmp"},
 		{"digest"},
+		{"split", "-parts", "0", "/tmp", "/tmp/x"},
+		{"split", "/tmp"},
 	} {
 		var out, errOut bytes.Buffer
 		if err := run(ctx, args, &out, &errOut); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+func TestSplitPlacesEveryFileOnceAsHardLinks(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "split")
+	makeTree(t, src, 40)
+	big := filepath.Join(src, "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 10000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Split(context.Background(), src, dst, 4, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := digestOf(t, src)
+	if st.Unique() != want.Bytes {
+		t.Fatalf("split holds %d bytes, the tree %d", st.Unique(), want.Bytes)
+	}
+	if got := st.Clients(); got != st.Unique()+3*st.CommonBytes {
+		t.Errorf("Clients() = %d", got)
+	}
+	// The largest file fills the common part's share first.
+	if _, err := os.Stat(filepath.Join(dst, "common", "big")); err != nil {
+		t.Errorf("big file not in the common part: %v", err)
+	}
+	files := st.CommonFiles
+	for i, n := range st.PartFiles {
+		if n == 0 || st.PartBytes[i] == 0 {
+			t.Errorf("part %d is empty: %+v", i+1, st)
+		}
+		files += n
+	}
+	if files != want.Files {
+		t.Errorf("placed %d files, the tree has %d", files, want.Files)
+	}
+	// Every file of the tree is in exactly one place, as a hard link.
+	seen := 0
+	for _, d := range []string{"common", "part-1", "part-2", "part-3", "part-4"} {
+		root := filepath.Join(dst, d)
+		err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+			if err != nil || !de.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			a, err1 := os.Stat(p)
+			b, err2 := os.Stat(filepath.Join(src, rel))
+			if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+				t.Errorf("%s/%s is not a hard link of the source (%v, %v)", d, rel, err1, err2)
+			}
+			seen++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen != want.Files {
+		t.Errorf("found %d files in the split, want %d", seen, want.Files)
+	}
+	if target, err := os.Readlink(filepath.Join(dst, "common", "sub", "link")); err != nil || target != "../f000" {
+		t.Errorf("symlink in the common part: %q, %v", target, err)
+	}
+	// The same tree splits the same way.
+	again := filepath.Join(t.TempDir(), "split")
+	st2, err := Split(context.Background(), src, again, 4, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(st) != fmt.Sprint(st2) || digestOf(t, filepath.Join(dst, "part-2")) != digestOf(t, filepath.Join(again, "part-2")) {
+		t.Errorf("two splits differ: %+v and %+v", st, st2)
+	}
+}
+
+func TestSplitRejectsBadArguments(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct{ parts, pct int }{{0, 25}, {4, -1}, {4, 101}} {
+		if _, err := Split(ctx, t.TempDir(), t.TempDir(), c.parts, c.pct); err == nil {
+			t.Errorf("Split with %d parts and %d%% accepted", c.parts, c.pct)
+		}
+	}
+	if _, err := Split(ctx, filepath.Join(t.TempDir(), "missing"), t.TempDir(), 2, 25); err == nil {
+		t.Error("missing source accepted")
 	}
 }

@@ -7,6 +7,8 @@
 //	corpusgen table -size BYTES -seed N FILE  write a generated CSV table
 //	corpusgen mutate -every N -seed N DIR     change every Nth file of DIR
 //	corpusgen digest DIR                      counts and content digest of DIR
+//	corpusgen split -parts N -common PCT SRC DST
+//	                                          hard-link SRC into a common part and N slices
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 )
 
 func main() {
@@ -30,7 +33,7 @@ func main() {
 }
 
 // errUsage reports a command line that names no known subcommand.
-var errUsage = errors.New("usage: corpusgen list|table|mutate|digest [flags] ARGS")
+var errUsage = errors.New("usage: corpusgen list|table|mutate|digest|split [flags] ARGS")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -47,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMutate(ctx, fs, args[1:], stdout)
 	case "digest":
 		return runDigest(ctx, fs, args[1:], stdout)
+	case "split":
+		return runSplit(ctx, fs, args[1:], stdout)
 	default:
 		return fmt.Errorf("unknown subcommand %q: %w", args[0], errUsage)
 	}
@@ -113,5 +118,23 @@ func runDigest(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 	}
 	fmt.Fprintf(stdout, "files=%d\ndirs=%d\nsymlinks=%d\nbytes=%d\ndigest=%s\n",
 		sum.Files, sum.Dirs, sum.Symlinks, sum.Bytes, sum.Digest)
+	return nil
+}
+
+func runSplit(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	parts := fs.Int("parts", 8, "number of disjoint slices")
+	common := fs.Int("common", 25, "share of the bytes, in percent, for the common part")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 || *parts < 1 || *common < 0 || *common > 100 {
+		return fmt.Errorf("split: want -parts >= 1, -common 0 to 100, SRC and DST, got parts %d, common %d and %d args", *parts, *common, fs.NArg())
+	}
+	st, err := Split(ctx, fs.Arg(0), fs.Arg(1), *parts, *common)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "parts=%d\ncommon_files=%d\ncommon_bytes=%d\npart_bytes_min=%d\npart_bytes_max=%d\nunique_bytes=%d\nclients_bytes=%d\n",
+		st.Parts, st.CommonFiles, st.CommonBytes, slices.Min(st.PartBytes), slices.Max(st.PartBytes), st.Unique(), st.Clients())
 	return nil
 }
