@@ -19,8 +19,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/atomicfile"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/tlsutil"
+	"github.com/bunkerhq/bunker/internal/userdirs"
 )
 
 // login is what `bunker login` keeps for one server.
@@ -40,11 +42,11 @@ type logins struct {
 }
 
 func loginsPath() (string, error) {
-	dir, err := os.UserConfigDir()
+	p, err := userdirs.Config("bunker", "login.json")
 	if err != nil {
-		return "", fmt.Errorf("find the config directory for the login file: %w", err)
+		return "", fmt.Errorf("the login file: %w", err)
 	}
-	return filepath.Join(dir, "bunker", "login.json"), nil
+	return p, nil
 }
 
 func readLogins() (*logins, error) {
@@ -82,29 +84,7 @@ func (l *logins) write() error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".login-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := writeSync(f, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func writeSync(f *os.File, data []byte) error {
-	err := f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // serverURL returns the server named by --server or $BUNKER_SERVER, or,

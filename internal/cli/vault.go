@@ -16,6 +16,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/storage"
 	"github.com/bunkerhq/bunker/internal/storage/local"
+	"github.com/bunkerhq/bunker/internal/userdirs"
 )
 
 // errWrongSecret is shown when no key slot opens with the secret given.
@@ -23,24 +24,20 @@ var errWrongSecret = errors.New("wrong passphrase or key file: no key slot of th
 
 // defaultVaultPath is where the default local vault lives.
 func defaultVaultPath() (string, error) {
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find home directory for the default vault: %w (name a vault with --vault)", err)
-		}
-		dir = filepath.Join(home, ".local", "share")
+	p, err := userdirs.Data("bunker", "vault")
+	if err != nil {
+		return "", fmt.Errorf("the default vault: %w (name a vault with --vault)", err)
 	}
-	return filepath.Join(dir, "bunker", "vault"), nil
+	return p, nil
 }
 
 // defaultKeyFilePath is where the default vault's key file lives.
 func defaultKeyFilePath() (string, error) {
-	dir, err := os.UserConfigDir()
+	p, err := userdirs.Config("bunker", "vault.key")
 	if err != nil {
-		return "", fmt.Errorf("find config directory for the default key file: %w (name one with --key-file)", err)
+		return "", fmt.Errorf("the default key file: %w (name one with --key-file)", err)
 	}
-	return filepath.Join(dir, "bunker", "vault.key"), nil
+	return p, nil
 }
 
 // vaultPath resolves the vault location and whether it is the default one.
@@ -288,7 +285,7 @@ func initVault(ctx context.Context, path, keyFile string, passphrase []byte) err
 	}
 	var sec []byte
 	if keyFile != "" {
-		if sec, err = readOrCreateKeyFile(keyFile); err != nil {
+		if sec, err = keys.ReadOrCreateKeyFile(keyFile); err != nil {
 			return err
 		}
 	}
@@ -299,14 +296,4 @@ func initVault(ctx context.Context, path, keyFile string, passphrase []byte) err
 		return keys.NewPassphraseSlot(master, id, passphrase, keys.DefaultKDFParams(), "initial passphrase")
 	})
 	return err
-}
-
-func readOrCreateKeyFile(path string) ([]byte, error) {
-	if _, err := os.Stat(path); err == nil {
-		return keys.ReadKeyFile(path)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key file directory: %w", err)
-	}
-	return keys.GenerateKeyFile(path)
 }

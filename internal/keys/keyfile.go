@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/bunkerhq/bunker/internal/atomicfile"
 )
 
 // keyFileHeader is the first line of every key file.
@@ -31,63 +33,23 @@ func GenerateKeyFile(path string) ([]byte, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("generate key file secret: %w", err)
 	}
-	if err := writeNew(path, formatKeyFile(secret)); err != nil {
+	if err := atomicfile.WriteNew(path, formatKeyFile(secret), 0o600); err != nil {
 		return nil, fmt.Errorf("write key file %s: %w", path, err)
 	}
 	return secret, nil
 }
 
-// writeNew creates path with data and mode 0600, atomically and only if
-// nothing exists there yet.
-func writeNew(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".bunker-key-*")
-	if err != nil {
-		return err
+// ReadOrCreateKeyFile returns the secret of the key file at path, creating
+// the file (and its directory, mode 0700) with a new secret when it does
+// not exist.
+func ReadOrCreateKeyFile(path string) ([]byte, error) {
+	if _, err := os.Stat(path); err == nil {
+		return ReadKeyFile(path)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := writeSync(f, data); err != nil {
-		return err
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key file directory: %w", err)
 	}
-	// A hard link, unlike a rename, never replaces an existing file.
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%w; refusing to overwrite it", fs.ErrExist)
-		}
-		return err
-	}
-	if err := os.Remove(tmp); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// writeSync writes data to f with mode 0600, syncs it and closes it.
-func writeSync(f *os.File, data []byte) error {
-	err := f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return GenerateKeyFile(path)
 }
 
 // ReadKeyFile returns the secret of the key file at path. It refuses a file

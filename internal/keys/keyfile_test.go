@@ -206,3 +206,19 @@ func TestReadKeyFileRejectsMalformedFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestReadOrCreateKeyFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "deep", "dir", "server.key")
+	first, err := ReadOrCreateKeyFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ReadOrCreateKeyFile(p)
+	if err != nil || !bytes.Equal(first, again) {
+		t.Fatalf("second call gave another secret: %v", err)
+	}
+	fi, err := os.Stat(filepath.Dir(p))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("key file directory mode: %v %v", fi.Mode(), err)
+	}
+}

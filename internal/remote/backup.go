@@ -61,13 +61,9 @@ func StartBackup(ctx context.Context, c *client.Client, vault string, req api.Se
 	if err != nil {
 		return nil, err
 	}
-	raw, err := base64.StdEncoding.DecodeString(sess.ContentKey)
+	key, err := parseContentKey(sess.ContentKey)
 	if err != nil {
-		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
-	}
-	key, err := crypto.ParseIDKey(raw)
-	if err != nil {
-		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
+		return nil, err
 	}
 	cfg := repo.Config{ChunkMin: sess.ChunkMin, ChunkAvg: sess.ChunkAvg, ChunkMax: sess.ChunkMax, PackSize: sess.PackSize, Compress: "zstd"}
 	if err := cfg.ChunkerParams().Validate(); err != nil {
@@ -81,6 +77,18 @@ func StartBackup(ctx context.Context, c *client.Client, vault string, req api.Se
 		c: c, vault: vault, sess: sess, key: key, cfg: cfg, comp: comp,
 		slots: make(chan struct{}, batchesInAir), known: map[blob.Handle]struct{}{},
 	}, nil
+}
+
+// parseContentKey decodes the content key a server sends.
+func parseContentKey(s string) (*crypto.IDKey, error) {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err == nil {
+		var key *crypto.IDKey
+		if key, err = crypto.ParseIDKey(raw); err == nil {
+			return key, nil
+		}
+	}
+	return nil, fmt.Errorf("server sent a malformed content key: %w", err)
 }
 
 // Parent is the point this backup compares with, if any.

@@ -3,7 +3,6 @@ package remote
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -36,13 +35,9 @@ func StartRestore(ctx context.Context, c *client.Client, vault, ref string) (*Re
 	if err != nil {
 		return nil, err
 	}
-	raw, err := base64.StdEncoding.DecodeString(sess.ContentKey)
+	key, err := parseContentKey(sess.ContentKey)
 	if err != nil {
-		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
-	}
-	key, err := crypto.ParseIDKey(raw)
-	if err != nil {
-		return nil, fmt.Errorf("server sent a malformed content key: %w", err)
+		return nil, err
 	}
 	p := sess.Point.Point
 	id, err := blob.ParseID(p.ID)

@@ -51,9 +51,8 @@ func checkPaths(ps []string) error {
 }
 
 func (s *Server) handleSessionCreate(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointCreate, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointCreate)
+	if err != nil {
 		return err
 	}
 	var req api.SessionRequest
@@ -74,7 +73,7 @@ func (s *Server) handleSessionCreate(c *call) error {
 	paths = slices.Compact(paths)
 	var v *store.Vault
 	var parent *store.Point
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
 		if v, err = s.loadVault(c, tx, vault); err != nil {
 			return err

@@ -167,6 +167,14 @@ func (c *call) auditAlone(outcome string, detail map[string]any) {
 	}
 }
 
+// vaultParam returns the vault the request's path names, makes it the
+// audit target, and checks that the caller has permission p on it.
+func (c *call) vaultParam(p rbac.Permission) (string, error) {
+	name := c.r.PathValue("vault")
+	c.target = "vault/" + clip(name)
+	return name, c.require(p, name)
+}
+
 // require checks that the caller has permission p on vault.
 func (c *call) require(p rbac.Permission, vault string) error {
 	if c.id.can(p, vault) {

@@ -193,12 +193,11 @@ func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, rep
 }
 
 func (s *Server) handleMaintain(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultMaintain, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultMaintain)
+	if err != nil {
 		return err
 	}
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		_, err := s.loadVault(c, tx, name)
 		return err
 	})

@@ -38,9 +38,8 @@ func activeHolds(hs []store.Hold) []retention.Hold {
 }
 
 func (s *Server) handlePointList(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointRead, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointRead)
+	if err != nil {
 		return err
 	}
 	q := c.r.URL.Query()
@@ -55,7 +54,7 @@ func (s *Server) handlePointList(c *call) error {
 		return badRequest("state must be active, binned or all, not %q", clip(string(f.State)))
 	}
 	out := []api.Point{}
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, vault)
 		if err != nil {
 			return err
@@ -114,13 +113,12 @@ func findPoint(c *call, tx store.Tx, vault, ref string, state store.PointState) 
 }
 
 func (s *Server) handlePointShow(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointRead, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointRead)
+	if err != nil {
 		return err
 	}
 	var view api.Point
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, vault)
 		if err != nil {
 			return err
@@ -145,15 +143,14 @@ func (s *Server) handlePointShow(c *call) error {
 // handlePointDelete moves a point to the recycle bin, if neither a legal
 // hold nor the vault's lock keeps it.
 func (s *Server) handlePointDelete(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointDelete, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointDelete)
+	if err != nil {
 		return err
 	}
 	bypass := c.id.can(rbac.GovernanceBypass, vault)
 	now := s.cfg.Now().UTC()
 	var view api.Point
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, vault)
 		if err != nil {
 			return err
@@ -195,13 +192,12 @@ func binPoint(p *store.Point, now time.Time, binFor time.Duration, by, reason st
 // point would, within the lock's bounds; one too old for them stays in the
 // bin.
 func (s *Server) handlePointUndelete(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointDelete, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointDelete)
+	if err != nil {
 		return err
 	}
 	var view api.Point
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, vault)
 		if err != nil {
 			return err
@@ -245,9 +241,8 @@ func (s *Server) handlePointUndelete(c *call) error {
 // rules: lengthening up to the maximum; shortening only without a lock, or
 // with the governance bypass.
 func (s *Server) handlePointRetention(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointRetain, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointRetain)
+	if err != nil {
 		return err
 	}
 	var req api.RetentionRequest
@@ -266,7 +261,7 @@ func (s *Server) handlePointRetention(c *call) error {
 	bypass := c.id.can(rbac.GovernanceBypass, vault)
 	now := s.cfg.Now().UTC()
 	var view api.Point
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, vault)
 		if err != nil {
 			return err
@@ -315,9 +310,8 @@ func (s *Server) handlePointRetention(c *call) error {
 }
 
 func (s *Server) handleHoldCreate(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointHold, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointHold)
+	if err != nil {
 		return err
 	}
 	var req api.HoldRequest
@@ -339,7 +333,7 @@ func (s *Server) handleHoldCreate(c *call) error {
 	if req.To != nil {
 		h.To = req.To.UTC()
 	}
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		if _, err := s.loadVault(c, tx, vault); err != nil {
 			return err
 		}
@@ -366,14 +360,13 @@ func (s *Server) handleHoldCreate(c *call) error {
 }
 
 func (s *Server) handleHoldList(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.PointRead, vault); err != nil {
+	vault, err := c.vaultParam(rbac.PointRead)
+	if err != nil {
 		return err
 	}
 	all := c.r.URL.Query().Get("released") == "true"
 	out := []store.Hold{}
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		if _, err := s.loadVault(c, tx, vault); err != nil {
 			return err
 		}

@@ -24,15 +24,14 @@ const (
 // handleRestoreStart opens a restore session on one active point: the
 // client may then read exactly the blobs that point needs.
 func (s *Server) handleRestoreStart(c *call) error {
-	vault := c.r.PathValue("vault")
-	c.target = "vault/" + clip(vault)
-	if err := c.require(rbac.DataRead, vault); err != nil {
+	vault, err := c.vaultParam(rbac.DataRead)
+	if err != nil {
 		return err
 	}
 	var v *store.Vault
 	var p *store.Point
 	var hs []store.Hold
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
 		if v, err = s.loadVault(c, tx, vault); err != nil {
 			return err

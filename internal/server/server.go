@@ -26,6 +26,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/store/sqlstore"
 	"github.com/bunkerhq/bunker/internal/tlsutil"
+	"github.com/bunkerhq/bunker/internal/userdirs"
 )
 
 // Version is the server's version, reported by /v1/server.
@@ -112,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
-	root, err := readOrCreateKeyFile(cfg.KeyFile)
+	root, err := keys.ReadOrCreateKeyFile(cfg.KeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -191,34 +192,20 @@ func (c *Config) defaults() error {
 
 // DefaultDataDir is $XDG_DATA_HOME/bunker/server (~/.local/share/bunker/server).
 func DefaultDataDir() (string, error) {
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find the home directory for the data directory: %w (name one with --data)", err)
-		}
-		dir = filepath.Join(home, ".local", "share")
+	p, err := userdirs.Data("bunker", "server")
+	if err != nil {
+		return "", fmt.Errorf("the data directory: %w (name one with --data)", err)
 	}
-	return filepath.Join(dir, "bunker", "server"), nil
+	return p, nil
 }
 
 // DefaultKeyFile is $XDG_CONFIG_HOME/bunker/server.key.
 func DefaultKeyFile() (string, error) {
-	dir, err := os.UserConfigDir()
+	p, err := userdirs.Config("bunker", "server.key")
 	if err != nil {
-		return "", fmt.Errorf("find the config directory for the server key file: %w (name one with --key-file)", err)
+		return "", fmt.Errorf("the server key file: %w (name one with --key-file)", err)
 	}
-	return filepath.Join(dir, "bunker", "server.key"), nil
-}
-
-func readOrCreateKeyFile(path string) ([]byte, error) {
-	if _, err := os.Stat(path); err == nil {
-		return keys.ReadKeyFile(path)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key file directory: %w", err)
-	}
-	return keys.GenerateKeyFile(path)
+	return p, nil
 }
 
 // checkSigningKey makes sure the key file is the one this data directory

@@ -128,13 +128,12 @@ func (s *Server) handleVaultList(c *call) error {
 }
 
 func (s *Server) handleVaultShow(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultRead, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultRead)
+	if err != nil {
 		return err
 	}
 	var view api.Vault
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
+	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		v, err := s.loadVault(c, tx, name)
 		if err != nil {
 			return err
@@ -151,9 +150,8 @@ func (s *Server) handleVaultShow(c *call) error {
 // handleVaultUpdate changes the retention of new points and the recycle
 // bin's period, within the lock's bounds.
 func (s *Server) handleVaultUpdate(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultPolicy, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultPolicy)
+	if err != nil {
 		return err
 	}
 	var req api.VaultUpdate
@@ -226,9 +224,8 @@ func lockDetail(l retention.Lock) map[string]any {
 // handleLockSet sets or replaces a vault's lock; refused from the lock date
 // of the current lock on.
 func (s *Server) handleLockSet(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultPolicy, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultPolicy)
+	if err != nil {
 		return err
 	}
 	var req api.LockRequest
@@ -273,9 +270,8 @@ func (s *Server) handleLockSet(c *call) error {
 
 // handleLockRemove removes a vault's lock before its lock date.
 func (s *Server) handleLockRemove(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultPolicy, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultPolicy)
+	if err != nil {
 		return err
 	}
 	now := s.cfg.Now()
@@ -294,13 +290,12 @@ func (s *Server) handleLockRemove(c *call) error {
 
 // handleVaultDelete deletes a vault that holds no points.
 func (s *Server) handleVaultDelete(c *call) error {
-	name := c.r.PathValue("vault")
-	c.target = "vault/" + clip(name)
-	if err := c.require(rbac.VaultDelete, name); err != nil {
+	name, err := c.vaultParam(rbac.VaultDelete)
+	if err != nil {
 		return err
 	}
 	var v *store.Vault
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		var err error
 		if v, err = s.loadVault(c, tx, name); err != nil {
 			return err

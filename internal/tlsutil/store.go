@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/atomicfile"
 	"github.com/bunkerhq/bunker/internal/secret"
 )
 
@@ -76,11 +77,11 @@ func LoadOrCreate(dir string, box *secret.Box, hosts []string, now time.Time) (t
 	// The key goes first: a crash between the two writes leaves a key
 	// without a certificate, which is refused above rather than silently
 	// replaced.
-	if err := writeAtomic(keyPath, sealed, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, sealed, 0o600); err != nil {
 		return tls.Certificate{}, "", false, err
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})
-	if err := writeAtomic(certPath, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, "", false, err
 	}
 	cert, err := pair(certDER, keyDER)
@@ -184,47 +185,6 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read TLS file: %w", err)
 	}
 	return data, nil
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory: write, fsync, rename, fsync the directory. Readers see the old
-// file or the whole new one, never part of it.
-func writeAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write %s: open directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync directory: %w", path, err)
-	}
-	return nil
 }
 
 // LoadFiles loads an operator's own certificate chain and private key from
