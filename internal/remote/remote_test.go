@@ -1,0 +1,73 @@
+package remote
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/wire"
+)
+
+// A server (or anything between it and the client) that answers a restore
+// with other content than the blob asked for is caught by the client.
+func TestRestoreRefusesForeignContent(t *testing.T) {
+	m, _ := crypto.NewMasterKey()
+	k, _ := m.Derive()
+	ck := k.ContentKey()
+	honest := []byte("the file as it was backed up")
+	id := ck.BlobID(honest)
+	var answer func(h blob.Handle) wire.Frame
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/vaults/prod/points/latest/restore", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.RestoreResponse{Session: "s1", ContentKey: base64.StdEncoding.EncodeToString(ck.Bytes()),
+			Point: api.Point{Point: &store.Point{ID: strings.Repeat("a", 64), Tree: strings.Repeat("b", 64)}}})
+	})
+	mux.HandleFunc("POST /v1/restores/s1/blobs", func(w http.ResponseWriter, r *http.Request) {
+		var buf [wire.HandleSize]byte
+		r.Body.Read(buf[:])
+		hs, _ := wire.DecodeHandles(buf[:], 1)
+		w.Write(wire.AppendFrame(nil, answer(hs[0])))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := client.New(client.Options{URL: srv.URL, HTTPClient: srv.Client(), Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := StartRestore(ctx, c, "prod", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := blob.Handle{ID: ck.BlobID([]byte("x")), Type: blob.DataBlob}
+	cases := map[string]func(blob.Handle) wire.Frame{
+		"other content": func(h blob.Handle) wire.Frame { return wire.Frame{Handle: h, RawLen: 6, Payload: []byte("ransom")} },
+		"another blob":  func(blob.Handle) wire.Frame { return wire.Frame{Handle: other, RawLen: 1, Payload: []byte("x")} },
+		"a zip bomb": func(h blob.Handle) wire.Frame {
+			return wire.Frame{Handle: h, Compressed: true, RawLen: 10, Payload: []byte("not zstd")}
+		},
+		"as a tree": func(h blob.Handle) wire.Frame {
+			return wire.Frame{Handle: blob.Handle{ID: h.ID, Type: blob.TreeBlob}, RawLen: len(honest), Payload: honest}
+		},
+	}
+	for name, fn := range cases {
+		answer = fn
+		if _, err := r.LoadBlob(ctx, blob.DataBlob, id, nil); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	answer = func(h blob.Handle) wire.Frame { return wire.Frame{Handle: h, RawLen: len(honest), Payload: honest} }
+	got, err := r.LoadBlob(ctx, blob.DataBlob, id, nil)
+	if err != nil || string(got) != string(honest) {
+		t.Fatalf("honest answer: %q %v", got, err)
+	}
+}
