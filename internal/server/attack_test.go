@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -423,5 +424,30 @@ func TestPasswordChangeAndTOTPEdges(t *testing.T) {
 	}
 	if _, err := a.TOTP(ctx, "123456"); client.IsStatus(err, 500) || err == nil {
 		t.Fatalf("TOTP confirmation after a reset: %v", err)
+	}
+}
+
+// Password guessing is slowed down: after five failures for a name, even
+// the right password is refused for a while, and every attempt is audited.
+func TestLoginThrottled(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	anon := w.s.Anonymous(t)
+	for i := range 5 {
+		if _, err := anon.Login(ctx, api.LoginRequest{Name: "vadmin", Password: fmt.Sprintf("guess %d guess", i)}); !client.IsStatus(err, 401) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := anon.Login(ctx, api.LoginRequest{Name: "vadmin", Password: servertest.Password}); !client.IsStatus(err, 429) {
+		t.Fatalf("the right password right after five wrong ones: %v", err)
+	}
+	denied := 0
+	for _, e := range w.entries(t) {
+		if e.Action == "auth.login" && e.Outcome == audit.OutcomeDenied {
+			denied++
+		}
+	}
+	if denied != 6 {
+		t.Fatalf("%d refused logins audited, want 6", denied)
 	}
 }

@@ -29,6 +29,9 @@ const (
 	maxFramesPerRequest  = 4096
 	maxFramesBody        = 256 << 20
 	maxPaths             = 1000
+	// maxUploadsInFlight bounds concurrent upload requests: each holds up to
+	// one blob (at most 64 MiB) in memory while it checks it.
+	maxUploadsInFlight = 16
 )
 
 func checkHostname(h string) error {
@@ -217,6 +220,12 @@ func (s *Server) handleMissing(c *call) error {
 // handleUpload takes a stream of blob frames. Every blob is checked against
 // its id before it is stored; the first bad one ends the request.
 func (s *Server) handleUpload(c *call) error {
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
 	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
 		if ct := c.r.Header.Get("Content-Type"); ct != wire.FramesType {
 			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as %s, not %q", wire.FramesType, clip(ct))

@@ -107,7 +107,24 @@ func (s *Server) handleLogin(c *call) error {
 		return err
 	}
 	c.target = "principal/" + clip(req.Name)
+	keys := []string{"name:" + strings.ToLower(req.Name), "addr:" + c.remote}
+	if wait := s.logins.wait(keys...); wait > 0 {
+		return errorf(http.StatusTooManyRequests, "too_many_attempts", "too many failed logins for %s or from %s: try again in %s", clip(req.Name), c.remote, wait.Round(time.Second))
+	}
 	wrong := errorf(http.StatusUnauthorized, "unauthenticated", "%s", auth.ErrWrongPassword.Error())
+	err := s.login(c, req, wrong)
+	if err != nil {
+		if ae := asAPIError(err); ae.status == http.StatusUnauthorized && ae.code != "totp_required" {
+			s.logins.fail(keys...)
+		}
+		return err
+	}
+	s.logins.succeed(keys[0])
+	return nil
+}
+
+// login checks the password (and TOTP code) and answers with a session token.
+func (s *Server) login(c *call, req api.LoginRequest, wrong error) error {
 	var p *store.Principal
 	err := s.st.View(c.ctx, func(tx store.Tx) error {
 		var err error

@@ -100,6 +100,9 @@ type Server struct {
 	bg       sync.WaitGroup
 	ckMu     sync.Mutex // one checkpoint at a time
 
+	logins  *throttle     // failed logins by name and address
+	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
+
 	dummyOnce sync.Once
 	dummy     string // password hash checked for unknown users
 }
@@ -142,6 +145,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		started:     cfg.Now(),
 	}
 	s.vaults = newVaultSet(s)
+	s.logins = newThrottle(time.Now)
+	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
 	s.handler = s.routes()
 	if err := s.checkSigningKey(ctx); err != nil {
