@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -169,4 +170,27 @@ func blobCopies(r *repo.Repository) map[blob.Handle]int {
 		}
 	}
 	return out
+}
+
+// The operational endpoints answer without credentials: health, metrics
+// (counting what the server did), the OpenAPI document.
+func TestHealthMetricsOpenAPI(t *testing.T) {
+	w := newWorld(t)
+	code, body := w.raw(t, nil, "GET", "/healthz", "", nil)
+	if code != 200 || !strings.Contains(body, `"ok"`) {
+		t.Fatalf("healthz: %d %s", code, body)
+	}
+	code, body = w.raw(t, nil, "GET", "/metrics", "", nil)
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	for _, want := range []string{`bunker_points_total{event="created"} 1`, "bunker_blobs_stored_total", `bunker_http_requests_total{code="201",route="POST /v1/vaults"} 2`, "go_goroutines"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	code, body = w.raw(t, nil, "GET", "/v1/openapi.yaml", "", nil)
+	if code != 200 || !strings.HasPrefix(body, "openapi: 3.1") {
+		t.Fatalf("openapi: %d %.40s", code, body)
+	}
 }
