@@ -274,3 +274,31 @@ func TestUndeleteExpired(t *testing.T) {
 		t.Fatalf("undelete beyond the lock's maximum: %v", err)
 	}
 }
+
+// Maintenance passes over one vault at the same moment do not trip over
+// each other.
+func TestConcurrentMaintenance(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	zero := "0"
+	if _, err := w.vadmin.UpdateVault(ctx, "prod", api.VaultUpdate{BinRetention: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	w.s.Clock.Advance(31 * day)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := w.vadmin.Maintain(ctx, "prod")
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent maintenance: %v", err)
+		}
+	}
+	all, err := w.vadmin.Points(ctx, "prod", client.PointFilter{State: "all"})
+	if err != nil || len(all) != 0 {
+		t.Fatalf("points left: %+v %v", all, err)
+	}
+}

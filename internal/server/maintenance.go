@@ -22,6 +22,9 @@ const serverActor = "bunker server"
 // bin entries past the bin's period are purged, and packs that no point,
 // bin entry or backup in progress needs are collected. Each step is audited.
 func (s *Server) maintain(ctx context.Context, name, by string) (*api.MaintenanceReport, error) {
+	mu := s.vaults.maintenanceLock(name)
+	mu.Lock()
+	defer mu.Unlock()
 	rep := &api.MaintenanceReport{Vault: name, Expired: []string{}, Purged: []string{}, Kept: []string{}}
 	job := &store.Job{Kind: "maintenance", Vault: name, State: store.JobRunning, Started: s.cfg.Now().UTC(), By: by}
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, job) }); err != nil {

@@ -42,12 +42,27 @@ func (v *openVault) close() {
 
 // vaultSet opens vaults on first use and keeps them open.
 type vaultSet struct {
-	s    *Server
-	mu   sync.Mutex
-	open map[string]*openVault
+	s     *Server
+	mu    sync.Mutex
+	open  map[string]*openVault
+	maint map[string]*sync.Mutex // one maintenance pass per vault at a time
 }
 
-func newVaultSet(s *Server) *vaultSet { return &vaultSet{s: s, open: map[string]*openVault{}} }
+func newVaultSet(s *Server) *vaultSet {
+	return &vaultSet{s: s, open: map[string]*openVault{}, maint: map[string]*sync.Mutex{}}
+}
+
+// maintenanceLock returns the lock that serialises maintenance of a vault.
+func (vs *vaultSet) maintenanceLock(name string) *sync.Mutex {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	m, ok := vs.maint[name]
+	if !ok {
+		m = &sync.Mutex{}
+		vs.maint[name] = m
+	}
+	return m
+}
 
 func (vs *vaultSet) dir(v *store.Vault) string {
 	if filepath.IsAbs(v.Location) {
