@@ -153,28 +153,28 @@ func (l Load) get(ctx context.Context) error {
 	return err
 }
 
-// fetch sends one GET and copies its answer's body to w; anything but 200
-// is an error.
-func (l Load) fetch(ctx context.Context, w io.Writer) (int64, error) {
+// fetch sends one GET and copies its answer's body to w, returning the
+// protocol of the answer ("HTTP/1.1", "HTTP/2.0"); anything but 200 is an
+// error.
+func (l Load) fetch(ctx context.Context, w io.Writer) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.URL, nil)
 	if err != nil {
-		return 0, fmt.Errorf("request %s: %w", l.URL, err)
+		return "", fmt.Errorf("request %s: %w", l.URL, err)
 	}
 	if l.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+l.Token)
 	}
 	resp, err := l.Client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", l.URL, err)
+		return "", fmt.Errorf("GET %s: %w", l.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		return 0, fmt.Errorf("GET %s: HTTP %d: %s", l.URL, resp.StatusCode, msg)
+		return resp.Proto, fmt.Errorf("GET %s: HTTP %d: %s", l.URL, resp.StatusCode, msg)
 	}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("GET %s: read answer: %w", l.URL, err)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return resp.Proto, fmt.Errorf("GET %s: read answer: %w", l.URL, err)
 	}
-	return n, nil
+	return resp.Proto, nil
 }

@@ -137,7 +137,7 @@ func TestCommandPinsTheCertificateAndCountsPoints(t *testing.T) {
 	if err := run(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	for _, want := range []string{"requests=20\n", "errors=0\n", "points=3\n", "p99_ms=", "rate_per_s=", "max_ms="} {
+	for _, want := range []string{"requests=20\n", "errors=0\n", "points=3\n", "p99_ms=", "rate_per_s=", "max_ms=", "proto=HTTP/2.0\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

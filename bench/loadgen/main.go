@@ -12,7 +12,8 @@
 // count the points, when the answer lists them), then sends GETs at the
 // rate for the warm-up and the measured duration. It prints key=value
 // lines: requests, errors, rate_per_s (answered per second), p50_ms,
-// p90_ms, p99_ms, max_ms, answer_bytes and, for a list of points, points.
+// p90_ms, p99_ms, max_ms, answer_bytes, proto (the HTTP version the
+// server spoke) and, for a list of points, points.
 // It fails when the check request fails; errors during the load are
 // counted, not fatal.
 package main
@@ -75,7 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Rate: *rate, Warmup: *warmup, Duration: *duration, MaxInFlight: *inFlight,
 	}
 	var first bytes.Buffer
-	if _, err := l.fetch(ctx, &first); err != nil {
+	proto, err := l.fetch(ctx, &first)
+	if err != nil {
 		return fmt.Errorf("check request: %w", err)
 	}
 	res, err := l.Run(ctx)
@@ -86,9 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "loadgen: %d of %d requests failed; the first: %s\n", res.Errors, res.Requests, res.FirstErr)
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
-	fmt.Fprintf(stdout, "requests=%d\nerrors=%d\nrate_per_s=%.1f\np50_ms=%s\np90_ms=%s\np99_ms=%s\nmax_ms=%s\nanswer_bytes=%d\n",
+	fmt.Fprintf(stdout, "requests=%d\nerrors=%d\nrate_per_s=%.1f\np50_ms=%s\np90_ms=%s\np99_ms=%s\nmax_ms=%s\nanswer_bytes=%d\nproto=%s\n",
 		res.Requests, res.Errors, res.Rate(), ms(res.Percentile(50)), ms(res.Percentile(90)), ms(res.Percentile(99)),
-		ms(res.Percentile(100)), first.Len())
+		ms(res.Percentile(100)), first.Len(), proto)
 	var list struct {
 		Points []json.RawMessage `json:"points"`
 	}
@@ -111,8 +113,8 @@ func readToken(file string) (string, error) {
 }
 
 // newHTTPClient returns a client that trusts exactly the certificate with
-// the fingerprint, over HTTP/2 where the server offers it (as bunker's own
-// client does).
+// the fingerprint and, like bunker's own client, speaks HTTP/2 where the
+// server offers it and HTTP/1.1 over keep-alive connections otherwise.
 func newHTTPClient(base, fingerprint string) (*http.Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "https" || u.Host == "" {

@@ -11,6 +11,9 @@ type Stat struct {
 	Wall, CPU  float64 // seconds; CPU is user+sys
 	RSSKB      float64
 	Stored     float64 // bytes; -1 when never measured
+	// API holds the medians of a read API load's figures, except Errors,
+	// which is the total over the successful runs.
+	API APIFigures
 }
 
 // Util is CPU time over wall time: 2 means two cores busy throughout.
@@ -27,6 +30,8 @@ func Aggregate(rows []Row) map[Key]Stat {
 	type samples struct {
 		ok, failed             int
 		wall, cpu, rss, stored []float64
+		errors                 int64
+		api                    [6][]float64 // requests, rate, p50, p90, p99, max
 	}
 	byKey := map[Key]*samples{}
 	for _, r := range rows {
@@ -47,6 +52,10 @@ func Aggregate(rows []Row) map[Key]Stat {
 		if r.Stored >= 0 {
 			s.stored = append(s.stored, float64(r.Stored))
 		}
+		s.errors += r.API.Errors
+		for i, v := range []float64{float64(r.API.Requests), r.API.Rate, r.API.P50, r.API.P90, r.API.P99, r.API.Max} {
+			s.api[i] = append(s.api[i], v)
+		}
 	}
 	out := make(map[Key]Stat, len(byKey))
 	for k, s := range byKey {
@@ -56,6 +65,10 @@ func Aggregate(rows []Row) map[Key]Stat {
 		}
 		if len(s.stored) > 0 {
 			st.Stored = median(s.stored)
+		}
+		st.API = APIFigures{
+			Requests: int64(median(s.api[0])), Errors: s.errors, Rate: median(s.api[1]),
+			P50: median(s.api[2]), P90: median(s.api[3]), P99: median(s.api[4]), Max: median(s.api[5]),
 		}
 		out[k] = st
 	}

@@ -9,7 +9,9 @@ import (
 func FuzzParseResults(f *testing.F) {
 	f.Add(sampleCSV)
 	f.Add(strings.Join(Header, ",") + "\n1,borg,check,,,,,,skipped\n")
-	f.Add(strings.Join(Header, ",") + "\n1,restic,initial,1e308,1,1,1,1,ok\n")
+	f.Add(strings.Join(Header, ",") + "\n1,restic,initial,1e308,1,1,1,1,ok,,,,,,,\n")
+	f.Add(serverCSV)
+	f.Add(legacyCSV)
 	f.Fuzz(func(t *testing.T, in string) {
 		rows, err := ParseResults(strings.NewReader(in))
 		if err != nil {
@@ -19,12 +21,19 @@ func FuzzParseResults(f *testing.F) {
 			if r.Run < 1 || r.Wall < 0 || r.User < 0 || r.Sys < 0 || r.MaxRSSKB < 0 || r.Stored < -1 {
 				t.Fatalf("accepted an impossible row %+v", r)
 			}
+			if a := r.API; a.Requests < 0 || a.Errors < 0 || a.Errors > a.Requests || a.Rate < 0 || a.P50 < 0 ||
+				a.P50 > a.P90 || a.P90 > a.P99 || a.P99 > a.Max {
+				t.Fatalf("accepted impossible read API figures %+v", r)
+			}
 			if !knownStep(r.Tool, r.Step) {
 				t.Fatalf("accepted unknown step %+v", r)
 			}
 		}
 		var buf bytes.Buffer
 		if err := Render(&buf, Meta{}, Aggregate(rows)); err != nil {
+			t.Fatal(err)
+		}
+		if err := Render(&buf, serverMeta, Aggregate(rows)); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -43,6 +43,7 @@ func Render(w io.Writer, meta Meta, stats map[Key]Stat) error {
 	r.limits()
 	r.againstLimits()
 	r.details()
+	r.server()
 	r.method()
 	return bw.Flush()
 }
@@ -77,6 +78,9 @@ func (r *report) header() {
 	fmt.Fprintf(r.w, "bunker against [restic](https://restic.net) and [borg](https://www.borgbackup.org) on the same machine, "+
 		"the same %s corpus; each figure is the median of %s. Ratios are bunker ÷ restic (lower is better); borg ÷ restic is for context. "+
 		"A target is met when the ratio is at or below it.\n\n", fmtMiB(atof(r.meta["corpus_bytes"])), plural(r.meta.Get("runs"), "run"))
+	if r.hasServer() {
+		fmt.Fprintf(r.w, "bunker's vault server is measured in the same runs, beside bunker's local mode: see [Server mode](#server-mode).\n\n")
+	}
 	fmt.Fprintf(r.w, "Command: `%s` (took %s). Raw numbers of every run: [%s](%s).\n\n",
 		r.meta.Get("command"), r.meta.Get("duration"), r.meta.Get("csv"), r.meta.Get("csv"))
 }

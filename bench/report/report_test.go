@@ -8,19 +8,59 @@ import (
 	"testing"
 )
 
-const sampleCSV = `run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status
-1,machine,read,2.00,0.50,1.00,3000,,ok
-1,machine,stat,1.00,0.20,0.70,3000,,ok
-1,machine,copy,4.00,0.50,3.00,2000,,ok
-1,bunker,initial,5.00,6.00,2.00,102400,1048576,ok
-1,restic,initial,10.00,12.00,3.00,204800,2097152,ok
-1,borg,initial,20.00,18.00,2.00,102400,3145728,ok
-1,bunker,unchanged,4.00,1.00,1.00,51200,1048576,ok
-1,restic,unchanged,10.00,2.00,1.00,51200,2097152,ok
-1,bunker,restore,,,,,,failed
-1,restic,restore,8.00,4.00,4.00,1024,,ok
-1,restic,check,8.00,4.00,4.00,1024,,ok
+const sampleCSV = `run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status,requests,errors,rate_per_s,p50_ms,p90_ms,p99_ms,max_ms
+1,machine,read,2.00,0.50,1.00,3000,,ok,,,,,,,
+1,machine,stat,1.00,0.20,0.70,3000,,ok,,,,,,,
+1,machine,copy,4.00,0.50,3.00,2000,,ok,,,,,,,
+1,bunker,initial,5.00,6.00,2.00,102400,1048576,ok,,,,,,,
+1,restic,initial,10.00,12.00,3.00,204800,2097152,ok,,,,,,,
+1,borg,initial,20.00,18.00,2.00,102400,3145728,ok,,,,,,,
+1,bunker,unchanged,4.00,1.00,1.00,51200,1048576,ok,,,,,,,
+1,restic,unchanged,10.00,2.00,1.00,51200,2097152,ok,,,,,,,
+1,bunker,restore,,,,,,failed,,,,,,,
+1,restic,restore,8.00,4.00,4.00,1024,,ok,,,,,,,
+1,restic,check,8.00,4.00,4.00,1024,,ok,,,,,,,
 `
+
+// legacyCSV has the fields of results written before the read API's
+// figures were added.
+const legacyCSV = `run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status
+1,machine,read,2.00,0.50,1.00,3000,,ok
+1,bunker,initial,5.00,6.00,2.00,102400,1048576,ok
+1,bunker,restore,,,,,,failed
+`
+
+// serverCSV adds the server part to sampleCSV: the server-mode sequence
+// beside bunker's local one, the parallel clients with the local backup of
+// all their data, the small backups and the read API under load.
+const serverCSV = sampleCSV + `1,bunker,changed,2.00,1.50,0.50,51200,1100000,ok,,,,,,,
+1,bunker-server,initial,6.25,5.00,1.00,81920,1048576,ok,,,,,,,
+1,server,initial,6.25,4.00,2.00,204800,,ok,,,,,,,
+1,bunker-server,unchanged,5.00,1.00,0.50,40960,1048576,ok,,,,,,,
+1,server,unchanged,5.00,0.50,0.50,102400,,ok,,,,,,,
+1,bunker-server,changed,,,,,,failed,,,,,,,
+1,server,changed,,,,,,failed,,,,,,,
+1,bunker-server,restore,,,,,,skipped,,,,,,,
+1,server,restore,,,,,,skipped,,,,,,,
+1,bunker-server,parallel,10.00,12.00,2.00,65536,2200000,ok,,,,,,,
+1,server,parallel,10.00,5.00,1.00,307200,,ok,,,,,,,
+1,bunker-server,union-local,3.00,4.00,1.00,90000,2097152,ok,,,,,,,
+1,bunker-server,small,5.00,2.00,1.00,30000,,ok,,,,,,,
+1,server,small,5.00,1.00,0.50,100000,,ok,,,,,,,
+1,bunker-server,api-points,15.00,1.00,0.50,20000,,ok,3000,0,199.9,1.2,2.5,4.5,9.0
+1,server,api-points,15.00,3.00,1.00,90000,,ok,,,,,,,
+1,bunker-server,api-vault,15.00,1.00,0.50,20000,,ok,3000,2,180.0,1.0,2.0,25.0,40.0
+1,server,api-vault,15.00,2.00,1.00,90000,,ok,,,,,,,
+`
+
+// serverMeta describes serverCSV's run: a 100 MiB corpus split among 4
+// clients (4 MiB common, 1.5 MiB slices: 22 MiB backed up, 10 MiB unique).
+var serverMeta = Meta{
+	"runs": "1", "cores": "2", "corpus_bytes": "104857600", "server_clients": "4", "server_small": "100",
+	"server_points": "103", "server_api_rate": "200", "server_api_seconds": "15", "server_api_proto": "HTTP/1.1",
+	"fleet_common_bytes": "4194304", "fleet_part_bytes_min": "1572864", "fleet_part_bytes_max": "1572864",
+	"fleet_unique_bytes": "10485760", "fleet_clients_bytes": "23068672",
+}
 
 func parse(t *testing.T, s string) []Row {
 	t.Helper()
@@ -46,21 +86,58 @@ func TestParseResults(t *testing.T) {
 	}
 }
 
+func TestParseResultsReadsLegacyFiles(t *testing.T) {
+	rows := parse(t, legacyCSV)
+	if len(rows) != 3 || rows[1].Tool != "bunker" || rows[1].Wall != 5 || rows[1].Stored != 1048576 || rows[1].API != (APIFigures{}) {
+		t.Fatalf("legacy rows parsed as %+v", rows)
+	}
+	// A row with the new fields under the old header is refused.
+	if _, err := ParseResults(strings.NewReader(strings.Join(Header[:legacyFields], ",") + "\n1,restic,initial,1,1,1,1,1,ok,,,,,,,\n")); err == nil {
+		t.Error("16 fields under the 9-field header accepted")
+	}
+}
+
+func TestParseResultsReadsAPIFigures(t *testing.T) {
+	rows := parse(t, serverCSV)
+	var got *Row
+	for i := range rows {
+		if rows[i].Tool == ServerTool && rows[i].Step == StepAPIPoints {
+			got = &rows[i]
+		}
+	}
+	want := APIFigures{Requests: 3000, Errors: 0, Rate: 199.9, P50: 1.2, P90: 2.5, P99: 4.5, Max: 9}
+	if got == nil || got.API != want || got.Wall != 15 {
+		t.Fatalf("api-points row parsed as %+v, want figures %+v", got, want)
+	}
+}
+
 func TestParseResultsRejectsBadInput(t *testing.T) {
 	head := strings.Join(Header, ",") + "\n"
+	const api = ",,,,,,,"
 	for name, in := range map[string]string{
-		"empty":          "",
-		"wrong header":   "a,b,c,d,e,f,g,h,i\n",
-		"too few fields": head + "1,restic,initial,1,1,1,1,1\n",
-		"run zero":       head + "0,restic,initial,1,1,1,1,1,ok\n",
-		"unknown tool":   head + "1,tar,initial,1,1,1,1,1,ok\n",
-		"unknown step":   head + "1,restic,prune,1,1,1,1,1,ok\n",
-		"machine step":   head + "1,restic,read,1,1,1,1,1,ok\n",
-		"bad status":     head + "1,restic,initial,1,1,1,1,1,maybe\n",
-		"negative wall":  head + "1,restic,initial,-1,1,1,1,1,ok\n",
-		"NaN wall":       head + "1,restic,initial,NaN,1,1,1,1,ok\n",
-		"bad rss":        head + "1,restic,initial,1,1,1,1.5,1,ok\n",
-		"negative size":  head + "1,restic,initial,1,1,1,1,-4,ok\n",
+		"empty":             "",
+		"wrong header":      "a,b,c,d,e,f,g,h,i\n",
+		"too few fields":    head + "1,restic,initial,1,1,1,1,1,ok\n",
+		"too many fields":   head + "1,restic,initial,1,1,1,1,1,ok" + api + ",\n",
+		"run zero":          head + "0,restic,initial,1,1,1,1,1,ok" + api + "\n",
+		"unknown tool":      head + "1,tar,initial,1,1,1,1,1,ok" + api + "\n",
+		"unknown step":      head + "1,restic,prune,1,1,1,1,1,ok" + api + "\n",
+		"machine step":      head + "1,restic,read,1,1,1,1,1,ok" + api + "\n",
+		"server-only step":  head + "1,restic,api-points,1,1,1,1,1,ok" + api + "\n",
+		"local-only server": head + "1,server,union-local,1,1,1,1,1,ok" + api + "\n",
+		"check in server":   head + "1,bunker-server,check,1,1,1,1,1,ok" + api + "\n",
+		"bad status":        head + "1,restic,initial,1,1,1,1,1,maybe" + api + "\n",
+		"negative wall":     head + "1,restic,initial,-1,1,1,1,1,ok" + api + "\n",
+		"NaN wall":          head + "1,restic,initial,NaN,1,1,1,1,ok" + api + "\n",
+		"bad rss":           head + "1,restic,initial,1,1,1,1.5,1,ok" + api + "\n",
+		"negative size":     head + "1,restic,initial,1,1,1,1,-4,ok" + api + "\n",
+		"fractional count":  head + "1,bunker-server,api-vault,1,1,1,1,,ok,1.5,0,1,1,1,1,1\n",
+		"negative errors":   head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,-1,1,1,1,1,1\n",
+		"errors > requests": head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,11,1,1,1,1,1\n",
+		"NaN rate":          head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,NaN,1,1,1,1\n",
+		"negative p50":      head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,-1,1,1,1\n",
+		"p99 above max":     head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,1,2,5,4\n",
+		"p50 above p90":     head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,3,2,5,6\n",
 	} {
 		if _, err := ParseResults(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -69,7 +146,7 @@ func TestParseResultsRejectsBadInput(t *testing.T) {
 }
 
 func TestAggregateTakesMediansOfSuccessfulRuns(t *testing.T) {
-	head := strings.Join(Header, ",") + "\n"
+	head := strings.Join(Header[:legacyFields], ",") + "\n"
 	stats := Aggregate(parse(t, head+
 		"1,restic,initial,10,1,1,100,500,ok\n"+
 		"2,restic,initial,30,3,1,300,700,ok\n"+
@@ -201,5 +278,93 @@ func TestParseMeta(t *testing.T) {
 		if _, err := ParseMeta(strings.NewReader(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestRenderServerSection(t *testing.T) {
+	doc := render(t, serverMeta, serverCSV)
+	for prefix, want := range map[string]string{
+		// Local 5 s, server mode 6.25 s on 100 MiB: exactly the 80% target.
+		"| server-mode initial backup: throughput at least 80% of local mode's |": "| 80% (16.0 MiB/s against 20.0 MiB/s) | yes |",
+		"| 4 clients backing up into one vault at once: all succeed |":            "| runs ok: 1/1 | yes |",
+		// 2200000 stored against 2097152 for the local backup of the union.
+		"| … and store at most 1.05× what one local backup of all their data stores |":              "| 1.05× | yes |",
+		"| read API, list points: `GET /v1/vaults/{v}/points`: p99 under 20 ms at 200 requests/s |": "| p99 4.50 ms at 199.9/s, 0 errors | yes |",
+		// p99 25 ms, 2 errors and 180/s: a miss three times over.
+		"| read API, show vault: `GET /v1/vaults/{v}`: p99 under 20 ms at 200 requests/s |": "| p99 25.00 ms at 180.0/s, 2 errors | **no** |",
+		"| initial backup | 5.00 s | 6.25 s |":                                              "| 20.0 MiB/s | 16.0 MiB/s | 0.80× | ≥ 0.80× | yes |",
+		"| unchanged re-backup | 4.00 s | 5.00 s |":                                         "| 25.0 MiB/s | 20.0 MiB/s | 0.80× | — | — |",
+		"| backup after changing 5% of files | 2.00 s |":                                    "| failed | 50.0 MiB/s | — | — | — | — |",
+		// Client 6 s + server 6 s of CPU in 6.25 s; local 8 s in 5 s.
+		"| initial backup | 6.00 s | 6.00 s |":                  "| 1.92 | 1.60 | 80.0 MiB | 200.0 MiB | 1.0 MiB | 1.0 MiB |",
+		"| full restore | failed | failed |":                    "| — | — | — | — | — |",
+		"| data |":                                              "| common part 4.0 MiB, slices of 1.5 MiB to 1.5 MiB: 22.0 MiB backed up in all (the common part once per client), 10.0 MiB of it unique |",
+		"| aggregate throughput (data backed up ÷ wall time) |": "| 2.2 MiB/s |",
+		"| CPU time: all clients, server |":                     "| 14.0 s, 6.00 s |",
+		"| CPU util, clients + server |":                        "| 2.00 |",
+		"| vault ÷ local backup of all their data |":            "| 1.05× (target ≤ 1.05×: yes) |",
+		// 2 MiB × 22 MiB backed up ÷ 10 MiB unique.
+		"| had each client stored its common part anew": "(estimate: local backup × data backed up ÷ unique data) | ≈ 4.4 MiB |",
+		"| list points: `GET /v1/vaults/{v}/points` |":  "| 199.9/s | 3000 | 0 | 1.20 ms | 2.50 ms | 4.50 ms | 9.00 ms | < 20 ms | yes | 0.37 | 1/1 |",
+		"| show vault: `GET /v1/vaults/{v}` |":          "| 180.0/s | 3000 | 2 | 1.00 ms | 2.00 ms | 25.00 ms | 40.00 ms | < 20 ms | **no** | 0.30 | 1/1 |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+	for _, want := range []string{
+		"see [Server mode](#server-mode)",
+		"The vault `bench` holds 103 points",
+		"100 small backups",
+		"made one after another in 5.00 s: 50.00 ms each, with 3.00 s of client CPU and 1.50 s of server CPU in all",
+		// The resources of a step that failed in server mode and in local mode.
+		"| full restore | failed | failed | — | failed | failed | failed | — | — |",
+		"sends each endpoint 200 requests/s for 15 s",
+		"over HTTP/1.1 with the certificate pinned",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(render(t, Meta{"runs": "1"}, sampleCSV), "Server mode") {
+		t.Error("server section without server results")
+	}
+}
+
+func TestServerTargetsMissedAndUnmeasured(t *testing.T) {
+	head := strings.Join(Header, ",") + "\n"
+	const api = ",,,,,,,"
+	doc := render(t, serverMeta, head+
+		"1,bunker,initial,5,5,1,1000,1000,ok"+api+"\n"+
+		"1,bunker-server,initial,7,5,1,1000,1000,ok"+api+"\n"+
+		"1,bunker-server,parallel,1,1,1,1000,1200,ok"+api+"\n"+
+		"2,bunker-server,parallel,,,,,,failed"+api+"\n"+
+		"1,bunker-server,union-local,1,1,1,1000,1000,ok"+api+"\n"+
+		"1,bunker-server,api-points,,,,,,failed"+api+"\n")
+	for prefix, want := range map[string]string{
+		"| server-mode initial backup:":                         "throughput at least 80% of local mode's | 71% (14.3 MiB/s against 20.0 MiB/s) | **no** |",
+		"| 4 clients backing up into one vault at once:":        "all succeed | runs ok: 1/2 | **no** |",
+		"| … and store at most 1.05×":                           "what one local backup of all their data stores | — | — |",
+		"| read API, list points: `GET /v1/vaults/{v}/points`:": "p99 under 20 ms at 200 requests/s | failed | **no** |",
+		"| read API, show vault: `GET /v1/vaults/{v}`:":         "p99 under 20 ms at 200 requests/s | — | — |",
+		"| list points: `GET /v1/vaults/{v}/points` |":          "| failed | failed | failed | failed | failed | failed | failed | < 20 ms | — | — | 0/1 |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+}
+
+func TestAggregateAPIFigures(t *testing.T) {
+	head := strings.Join(Header, ",") + "\n"
+	stats := Aggregate(parse(t, head+
+		"1,bunker-server,api-vault,15,1,1,100,,ok,3000,1,199,1,2,3,9\n"+
+		"2,bunker-server,api-vault,15,1,1,100,,ok,3002,2,200,2,3,5,30\n"+
+		"3,bunker-server,api-vault,15,1,1,100,,ok,2998,0,198,3,4,4,10\n"+
+		"4,bunker-server,api-vault,,,,,,failed,,,,,,,\n"))
+	got := stats[Key{ServerTool, StepAPIVault}]
+	want := APIFigures{Requests: 3000, Errors: 3, Rate: 199, P50: 2, P90: 3, P99: 4, Max: 10}
+	if got.API != want || got.OK != 3 || got.Failed != 1 {
+		t.Errorf("aggregate %+v, want figures %+v (medians; errors summed)", got, want)
 	}
 }

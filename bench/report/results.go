@@ -11,7 +11,14 @@ import (
 )
 
 // Header is the first record of the results CSV that bench/run.sh writes.
-var Header = []string{"run", "tool", "step", "wall_s", "user_s", "sys_s", "max_rss_kb", "stored_bytes", "status"}
+// The last seven fields are the read API's figures under load, empty in
+// the rows of other steps.
+var Header = []string{"run", "tool", "step", "wall_s", "user_s", "sys_s", "max_rss_kb", "stored_bytes", "status",
+	"requests", "errors", "rate_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms"}
+
+// legacyFields is how many fields the CSV had before the read API's
+// figures were added; such files are still read.
+const legacyFields = 9
 
 // Status values of a measured step.
 const (
@@ -31,12 +38,20 @@ type Row struct {
 	MaxRSSKB int64
 	Stored   int64 // bytes in the repository after the step; -1 if not measured
 	Status   string
+	API      APIFigures
+}
+
+// APIFigures are what a load of the read API gave: zero for other steps.
+type APIFigures struct {
+	Requests, Errors   int64
+	Rate               float64 // answered per second
+	P50, P90, P99, Max float64 // milliseconds
 }
 
 // ParseResults reads the results CSV, checking every field.
 func ParseResults(r io.Reader) ([]Row, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(Header)
+	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, errors.New("results: empty file, want a header line")
@@ -44,7 +59,7 @@ func ParseResults(r io.Reader) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("results: header: %w", err)
 	}
-	if !slices.Equal(head, Header) {
+	if !slices.Equal(head, Header) && !slices.Equal(head, Header[:legacyFields]) {
 		return nil, fmt.Errorf("results: header %q, want %q", head, Header)
 	}
 	var rows []Row
@@ -55,6 +70,10 @@ func ParseResults(r io.Reader) ([]Row, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("results: %w", err)
+		}
+		if len(rec) != len(head) {
+			line, _ := cr.FieldPos(0)
+			return nil, fmt.Errorf("results line %d: %d fields, want %d", line, len(rec), len(head))
 		}
 		row, err := parseRow(rec)
 		if err != nil {
@@ -89,17 +108,46 @@ func parseRow(rec []string) (Row, error) {
 	if row.Stored, err = parseCount(rec[7], true); err != nil {
 		return row, fmt.Errorf("stored_bytes: %w", err)
 	}
+	if len(rec) == legacyFields {
+		return row, nil
+	}
+	a := &row.API
+	for i, dst := range []*int64{&a.Requests, &a.Errors} {
+		if *dst, err = parseCount(rec[9+i], false); err != nil {
+			return row, fmt.Errorf("%s: %w", Header[9+i], err)
+		}
+	}
+	for i, dst := range []*float64{&a.Rate, &a.P50, &a.P90, &a.P99, &a.Max} {
+		if *dst, err = parseNumber(rec[11+i]); err != nil {
+			return row, fmt.Errorf("%s: %w", Header[11+i], err)
+		}
+	}
+	if a.Errors > a.Requests {
+		return row, fmt.Errorf("%d errors in %d requests", a.Errors, a.Requests)
+	}
+	if a.P50 > a.P90 || a.P90 > a.P99 || a.P99 > a.Max {
+		return row, fmt.Errorf("latency percentiles %v, %v, %v, %v out of order", a.P50, a.P90, a.P99, a.Max)
+	}
 	return row, nil
 }
 
 // parseSeconds accepts an empty field (not measured) as zero.
 func parseSeconds(s string) (float64, error) {
+	v, err := parseNumber(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number of seconds", s)
+	}
+	return v, nil
+}
+
+// parseNumber reads a non-negative number up to 1e9; an empty field is 0.
+func parseNumber(s string) (float64, error) {
 	if s == "" {
 		return 0, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || v < 0 || v > 1e9 {
-		return 0, fmt.Errorf("%q is not a number of seconds", s)
+		return 0, fmt.Errorf("%q is not a non-negative number", s)
 	}
 	return v, nil
 }

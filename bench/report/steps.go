@@ -1,5 +1,7 @@
 package main
 
+import "slices"
+
 // Machine is the pseudo-tool under which the machine's limits are recorded.
 const Machine = "machine"
 
@@ -38,19 +40,80 @@ const (
 	RSSGoal    = 1.0
 )
 
+// The server part of a run: ServerTool is bunker through its vault server
+// (the client side of each step, or the whole step for the local
+// reference); ServerProc is the server process, whose CPU time and peak RSS
+// are recorded under the same step names.
+const (
+	ServerTool = "bunker-server"
+	ServerProc = "server"
+)
+
+// Steps of the server part that are not server-mode counterparts of
+// ToolSteps.
+const (
+	StepParallel   = "parallel"    // clients backing up into one vault at once
+	StepUnionLocal = "union-local" // one local backup of all their data, for the stored size
+	StepSmall      = "small"       // small backups, one after another, that fill the vault with points
+	StepAPIPoints  = "api-points"  // GET /v1/vaults/{v}/points under load
+	StepAPIVault   = "api-vault"   // GET /v1/vaults/{v} under load
+)
+
+// ServerModeSteps are the steps measured in server mode beside bunker's
+// local ones of the same name.
+var ServerModeSteps = []string{"initial", "unchanged", "changed", "restore"}
+
+// APISteps are the read endpoints loaded, in report order.
+var APISteps = []Step{
+	{Name: StepAPIPoints, Title: "list points: `GET /v1/vaults/{v}/points`"},
+	{Name: StepAPIVault, Title: "show vault: `GET /v1/vaults/{v}`"},
+}
+
+// Targets of the server part.
+const (
+	// ThroughputGoal: a server-mode initial backup runs at this share of
+	// local mode's throughput or more.
+	ThroughputGoal = 0.8
+	// FleetStoredGoal: what the clients together store is at most this
+	// multiple of what one local backup of all their data stores.
+	FleetStoredGoal = 1.05
+	// APIP99Goal: the read API's 99th percentile latency stays below this
+	// many milliseconds at APIRateShare of the asked rate or more.
+	APIP99Goal   = 20.0
+	APIRateShare = 0.95
+)
+
 func knownStep(tool, step string) bool {
-	steps := ToolSteps
-	if tool == Machine {
-		steps = MachineSteps
-	} else if !isTool(tool) {
-		return false
+	var steps []string
+	switch {
+	case tool == Machine:
+		steps = names(MachineSteps)
+	case tool == ServerTool:
+		steps = append(slices.Clone(ServerModeSteps), StepParallel, StepUnionLocal, StepSmall, StepAPIPoints, StepAPIVault)
+	case tool == ServerProc:
+		steps = append(slices.Clone(ServerModeSteps), StepParallel, StepSmall, StepAPIPoints, StepAPIVault)
+	case isTool(tool):
+		steps = names(ToolSteps)
 	}
-	for _, s := range steps {
-		if s.Name == step {
-			return true
+	return slices.Contains(steps, step)
+}
+
+func names(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// stepTitle is the report title of a ToolSteps step.
+func stepTitle(name string) string {
+	for _, s := range ToolSteps {
+		if s.Name == name {
+			return s.Title
 		}
 	}
-	return false
+	return name
 }
 
 func isTool(name string) bool {
