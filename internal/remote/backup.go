@@ -28,6 +28,21 @@ const (
 	uploadMaxBody = 64 << 20
 )
 
+// A batch holds copies of its blobs one after another in one buffer. The
+// buffers of shipped batches, and the request bodies and compression
+// scratch of the shippers, are used again: a backup allocates them once
+// rather than once per blob and per request, which spares the copying of
+// growing slices and most of the garbage collector's work.
+type batch struct {
+	items []item
+	data  []byte
+}
+
+// shipper is what one batch under way needs besides the batch itself.
+type shipper struct {
+	body, scratch []byte
+}
+
 // Backup is a backup session with a vault server.
 type Backup struct {
 	c       *client.Client
@@ -36,12 +51,12 @@ type Backup struct {
 	key     *crypto.IDKey
 	cfg     repo.Config
 	comp    *repo.Compressor
-	slots   chan struct{}
+	slots   chan *shipper // one for each batch that may be under way
+	free    chan *batch   // shipped batches, to be filled again
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	known   map[blob.Handle]struct{} // uploaded, being uploaded, or present in the vault
-	batch   []item
-	size    int
+	batch   *batch                   // being filled; nil when empty
 	err     error
 	stats   repo.SaveStats
 	done    bool
@@ -49,9 +64,10 @@ type Backup struct {
 	Present int64      // blobs the vault already held
 }
 
+// item is one blob of a batch: its data is batch.data[off:end].
 type item struct {
-	h    blob.Handle
-	data []byte
+	h        blob.Handle
+	off, end int
 }
 
 // StartBackup opens a backup session on vault for hostname and paths (and
@@ -73,10 +89,15 @@ func StartBackup(ctx context.Context, c *client.Client, vault string, req api.Se
 	if err != nil {
 		return nil, err
 	}
-	return &Backup{
+	b := &Backup{
 		c: c, vault: vault, sess: sess, key: key, cfg: cfg, comp: comp,
-		slots: make(chan struct{}, batchesInAir), known: map[blob.Handle]struct{}{},
-	}, nil
+		slots: make(chan *shipper, batchesInAir), free: make(chan *batch, batchesInAir+1),
+		known: map[blob.Handle]struct{}{},
+	}
+	for range batchesInAir {
+		b.slots <- &shipper{}
+	}
+	return b, nil
 }
 
 // parseContentKey decodes the content key a server sends.
@@ -134,23 +155,49 @@ func (b *Backup) SaveBlob(ctx context.Context, t blob.Type, id blob.ID, data []b
 		return false, nil
 	}
 	b.known[h] = struct{}{}
-	b.batch = append(b.batch, item{h: h, data: append([]byte(nil), data...)})
-	b.size += len(data)
-	var full []item
-	if b.size >= batchBytes || len(b.batch) >= batchBlobs {
-		full, b.batch, b.size = b.batch, nil, 0
+	// A batch is shipped when it is full, or before a blob would overflow
+	// its buffer.
+	var full *batch
+	if bt := b.batch; bt != nil && len(bt.data)+len(data) > cap(bt.data) {
+		full, b.batch = bt, nil
+	}
+	if b.batch == nil {
+		b.batch = b.newBatch()
+	}
+	bt := b.batch
+	off := len(bt.data)
+	bt.data = append(bt.data, data...)
+	bt.items = append(bt.items, item{h: h, off: off, end: len(bt.data)})
+	var next *batch
+	if len(bt.data) >= batchBytes || len(bt.items) >= batchBlobs {
+		next, b.batch = bt, nil
 	}
 	b.mu.Unlock()
 	if full != nil {
 		b.send(ctx, full)
 	}
+	if next != nil {
+		b.send(ctx, next)
+	}
 	return true, nil
 }
 
-// send ships a batch in the background, with bounded concurrency.
-func (b *Backup) send(ctx context.Context, batch []item) {
+// newBatch returns an empty batch, reusing a shipped one's buffers when
+// there is one.
+func (b *Backup) newBatch() *batch {
 	select {
-	case b.slots <- struct{}{}:
+	case bt := <-b.free:
+		return bt
+	default:
+		return &batch{data: make([]byte, 0, batchBytes)}
+	}
+}
+
+// send ships a batch in the background, with bounded concurrency.
+func (b *Backup) send(ctx context.Context, bt *batch) {
+	var sh *shipper
+	select {
+	case sh = <-b.slots:
 	case <-ctx.Done():
 		b.fail(ctx.Err())
 		return
@@ -158,11 +205,24 @@ func (b *Backup) send(ctx context.Context, batch []item) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		defer func() { <-b.slots }()
-		if err := b.ship(ctx, batch); err != nil {
+		defer func() { b.slots <- sh }()
+		if err := b.ship(ctx, sh, bt); err != nil {
 			b.fail(err)
 		}
 	}()
+}
+
+// recycle keeps a batch's buffers for a new batch, unless a blob larger
+// than a batch (a large listing) grew them.
+func (b *Backup) recycle(bt *batch) {
+	if cap(bt.data) > batchBytes {
+		return
+	}
+	bt.items, bt.data = bt.items[:0], bt.data[:0]
+	select {
+	case b.free <- bt:
+	default:
+	}
 }
 
 func (b *Backup) fail(err error) {
@@ -175,9 +235,15 @@ func (b *Backup) fail(err error) {
 
 // ship asks which blobs of the batch the vault lacks, compresses those and
 // uploads them.
-func (b *Backup) ship(ctx context.Context, batch []item) error {
-	hs := make([]blob.Handle, len(batch))
-	for i, it := range batch {
+func (b *Backup) ship(ctx context.Context, sh *shipper, bt *batch) error {
+	recycled := false
+	defer func() {
+		if !recycled {
+			b.recycle(bt)
+		}
+	}()
+	hs := make([]blob.Handle, len(bt.items))
+	for i, it := range bt.items {
 		hs[i] = it.h
 	}
 	missing, err := b.c.Missing(ctx, b.sess.Session, hs)
@@ -188,7 +254,18 @@ func (b *Backup) ship(ctx context.Context, batch []item) error {
 	for _, h := range missing {
 		need[h] = true
 	}
-	var body []byte
+	// A payload is never larger than its data: what does not shrink is
+	// sent as it is.
+	size := 0
+	for _, it := range bt.items {
+		if need[it.h] {
+			size += wire.FrameHeaderSize + it.end - it.off
+		}
+	}
+	if size = min(size, uploadMaxBody); cap(sh.body) < size {
+		sh.body = make([]byte, 0, size)
+	}
+	body := sh.body[:0]
 	var sent, raw, stored int64
 	flush := func() error {
 		if len(body) == 0 {
@@ -200,33 +277,41 @@ func (b *Backup) ship(ctx context.Context, batch []item) error {
 		body = body[:0]
 		return nil
 	}
-	var scratch []byte
-	for _, it := range batch {
+	for _, it := range bt.items {
 		if !need[it.h] {
 			continue
 		}
-		payload, compressed := b.comp.Compress(scratch[:0], it.data)
+		data := bt.data[it.off:it.end]
+		payload, compressed := b.comp.Compress(sh.scratch[:0], data)
 		if compressed {
-			scratch = payload
+			sh.scratch = payload
 		}
 		if len(body)+len(payload)+wire.FrameHeaderSize > uploadMaxBody {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		body = wire.AppendFrame(body, wire.Frame{Handle: it.h, Compressed: compressed, RawLen: len(it.data), Payload: payload})
+		body = wire.AppendFrame(body, wire.Frame{Handle: it.h, Compressed: compressed, RawLen: len(data), Payload: payload})
 		sent++
-		raw += int64(len(it.data))
+		raw += int64(len(data))
 		stored += int64(len(payload))
 	}
+	// What is left to send is in body: the batch can be filled again
+	// while it is uploaded.
+	n := int64(len(bt.items))
+	b.recycle(bt)
+	recycled = true
 	if err := flush(); err != nil {
 		return err
+	}
+	if cap(body) <= uploadMaxBody {
+		sh.body = body
 	}
 	b.mu.Lock()
 	b.stats.Blobs += sent
 	b.stats.RawBytes += raw
 	b.stats.StoredBytes += stored
-	b.Present += int64(len(batch)) - sent
+	b.Present += n - sent
 	b.mu.Unlock()
 	return nil
 }
@@ -276,9 +361,9 @@ func (b *Backup) LoadIndex(context.Context) error { return nil }
 func (b *Backup) Flush(ctx context.Context) error {
 	b.mu.Lock()
 	last := b.batch
-	b.batch, b.size = nil, 0
+	b.batch = nil
 	b.mu.Unlock()
-	if len(last) > 0 {
+	if last != nil {
 		b.send(ctx, last)
 	}
 	b.wg.Wait()
