@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/api"
@@ -14,6 +17,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/tree"
 	"github.com/bunkerhq/bunker/internal/wire"
 )
 
@@ -69,5 +73,84 @@ func TestRestoreRefusesForeignContent(t *testing.T) {
 	got, err := r.LoadBlob(ctx, blob.DataBlob, id, nil)
 	if err != nil || string(got) != string(honest) {
 		t.Fatalf("honest answer: %q %v", got, err)
+	}
+}
+
+// After a listing is read, its files' content arrives in batches, not one
+// request a chunk, and every chunk still comes out right.
+func TestRestorePrefetchesInBatches(t *testing.T) {
+	m, _ := crypto.NewMasterKey()
+	k, _ := m.Derive()
+	ck := k.ContentKey()
+	blobs := map[blob.Handle][]byte{}
+	var nodes []*tree.Node
+	for i := range 200 {
+		data := []byte(fmt.Sprintf("content of file %d", i))
+		h := blob.Handle{ID: ck.BlobID(data), Type: blob.DataBlob}
+		blobs[h] = data
+		nodes = append(nodes, &tree.Node{Name: fmt.Sprintf("f%03d", i), Type: tree.TypeFile, Mode: 0o644, Size: uint64(len(data)), Content: []blob.ID{h.ID}})
+	}
+	listing, err := tree.Encode(&tree.Tree{Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := blob.Handle{ID: ck.BlobID(listing), Type: blob.TreeBlob}
+	blobs[root] = listing
+	var mu sync.Mutex
+	requests := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/vaults/prod/points/latest/restore", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.RestoreResponse{Session: "s1", ContentKey: base64.StdEncoding.EncodeToString(ck.Bytes()),
+			Point: api.Point{Point: &store.Point{ID: strings.Repeat("a", 64), Tree: root.ID.String()}}})
+	})
+	mux.HandleFunc("POST /v1/restores/s1/blobs", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		hs, err := wire.DecodeHandles(body, 1024)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var out []byte
+		for _, h := range hs {
+			out = wire.AppendFrame(out, wire.Frame{Handle: h, RawLen: len(blobs[h]), Payload: blobs[h]})
+		}
+		w.Write(out)
+	})
+	mux.HandleFunc("DELETE /v1/restores/s1", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, _ := client.New(client.Options{URL: srv.URL, HTTPClient: srv.Client(), Token: "t"})
+	ctx := context.Background()
+	r, err := StartRestore(ctx, c, "prod", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	lt, err := r.LoadTree(ctx, root.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(lt.Nodes); i += 4 {
+				id := lt.Nodes[i].Content[0]
+				got, err := r.LoadBlob(ctx, blob.DataBlob, id, nil)
+				if err != nil || string(got) != string(blobs[blob.Handle{ID: id, Type: blob.DataBlob}]) {
+					t.Errorf("file %d: %q %v", i, got, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if requests > 200/prefetchBatch+20 {
+		t.Fatalf("%d requests for 200 small files: not batched", requests)
 	}
 }

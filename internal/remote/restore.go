@@ -1,20 +1,15 @@
 package remote
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
-	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
-	"github.com/bunkerhq/bunker/internal/wire"
 )
 
 // Restore is a restore session on one point of a vault server. Every blob
@@ -26,6 +21,8 @@ type Restore struct {
 	key   *crypto.IDKey
 	comp  *repo.Compressor
 	point *repo.Point
+	ahead *prefetcher
+	stop  context.CancelFunc
 }
 
 // StartRestore opens a restore session on point ref ("latest" or an id
@@ -53,7 +50,13 @@ func StartRestore(ctx context.Context, c *client.Client, vault, ref string) (*Re
 		return nil, err
 	}
 	rp := &repo.Point{ID: id, Tree: root, Time: p.Time, Hostname: p.Hostname, Username: p.Username, Paths: p.Paths, Tags: p.Tags, Summary: p.Summary}
-	return &Restore{c: c, sess: sess, key: key, comp: comp, point: rp}, nil
+	r := &Restore{c: c, sess: sess, key: key, comp: comp, point: rp}
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r.stop = stop
+	r.ahead = newPrefetcher(pctx, func(ctx context.Context, hs []blob.Handle) ([]byte, error) {
+		return c.ReadBlobs(ctx, sess.Session, hs)
+	})
+	return r, nil
 }
 
 // Point is the point being restored.
@@ -75,34 +78,42 @@ func (r *Restore) LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error) 
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
 	}
+	// The files of this listing are about to be restored: fetch their
+	// content ahead.
+	var want []blob.Handle
+	for _, n := range t.Nodes {
+		for _, cid := range n.Content {
+			want = append(want, blob.Handle{ID: cid, Type: blob.DataBlob})
+		}
+	}
+	r.ahead.want(want)
 	return t, nil
 }
 
 // LoadBlob reads one blob, checked against its id; it may reuse buf.
 func (r *Restore) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []byte) ([]byte, error) {
 	h := blob.Handle{ID: id, Type: t}
-	body, err := r.c.ReadBlobs(ctx, r.sess.Session, []blob.Handle{h})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", h, err)
-	}
-	fr := wire.NewFrameReader(bytes.NewReader(body), pack.MaxBlobSize, 1)
-	f, err := fr.Next()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read %s: the server sent nothing", h)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", h, err)
-	}
-	if f.Handle != h {
-		return nil, fmt.Errorf("read %s: the server sent %s instead", h, f.Handle)
+	f, ok := r.ahead.take(h)
+	if !ok {
+		got, err := r.ahead.get(ctx, []blob.Handle{h})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", h, err)
+		}
+		if f, ok = got[h]; !ok {
+			return nil, fmt.Errorf("read %s: the server sent nothing", h)
+		}
 	}
 	var plain []byte
-	if f.Compressed {
-		if plain, err = r.comp.Decompress(buf, f.Payload, f.RawLen); err != nil {
+	var err error
+	if f.compressed {
+		if plain, err = r.comp.Decompress(buf, f.payload, f.rawLen); err != nil {
 			return nil, fmt.Errorf("read %s: %w", h, err)
 		}
 	} else {
-		plain = append(buf[:0], f.Payload...)
+		if f.rawLen != len(f.payload) {
+			return nil, fmt.Errorf("read %s: the server sent %d bytes for %d", h, len(f.payload), f.rawLen)
+		}
+		plain = append(buf[:0], f.payload...)
 	}
 	if got := r.key.BlobID(plain); got != id {
 		return nil, fmt.Errorf("read %s: the server sent content that hashes to %s", h, got.Short())
@@ -112,6 +123,8 @@ func (r *Restore) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []b
 
 // Close ends the session.
 func (r *Restore) Close(ctx context.Context) error {
+	r.stop()
+	r.ahead.close()
 	r.comp.Close()
 	err := r.c.EndRestore(ctx, r.sess.Session)
 	if client.IsStatus(err, 404) {

@@ -75,13 +75,19 @@ func (c *codec) decompress(src []byte, limit int) ([]byte, error) {
 	return out, nil
 }
 
-// decompressInto decompresses src into dst, which must have room for
-// rawLen bytes; data that would expand beyond rawLen is an error.
+// decodeSlack is the room past a blob's end given to the decoder.
+const decodeSlack = 64
+
+// decompressInto decompresses src into dst (reused when it has room);
+// data that would expand beyond rawLen is an error.
 func (c *codec) decompressInto(dst, src []byte, rawLen int) ([]byte, error) {
-	if cap(dst) < rawLen {
-		dst = make([]byte, 0, rawLen)
+	// A little room past the end lets the decoder use its fast copies,
+	// which may write up to 16 bytes beyond what they produce.
+	room := rawLen + decodeSlack
+	if cap(dst) < room {
+		dst = make([]byte, 0, room)
 	}
-	out, err := c.bounded.DecodeAll(src, dst[:0:rawLen])
+	out, err := c.bounded.DecodeAll(src, dst[:0:room])
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}

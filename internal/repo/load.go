@@ -82,9 +82,6 @@ func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byt
 		return nil, err
 	}
 	if l.Flags&pack.FlagCompressed != 0 {
-		if cap(buf) < int(l.RawLen) {
-			buf = make([]byte, 0, l.RawLen)
-		}
 		if plain, err = r.codec.decompressInto(buf, plain, int(l.RawLen)); err != nil {
 			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
 		}

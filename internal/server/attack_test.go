@@ -451,3 +451,47 @@ func TestLoginThrottled(t *testing.T) {
 		t.Fatalf("%d refused logins audited, want 6", denied)
 	}
 }
+
+// Cached authentication never outlives a change: a revoked token, a removed
+// binding and a disabled principal take effect on the next request.
+func TestAuthCacheFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	if _, err := w.ops.Points(ctx, "prod", client.PointFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := w.s.Admin.Bindings(ctx, "ops")
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("bindings of ops: %+v %v", bs, err)
+	}
+	if err := w.s.Admin.Unbind(ctx, bs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ops.Points(ctx, "prod", client.PointFilter{}); !client.IsStatus(err, 403) {
+		t.Fatalf("request right after the binding was removed: %v", err)
+	}
+	if _, err := w.host.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "h", Paths: []string{"/"}}); err != nil {
+		t.Fatal(err)
+	}
+	disabled := true
+	if _, err := w.s.Admin.UpdatePrincipal(ctx, "host1", api.PrincipalUpdate{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.host.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "h", Paths: []string{"/"}}); !client.IsStatus(err, 401) {
+		t.Fatalf("request right after the principal was disabled: %v", err)
+	}
+	tok, _ := w.vadmin.CreateToken(ctx, api.TokenRequest{})
+	c := w.s.Anonymous(t).WithToken(tok.Token)
+	if _, err := c.Vaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.vadmin.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Vaults(ctx); !client.IsStatus(err, 401) {
+		t.Fatalf("request right after revocation: %v", err)
+	}
+	if err := c.Logout(ctx); !client.IsStatus(err, 401) {
+		t.Fatalf("logout with a revoked token: %v", err)
+	}
+}

@@ -149,7 +149,7 @@ func (s *Server) findParent(c *call, tx store.Tx, vault, host string, paths []st
 
 // withSession runs fn on the caller's session id with the vault open and
 // its garbage collection held off.
-func (s *Server) withSession(c *call, restore bool, fn func(se *session, v *store.Vault, ov *openVault) error) error {
+func (s *Server) withSession(c *call, restore bool, fn func(se *session, ov *openVault) error) error {
 	id := c.r.PathValue("session")
 	se, ok := s.sessions.get(id, c.id.name(), restore)
 	if !ok {
@@ -164,22 +164,13 @@ func (s *Server) withSession(c *call, restore bool, fn func(se *session, v *stor
 	if err := c.require(perm, se.vault); err != nil {
 		return err
 	}
-	var v *store.Vault
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		v, err = s.loadVault(c, tx, se.vault)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	ov, err := s.vaults.get(c.ctx, v)
+	ov, err := s.vaults.byName(c, se.vault)
 	if err != nil {
 		return err
 	}
 	ov.gc.RLock()
 	defer ov.gc.RUnlock()
-	return fn(se, v, ov)
+	return fn(se, ov)
 }
 
 // readBody reads a binary request body of the given type, bounded.
@@ -192,7 +183,7 @@ func readBody(c *call, contentType string, limit int64) ([]byte, error) {
 
 // handleMissing answers which of the listed blobs the vault lacks.
 func (s *Server) handleMissing(c *call) error {
-	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+	return s.withSession(c, false, func(se *session, ov *openVault) error {
 		body, err := readBody(c, wire.HandlesType, maxHandlesPerRequest*wire.HandleSize)
 		if err != nil {
 			return err
@@ -226,7 +217,7 @@ func (s *Server) handleUpload(c *call) error {
 	case <-c.ctx.Done():
 		return c.ctx.Err()
 	}
-	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+	return s.withSession(c, false, func(se *session, ov *openVault) error {
 		if ct := c.r.Header.Get("Content-Type"); ct != wire.FramesType {
 			return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as %s, not %q", wire.FramesType, clip(ct))
 		}
@@ -274,7 +265,7 @@ func (s *Server) handleUpload(c *call) error {
 // client can skip unchanged files. Only the parent's own trees are served,
 // reached from its root one listing at a time.
 func (s *Server) handleParentTree(c *call) error {
-	return s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+	return s.withSession(c, false, func(se *session, ov *openVault) error {
 		id, err := blob.ParseID(c.r.PathValue("tree"))
 		if err != nil {
 			return badRequest("%v", err)
@@ -331,7 +322,15 @@ func (s *Server) handleCommit(c *call) error {
 		return badRequest("invalid username")
 	}
 	var view api.Point
-	err = s.withSession(c, false, func(se *session, v *store.Vault, ov *openVault) error {
+	err = s.withSession(c, false, func(se *session, ov *openVault) error {
+		var v *store.Vault
+		if err := s.st.View(c.ctx, func(tx store.Tx) error {
+			var err error
+			v, err = s.loadVault(c, tx, se.vault)
+			return err
+		}); err != nil {
+			return err
+		}
 		if err := ov.repo.Flush(context.WithoutCancel(c.ctx)); err != nil {
 			return err
 		}

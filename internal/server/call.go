@@ -199,6 +199,10 @@ func (s *Server) authenticate(c *call) (*identity, error) {
 		return nil, errorf(http.StatusUnauthorized, "unauthenticated", "invalid API token: %v", err)
 	}
 	now := s.cfg.Now()
+	if id, ok := s.auth.get(tok.ID, now); ok && auth.SecretMatches(id.token.Hash, tok.Secret) && id.token.Valid(now) && !id.principal.Disabled {
+		return id, nil
+	}
+	gen := s.auth.gen.Load()
 	var id *identity
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		t, err := tx.Token(c.ctx, tok.ID)
@@ -214,20 +218,11 @@ func (s *Server) authenticate(c *call) (*identity, error) {
 		if !t.Valid(now) {
 			return errorf(http.StatusUnauthorized, "unauthenticated", "API token %s has expired or was revoked: log in again or ask for a new token", tok.ID)
 		}
-		p, err := tx.Principal(c.ctx, t.Principal)
-		if err != nil {
+		if id, err = identityFor(c.ctx, tx, t); err != nil {
 			return err
 		}
-		if p.Disabled {
-			return errorf(http.StatusUnauthorized, "unauthenticated", "principal %s is disabled", p.Name)
-		}
-		bs, err := tx.Bindings(c.ctx, p.Name)
-		if err != nil {
-			return err
-		}
-		id = &identity{principal: p, token: t}
-		for _, b := range bs {
-			id.bindings = append(id.bindings, b.Binding)
+		if id.principal.Disabled {
+			return errorf(http.StatusUnauthorized, "unauthenticated", "principal %s is disabled", id.principal.Name)
 		}
 		return nil
 	})
@@ -236,8 +231,9 @@ func (s *Server) authenticate(c *call) (*identity, error) {
 	}
 	if now.Sub(id.token.LastUsed) > time.Minute {
 		id.token.LastUsed = now
-		_ = s.st.Update(context.WithoutCancel(c.ctx), func(tx store.Tx) error { return tx.UpdateToken(c.ctx, id.token) })
+		_ = s.st.Update(context.WithoutCancel(c.ctx), func(tx store.Tx) error { return tx.TouchToken(c.ctx, id.token.ID, now) })
 	}
+	s.auth.put(tok.ID, id, gen, now)
 	return id, nil
 }
 

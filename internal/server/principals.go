@@ -195,8 +195,9 @@ func (s *Server) issueToken(ctx context.Context, tx store.Tx, p *store.Principal
 func (s *Server) handleLogout(c *call) error {
 	c.target = "token/" + c.id.token.ID
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		c.id.token.RevokedAt = s.cfg.Now().UTC()
-		if err := tx.UpdateToken(c.ctx, c.id.token); err != nil {
+		t := *c.id.token // the identity may be shared through the cache
+		t.RevokedAt = s.cfg.Now().UTC()
+		if err := tx.UpdateToken(c.ctx, &t); err != nil {
 			return err
 		}
 		return c.audit(tx, audit.OutcomeOK, nil)

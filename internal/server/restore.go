@@ -79,7 +79,7 @@ func (s *Server) handleRestoreStart(c *call) error {
 // handleRestoreRead sends the listed blobs as frames, payloads as stored
 // (compressed where they are); the client checks each against its id.
 func (s *Server) handleRestoreRead(c *call) error {
-	return s.withSession(c, true, func(se *session, v *store.Vault, ov *openVault) error {
+	return s.withSession(c, true, func(se *session, ov *openVault) error {
 		body, err := readBody(c, wire.HandlesType, maxReadHandles*wire.HandleSize)
 		if err != nil {
 			return err

@@ -100,6 +100,7 @@ type Server struct {
 	bg       sync.WaitGroup
 	ckMu     sync.Mutex // one checkpoint at a time
 
+	auth    *authCache    // tokens recently authenticated
 	logins  *throttle     // failed logins by name and address
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
@@ -136,8 +137,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ac := newAuthCache()
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, st: st, box: box, signer: signer, root: root,
+		cfg: cfg, log: cfg.Logger, st: &authStore{Store: st, cache: ac}, auth: ac, box: box, signer: signer, root: root,
 		keyID:       secret.KeyID(signer.Public().(ed25519.PublicKey)),
 		constraints: cs,
 		metrics:     newMetrics(),

@@ -14,17 +14,11 @@ import (
 
 func (s *Server) vaultView(c *call, tx store.Tx, v *store.Vault) (api.Vault, error) {
 	view := api.Vault{Vault: v, LockDate: v.Policy.Lock.LockDate(), Immutable: v.Policy.Lock.Immutable(s.cfg.Now())}
-	ps, err := tx.Points(c.ctx, store.PointFilter{Vault: v.Name})
+	n, err := tx.CountPoints(c.ctx, v.Name)
 	if err != nil {
 		return view, err
 	}
-	for _, p := range ps {
-		if p.State == store.Active {
-			view.Points++
-		} else {
-			view.Binned++
-		}
-	}
+	view.Points, view.Binned = n[store.Active], n[store.Binned]
 	hs, err := tx.Holds(c.ctx, v.Name, false)
 	view.Holds = len(hs)
 	return view, err

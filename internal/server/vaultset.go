@@ -135,6 +135,27 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	return ov, nil
 }
 
+// byName returns the open vault name, reading its settings from the catalog
+// only when it is not open yet.
+func (vs *vaultSet) byName(c *call, name string) (*openVault, error) {
+	vs.mu.Lock()
+	ov, ok := vs.open[name]
+	vs.mu.Unlock()
+	if ok {
+		return ov, nil
+	}
+	var v *store.Vault
+	err := vs.s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		v, err = vs.s.loadVault(c, tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return vs.get(c.ctx, v)
+}
+
 // staleTemp is the age after which a temporary in a vault is known to be
 // left by a writer that died.
 const staleTemp = time.Hour

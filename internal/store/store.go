@@ -208,6 +208,8 @@ type Tx interface {
 	Token(ctx context.Context, id string) (*Token, error)
 	Tokens(ctx context.Context, principal string) ([]Token, error) // "" for all
 	UpdateToken(ctx context.Context, t *Token) error
+	// TouchToken records when a token was last used, and nothing else.
+	TouchToken(ctx context.Context, id string, at time.Time) error
 
 	CreateBinding(ctx context.Context, b *Binding) error
 	Bindings(ctx context.Context, principal string) ([]Binding, error) // "" for all
@@ -223,6 +225,8 @@ type Tx interface {
 	Point(ctx context.Context, vault, id string) (*Point, error)
 	Points(ctx context.Context, f PointFilter) ([]Point, error) // oldest first
 	UpdatePoint(ctx context.Context, p *Point) error
+	// CountPoints counts a vault's points by state.
+	CountPoints(ctx context.Context, vault string) (map[PointState]int, error)
 	DeletePoint(ctx context.Context, vault, id string) error
 
 	CreateHold(ctx context.Context, h *Hold) error

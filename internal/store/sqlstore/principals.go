@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/store"
@@ -143,6 +144,10 @@ func (t *tx) Tokens(ctx context.Context, principal string) ([]store.Token, error
 func (t *tx) UpdateToken(ctx context.Context, tk *store.Token) error {
 	return t.execOne(ctx, "token "+tk.ID, `UPDATE tokens SET revoked_at = ?, last_used = ?, expires_at = ? WHERE id = ?`,
 		nanos(tk.RevokedAt), nanos(tk.LastUsed), nanos(tk.ExpiresAt), tk.ID)
+}
+
+func (t *tx) TouchToken(ctx context.Context, id string, at time.Time) error {
+	return t.execOne(ctx, "token "+id, `UPDATE tokens SET last_used = ? WHERE id = ?`, nanos(at), id)
 }
 
 const bindingCols = `b.id, b.principal_id, p.name, b.role, b.vault, b.bypass_governance, b.created_at, b.created_by`

@@ -200,6 +200,10 @@ func TestVaultsPointsHolds(t *testing.T) {
 		if len(hs) != 1 || hs[0].Tag != "db" || !hs[0].Active() {
 			return fmt.Errorf("holds %+v", hs)
 		}
+		n, err := tx.CountPoints(ctx, "prod")
+		if err != nil || n[store.Active] != 2 || n[store.Binned] != 1 {
+			return fmt.Errorf("counts %v %v", n, err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -190,6 +190,24 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+func (t *tx) CountPoints(ctx context.Context, vault string) (map[store.PointState]int, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT state, COUNT(*) FROM points WHERE vault = ? GROUP BY state`, vault)
+	if err != nil {
+		return nil, fmt.Errorf("count points: %w", err)
+	}
+	defer rows.Close()
+	out := map[store.PointState]int{}
+	for rows.Next() {
+		var st store.PointState
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count points: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
 // UpdatePoint writes the fields that change in a point's life: expiry and
 // bin state. Everything else is fixed when the point is made.
 func (t *tx) UpdatePoint(ctx context.Context, p *store.Point) error {
