@@ -68,7 +68,42 @@ var (
 	ErrUnsupported = errors.New("not supported by this storage backend")
 	ErrLocked      = errors.New("vault is locked by another process")
 	ErrInvalidName = errors.New("invalid object name")
+	// ErrRetained reports an object that its retention or a legal hold
+	// keeps from deletion.
+	ErrRetained = errors.New("object is under retention")
 )
+
+// Retention is an object's write-once protection on a backend that
+// enforces it.
+type Retention struct {
+	Mode      RetentionMode // RetentionNone when the object has none
+	Until     time.Time
+	LegalHold bool
+}
+
+// Retainer is implemented by backends that hold objects under write-once
+// retention the backend itself enforces, against whoever holds its
+// credentials: S3 with Object Lock, a local vault with the immutable
+// attribute. Delete of an object whose retention has not passed, or that
+// is under legal hold, fails with an error wrapping ErrRetained.
+type Retainer interface {
+	// RetentionSupported reports whether objects can be retained here (a
+	// bucket with Object Lock enabled; a filesystem and privileges that
+	// allow the immutable attribute), and if not, why.
+	RetentionSupported(ctx context.Context) (bool, string, error)
+	// Retention reports an object's protection.
+	Retention(ctx context.Context, h Handle) (Retention, error)
+	// Extend lengthens an object's retention to until, in mode (which an
+	// object under compliance keeps); an until not after the current one
+	// changes nothing. Retention is never shortened.
+	Extend(ctx context.Context, h Handle, until time.Time, mode RetentionMode) error
+	// SetLegalHold places or lifts a legal hold on an object.
+	SetLegalHold(ctx context.Context, h Handle, on bool) error
+	// DeleteBypass deletes an object whose governance retention has not
+	// passed, as the holder of the governance bypass may. Objects under
+	// compliance retention or a legal hold are refused (ErrRetained).
+	DeleteBypass(ctx context.Context, h Handle) error
+}
 
 // Backend is the storage a vault lives on.
 //
