@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/storage"
 )
@@ -29,13 +31,54 @@ const (
 type Backend struct {
 	dir   string
 	packs handles
+
+	retain bool             // WithRetention: accept and manage retention
+	now    func() time.Time // the clock retention is judged by
+
+	probeMu sync.Mutex
+	probed  bool // a probe found retention supported
+
+	// hook, when set (by tests), is called at each step of a retained Put
+	// or a retention change; an error it returns fails the operation
+	// there, as if that step had failed.
+	hook func(step string) error
 }
 
 // Compile-time checks that Backend provides what the storage package asks.
 var (
-	_ storage.Backend = (*Backend)(nil)
-	_ storage.Locker  = (*Backend)(nil)
+	_ storage.Backend  = (*Backend)(nil)
+	_ storage.Locker   = (*Backend)(nil)
+	_ storage.Retainer = (*Backend)(nil)
 )
+
+// Option configures a Backend as Open or Create makes it.
+type Option func(*Backend)
+
+// WithRetention makes the backend accept retention: Put with non-zero
+// storage.PutOptions, Extend and SetLegalHold record it with the object
+// and set the object's immutable attribute, which needs root (or
+// CAP_LINUX_IMMUTABLE and CAP_SYS_ADMIN) and a filesystem that supports
+// both; RetentionSupported says whether this vault qualifies. Without it
+// such calls fail with storage.ErrUnsupported. Retention already recorded
+// is enforced either way: Delete refuses retained objects whether or not
+// the backend was opened with it.
+//
+// Opening a vault with WithRetention also seals objects that a crash left
+// with their retention recorded but the attribute not yet set.
+func WithRetention() Option { return func(b *Backend) { b.retain = true } }
+
+// WithClock makes the backend judge retention by now instead of the wall
+// clock.
+func WithClock(now func() time.Time) Option { return func(b *Backend) { b.now = now } }
+
+// newBackend returns the backend for the vault at the absolute path dir.
+func newBackend(dir string, opts []Option) *Backend {
+	b := &Backend{dir: dir, now: time.Now}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
 
 // layoutDirs lists the directories every vault has, relative to its root.
 func layoutDirs() []string {
@@ -49,7 +92,7 @@ func layoutDirs() []string {
 }
 
 // Open opens the existing vault in dir.
-func Open(dir string) (*Backend, error) {
+func Open(dir string, opts ...Option) (*Backend, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open vault %s: %w", dir, err)
@@ -62,12 +105,18 @@ func Open(dir string) (*Backend, error) {
 			return nil, fmt.Errorf("open vault %s: not a bunker vault: %w", abs, err)
 		}
 	}
-	return &Backend{dir: abs}, nil
+	b := newBackend(abs, opts)
+	if b.retain {
+		if err := b.sealPending(); err != nil {
+			return nil, fmt.Errorf("open vault %s: %w", abs, err)
+		}
+	}
+	return b, nil
 }
 
 // Create makes a new, empty vault in dir. dir may exist if it is an empty
 // directory; its missing parents are created.
-func Create(dir string) (*Backend, error) {
+func Create(dir string, opts ...Option) (*Backend, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("create vault %s: %w", dir, err)
@@ -81,7 +130,7 @@ func Create(dir string) (*Backend, error) {
 	if err := makeLayout(abs); err != nil {
 		return nil, fmt.Errorf("create vault %s: %w", abs, err)
 	}
-	return &Backend{dir: abs}, nil
+	return newBackend(abs, opts), nil
 }
 
 // makeLayout creates the directories and lock file of a vault in the empty
@@ -153,6 +202,17 @@ func (b *Backend) Close() error {
 }
 
 func (b *Backend) tmpDir() string { return filepath.Join(b.dir, tmpDirName) }
+
+// step calls the test hook, if any, at the named step.
+func (b *Backend) step(name string) error {
+	if b.hook == nil {
+		return nil
+	}
+	if err := b.hook(name); err != nil {
+		return fmt.Errorf("at %s: %w", name, err)
+	}
+	return nil
+}
 
 // syncDir fsyncs a directory so that the names created in or removed from it
 // are durable.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/storage"
 )
@@ -86,7 +87,18 @@ func (b *Backend) Stat(ctx context.Context, h storage.Handle) (storage.Info, err
 	if !fi.Mode().IsRegular() {
 		return storage.Info{}, fmt.Errorf("stat %s: %s is not a regular file (%s)", h, path, fi.Mode().Type())
 	}
-	return storage.Info{Handle: h, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return storage.Info{Handle: h, Size: fi.Size(), ModTime: fi.ModTime(), RetainUntil: retainUntil(path)}, nil
+}
+
+// retainUntil returns the retain-until date recorded for the object file at
+// path, or zero. A record that cannot be read or decoded gives zero here;
+// Retention reports it and Delete refuses the object.
+func retainUntil(path string) time.Time {
+	r, ok, err := pathRecord(path)
+	if err != nil || !ok {
+		return time.Time{}
+	}
+	return r.until
 }
 
 // openObject opens the regular file at path for reading and returns its

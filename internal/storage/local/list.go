@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/bunkerhq/bunker/internal/storage"
-	"golang.org/x/sys/unix"
 )
 
 // listBatch is how many directory entries List reads at a time.
@@ -78,7 +77,7 @@ func listDir(ctx context.Context, k storage.Kind, dir, prefix string, fn func(st
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("list %s: %w", k, err)
 			}
-			if err := visit(k, e, prefix, fn); err != nil {
+			if err := visit(k, dir, e, prefix, fn); err != nil {
 				return err
 			}
 		}
@@ -91,8 +90,8 @@ func listDir(ctx context.Context, k storage.Kind, dir, prefix string, fn func(st
 	}
 }
 
-// visit calls fn for e if e is an object of kind k.
-func visit(k storage.Kind, e fs.DirEntry, prefix string, fn func(storage.Info) error) error {
+// visit calls fn for e, an entry of dir, if e is an object of kind k.
+func visit(k storage.Kind, dir string, e fs.DirEntry, prefix string, fn func(storage.Info) error) error {
 	name := e.Name()
 	if !isHexName(name) || !strings.HasPrefix(name, prefix) {
 		return nil
@@ -108,31 +107,9 @@ func visit(k storage.Kind, e fs.DirEntry, prefix string, fn func(storage.Info) e
 		return nil
 	}
 	return fn(storage.Info{
-		Handle:  storage.Handle{Kind: k, Name: name},
-		Size:    fi.Size(),
-		ModTime: fi.ModTime(),
+		Handle:      storage.Handle{Kind: k, Name: name},
+		Size:        fi.Size(),
+		ModTime:     fi.ModTime(),
+		RetainUntil: retainUntil(filepath.Join(dir, name)),
 	})
-}
-
-// Delete removes h and makes the removal durable. It returns
-// storage.ErrNotFound if h does not exist.
-func (b *Backend) Delete(ctx context.Context, h storage.Handle) error {
-	path, err := b.objectPath(h)
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", h, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("delete %s: %w", h, err)
-	}
-	b.packs.forget(path)
-	if err := unix.Unlink(path); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("delete %s: %w", h, storage.ErrNotFound)
-		}
-		return fmt.Errorf("delete %s: %w", h, &os.PathError{Op: "unlink", Path: path, Err: err})
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("delete %s: %w", h, err)
-	}
-	return nil
 }
