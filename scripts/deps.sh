@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what bunker's tests and benchmarks need on a fresh Debian machine:
-# the Go modules, and restic, borgbackup and GNU time for the benchmark
-# harness. Safe to run again: it installs only what is missing.
+# the Go modules, restic, borgbackup and GNU time for the benchmark harness,
+# and the MinIO server the S3 backend's tests run against (scripts/minio.sh,
+# built once into a cache). Safe to run again: it installs only what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +21,4 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 go mod download
+scripts/minio.sh >/dev/null

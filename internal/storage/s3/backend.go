@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/storage"
@@ -32,6 +33,8 @@ type Backend struct {
 	retry      retrier
 	uploads    chan struct{} // semaphore of uploads in flight
 	versions   versionCache
+
+	extendLocks [64]sync.Mutex // Extends of keys hashed to one are serialized
 }
 
 // Compile-time checks that Backend provides what the storage package asks.

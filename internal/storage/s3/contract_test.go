@@ -1,6 +1,8 @@
 package s3
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/storage"
@@ -20,4 +22,25 @@ func TestContract(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestNoRetention(t *testing.T) {
+	srv := newServer(t)
+	for _, bucket := range []string{plainBucket, versionedBucket} {
+		t.Run(bucket, func(t *testing.T) {
+			storagetest.RunNoRetention(t, func(t *testing.T) storage.Backend {
+				return open(t, testConfig(t, srv, bucket))
+			})
+		})
+	}
+}
+
+func TestRetainer(t *testing.T) {
+	srv := newServer(t)
+	storagetest.RunRetainer(t, func(t *testing.T) storagetest.RetainerFixture {
+		return storagetest.RetainerFixture{
+			Backend: open(t, testConfig(t, srv, lockedBucket)),
+			Advance: func(d time.Duration) { time.Sleep(d) }, // MinIO keeps its own time
+		}
+	})
 }

@@ -2,7 +2,10 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/storage"
@@ -36,11 +39,14 @@ func (b *Backend) Retention(ctx context.Context, h storage.Handle) (storage.Rete
 
 // Extend lengthens the retention of h's original version to until
 // (rounded up to the second), never shortening it: an until not after the
-// current one changes nothing. An object under compliance stays under
-// compliance whatever mode asks; one under governance moves to compliance
-// if mode asks for it (which sends the governance bypass, as S3 requires
-// for a change of mode); storage.RetentionNone keeps the current mode. An
-// object without retention gets mode, which must then be given.
+// current one (a zero until included) changes nothing. An object under
+// compliance stays under compliance whatever mode asks; one under
+// governance moves to compliance if mode asks for it (which sends the
+// governance bypass, as S3 requires for a change of mode);
+// storage.RetentionNone keeps the current mode. An object without
+// retention gets mode, which must then be given. Extends of one key are
+// serialized within the Backend; one that loses a race with another
+// process that extended further succeeds without change.
 func (b *Backend) Extend(ctx context.Context, h storage.Handle, until time.Time, mode storage.RetentionMode) error {
 	key, err := b.objectKey(h)
 	if err != nil {
@@ -51,34 +57,52 @@ func (b *Backend) Extend(ctx context.Context, h storage.Handle, until time.Time,
 			return fmt.Errorf("extend %s: %w", h, err)
 		}
 	}
-	if until.IsZero() {
-		return fmt.Errorf("extend %s: no date", h)
-	}
 	if !b.objectLock {
 		return fmt.Errorf("extend %s: bucket %q has no Object Lock: %w", h, b.bucket, storage.ErrUnsupported)
 	}
-	until = roundUp(until)
+	if !until.IsZero() {
+		until = roundUp(until)
+	}
+	mu := b.extendLock(key)
+	mu.Lock()
+	defer mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		done, err := b.extendOnce(ctx, key, until, mode)
+		if err != nil && attempt == 0 && isRetained(err) {
+			continue // changed meanwhile: judge again against what it is now
+		}
+		if err != nil {
+			return fmt.Errorf("extend %s: %w", h, err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// extendOnce reads key's retention and lengthens it if until is later.
+func (b *Backend) extendOnce(ctx context.Context, key string, until time.Time, mode storage.RetentionMode) (bool, error) {
 	info, v, err := b.head(ctx, key)
 	if err != nil {
-		return fmt.Errorf("extend %s: %w", h, err)
+		return false, err
 	}
 	cur := lockOf(info)
-	if cur.Mode != storage.RetentionNone && cur.Until.After(time.Now()) && !until.After(cur.Until) {
-		return nil // never shorter
+	if cur.Mode != storage.RetentionNone && !until.After(cur.Until) {
+		return true, nil // never shorter
 	}
 	next, bypass := mode, false
 	switch {
 	case cur.Mode == storage.RetentionCompliance:
 		next = storage.RetentionCompliance
 	case mode == storage.RetentionNone && cur.Mode == storage.RetentionNone:
-		return fmt.Errorf("extend %s: the object has no retention, and no mode was given", h)
+		return false, errors.New("the object has no retention, and no mode was given")
 	case mode == storage.RetentionNone:
 		next = cur.Mode
 	case cur.Mode == storage.RetentionGovernance && mode == storage.RetentionCompliance:
 		bypass = true
 	}
 	if !until.After(time.Now()) {
-		return fmt.Errorf("extend %s: until %s, which has passed", h, until.Format(time.RFC3339))
+		return false, fmt.Errorf("until %s, which has passed", until.Format(time.RFC3339))
 	}
 	m, _ := retentionMode(next)
 	err = b.retry.do(ctx, func(int) error {
@@ -89,10 +113,14 @@ func (b *Backend) Extend(ctx context.Context, h storage.Handle, until time.Time,
 			GovernanceBypass: bypass,
 		}))
 	})
-	if err != nil {
-		return fmt.Errorf("extend %s: %w", h, err)
-	}
-	return nil
+	return err == nil, err
+}
+
+// extendLock returns the mutex that serializes Extends of key.
+func (b *Backend) extendLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &b.extendLocks[h.Sum32()%uint32(len(b.extendLocks))]
 }
 
 // SetLegalHold places or lifts a legal hold on h's original version.
