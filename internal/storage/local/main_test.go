@@ -24,8 +24,17 @@ func TestMain(m *testing.M) {
 		err = putLoop(os.Getenv(vaultEnv))
 	case "hold-lock":
 		err = holdLock(os.Getenv(vaultEnv))
+	case "put-retained":
+		err = putRetainedHelper(os.Getenv(vaultEnv))
+	case "extend-retention":
+		err = extendRetentionHelper(os.Getenv(vaultEnv))
+	case "retention-report":
+		err = retentionReport(os.Getenv(vaultEnv))
 	default:
 		err = fmt.Errorf("unknown helper %q", mode)
+	}
+	if err == nil {
+		os.Exit(0)
 	}
 	fmt.Fprintln(os.Stderr, err)
 	os.Exit(2)
