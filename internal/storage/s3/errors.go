@@ -148,6 +148,9 @@ func retryable(err error) bool {
 		errors.As(err, &verify) || errors.As(err, &record) {
 		return false
 	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return false
+	}
 	var (
 		urlErr *url.Error
 		netErr net.Error

@@ -84,13 +84,13 @@ func (o *objectReader) open() error {
 		body, _, hdr, err := o.b.core.GetObject(o.ctx, o.b.bucket, o.key, opts)
 		if err != nil {
 			if isPreconditionFailed(err) {
-				return fmt.Errorf("%s changed while it was read: %w", o.h, storage.ErrNotFound)
+				return fmt.Errorf("%w: its ETag is no longer %s", errStale, o.v.etag)
 			}
 			return classify(err)
 		}
 		if total, ok := contentRangeTotal(hdr); ok && total != o.v.size {
 			body.Close()
-			return fmt.Errorf("%s holds %d bytes, not the %d expected", o.h, total, o.v.size)
+			return fmt.Errorf("%w: it holds %d bytes, not %d", errStale, total, o.v.size)
 		}
 		o.body = body
 		return nil

@@ -2,11 +2,17 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/bunkerhq/bunker/internal/storage"
 	"github.com/minio/minio-go/v7"
 )
+
+// errStale reports that a key no longer holds the version the backend
+// knew of: on a bucket without versioning, another object was stored under
+// the key since.
+var errStale = errors.New("the object changed since it was looked up")
 
 // resolve returns the version the backend reads for key, and whether it
 // came from the cache (and so may be stale).
@@ -31,7 +37,7 @@ func (b *Backend) withVersion(ctx context.Context, key string, fn func(version) 
 		return err
 	}
 	err = fn(v)
-	if !cached || !isNotFound(err) {
+	if !cached || !(isNotFound(err) || errors.Is(err, errStale)) {
 		return err
 	}
 	b.versions.forget(key)
