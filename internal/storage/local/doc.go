@@ -32,4 +32,36 @@
 // Get and Stat refuse anything at an object's path that is not a regular file
 // (a symbolic link, a FIFO, a directory), and List skips such entries, as it
 // skips files whose names are not valid object names.
+//
+// # Retention
+//
+// A backend opened WithRetention implements storage.Retainer with the
+// filesystem's immutable attribute (FS_IMMUTABLE_FL, as chattr +i sets).
+// An object's retention (mode, retain-until, legal hold) is recorded in the
+// extended attribute trusted.bunker.retention of its file, a 16-byte
+// versioned value described in docs/FORMAT.md. Only a process with
+// CAP_SYS_ADMIN can read or write the trusted namespace, and only one with
+// CAP_LINUX_IMMUTABLE can clear the attribute, so in practice retention
+// needs the server to run as root; RetentionSupported checks both
+// capabilities and tries the attribute on a file in tmp/.
+//
+// A retained Put writes the record on the temporary before the no-replace
+// rename and sets the attribute on the file after it, before the directory
+// fsync. A crash therefore leaves no object, or an object whose retention
+// is recorded; an object visible without its record cannot exist. Between
+// the rename and the attribute, and while Extend or SetLegalHold rewrite a
+// record, a seal marker in tmp/ (made durable first, flocked while the
+// operation runs) names the object, and the next Open WithRetention, or
+// CleanTemp, sets the attribute again on objects whose markers a crash
+// left. Retention changes and deletions hold an flock on the object file,
+// so they never work from a record another process is rewriting.
+//
+// Delete refuses, with storage.ErrRetained, an object whose retention has
+// not passed by the backend's clock (WithClock, the wall clock by default),
+// one under a legal hold, one whose record does not decode, and one that
+// carries the attribute without a record this process can read; otherwise
+// it lifts the attribute and removes the file. Enforcement does not depend
+// on WithRetention: a hardened vault opened without it still refuses to
+// delete retained objects, it only refuses to add or change retention.
+// Objects put without retention carry neither record nor attribute.
 package local
