@@ -91,7 +91,7 @@ func layoutDirs() []string {
 	}
 }
 
-// Open opens the existing vault in dir.
+// Open opens the existing vault in dir, configured by opts.
 func Open(dir string, opts ...Option) (*Backend, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -114,8 +114,8 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 	return b, nil
 }
 
-// Create makes a new, empty vault in dir. dir may exist if it is an empty
-// directory; its missing parents are created.
+// Create makes a new, empty vault in dir, configured by opts. dir may exist
+// if it is an empty directory; its missing parents are created.
 func Create(dir string, opts ...Option) (*Backend, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
