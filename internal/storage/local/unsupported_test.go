@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/storage/storagetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -258,4 +259,22 @@ func TestRetentionUnsupportedWithoutCapLinuxImmutable(t *testing.T) {
 	if names := tempNames(t, b); len(names) != 0 {
 		t.Fatalf("tmp/ was left holding %v", names)
 	}
+}
+
+// TestNoRetentionContract runs the contract for backends where retention is
+// unavailable: a vault opened without WithRetention, and one on ramfs.
+func TestNoRetentionContract(t *testing.T) {
+	t.Run("WithoutWithRetention", func(t *testing.T) {
+		storagetest.RunNoRetention(t, func(t *testing.T) storage.Backend { return newVault(t) })
+	})
+	t.Run("Ramfs", func(t *testing.T) {
+		mnt := mountFS(t, "ramfs")
+		storagetest.RunNoRetention(t, func(t *testing.T) storage.Backend {
+			b, err := Create(filepath.Join(mnt, "vault"), WithRetention())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		})
+	})
 }
