@@ -95,7 +95,7 @@ func (r *Repository) SavePoint(ctx context.Context, p *Point) (blob.ID, error) {
 		return id, err
 	}
 	h := storage.Handle{Kind: storage.KindPoint, Name: id.String()}
-	if err := r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), storage.PutOptions{}); err != nil {
+	if err := r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), r.putOptions(h)); err != nil {
 		return id, fmt.Errorf("store point: %w", err)
 	}
 	p.ID = id

@@ -28,6 +28,15 @@ type Repository struct {
 	saver  *saver
 	loadMu sync.Mutex
 	loaded map[blob.ID]bool // index objects already merged into idx
+	retain func(storage.Handle) storage.PutOptions
+}
+
+// putOptions returns the retention a new object is written with.
+func (r *Repository) putOptions(h storage.Handle) storage.PutOptions {
+	if r.retain == nil {
+		return storage.PutOptions{}
+	}
+	return r.retain(h)
 }
 
 // Options tune an open repository.
@@ -36,6 +45,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Uploads bounds concurrent pack uploads; 0 picks a default.
 	Uploads int
+	// Retain gives the retention each new pack, index object and point
+	// record is written with, on backends that enforce it (a locked vault
+	// on S3 with Object Lock, a hardened local vault); nil writes without.
+	Retain func(h storage.Handle) storage.PutOptions
 }
 
 // configHandle names the vault config object.
@@ -90,7 +103,7 @@ func Open(ctx context.Context, be storage.Backend, master crypto.MasterKey, opts
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), codec: c, log: log, loaded: map[blob.ID]bool{}}
+	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), codec: c, log: log, loaded: map[blob.ID]bool{}, retain: opts.Retain}
 	r.saver = newSaver(r, opts.Uploads)
 	return r, nil
 }
@@ -206,7 +219,7 @@ func (r *Repository) WriteIndex(ctx context.Context, packs []index.PackEntries) 
 		return id, err
 	}
 	h := storage.Handle{Kind: storage.KindIndex, Name: id.String()}
-	if err := r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), storage.PutOptions{}); err != nil && !errors.Is(err, storage.ErrExists) {
+	if err := r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), r.putOptions(h)); err != nil && !errors.Is(err, storage.ErrExists) {
 		return id, fmt.Errorf("write index: %w", err)
 	}
 	r.loadMu.Lock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -223,5 +224,57 @@ func TestFlushWhileOthersSave(t *testing.T) {
 	noise.Wait()
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// recordingBackend remembers the retention each object was put with.
+type recordingBackend struct {
+	storage.Backend
+	mu   sync.Mutex
+	opts map[storage.Handle]storage.PutOptions
+}
+
+func (b *recordingBackend) Put(ctx context.Context, h storage.Handle, size int64, r io.Reader, o storage.PutOptions) error {
+	b.mu.Lock()
+	b.opts[h] = o
+	b.mu.Unlock()
+	return b.Backend.Put(ctx, h, size, r, storage.PutOptions{})
+}
+
+// A repository opened with Retain writes every pack, index object and
+// point record with the retention it gives.
+func TestRetainOption(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	base := v.Open(t)
+	rb := &recordingBackend{Backend: base.Backend(), opts: map[storage.Handle]storage.PutOptions{}}
+	until := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	r, err := repo.Open(ctx, rb, v.Master, repo.Options{Retain: func(h storage.Handle) storage.PutOptions {
+		return storage.PutOptions{RetainUntil: until, Mode: storage.RetentionCompliance}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("retained "), 1000)
+	if _, err := r.SaveBlob(ctx, blob.DataBlob, r.Key().BlobID(data), data); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.SavePoint(ctx, &repo.Point{Time: time.Now(), Hostname: "h", Paths: []string{"/"}, Tree: r.Key().BlobID(data)}); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[storage.Kind]bool{}
+	for h, o := range rb.opts {
+		if !o.RetainUntil.Equal(until) || o.Mode != storage.RetentionCompliance {
+			t.Errorf("%s written with %+v", h, o)
+		}
+		kinds[h.Kind] = true
+	}
+	for _, k := range []storage.Kind{storage.KindPack, storage.KindIndex, storage.KindPoint} {
+		if !kinds[k] {
+			t.Errorf("no %s object written", k)
+		}
 	}
 }

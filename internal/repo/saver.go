@@ -258,7 +258,7 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 		return err
 	}
 	h := storage.Handle{Kind: storage.KindPack, Name: id.String()}
-	err = s.r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), storage.PutOptions{})
+	err = s.r.be.Put(ctx, h, int64(len(data)), bytes.NewReader(data), s.r.putOptions(h))
 	if err != nil && !errors.Is(err, storage.ErrExists) {
 		// The pack's blobs are not stored: nobody may count on them.
 		s.forget(entries)
