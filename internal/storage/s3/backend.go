@@ -2,11 +2,13 @@ package s3
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,9 +176,15 @@ func (b *Backend) explain(err error, creds Credentials) error {
 		if retryable(err) {
 			return fmt.Errorf("cannot reach the endpoint: %w", err)
 		}
-		var unknownAuthority x509.UnknownAuthorityError
-		if errors.As(err, &unknownAuthority) {
-			return fmt.Errorf("the endpoint's certificate is not trusted (give its CA as the CA file): %w", err)
+		var (
+			unknownAuthority x509.UnknownAuthorityError
+			verify           *tls.CertificateVerificationError
+		)
+		switch {
+		case errors.As(err, &unknownAuthority), errors.As(err, &verify):
+			return fmt.Errorf("the endpoint's certificate is not trusted (for a private CA, give its certificate as the CA file): %w", err)
+		case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+			return fmt.Errorf("the endpoint talks plain HTTP while TLS is on: %w", err)
 		}
 		return err
 	}

@@ -228,7 +228,7 @@ func checkHost(host string) error {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' {
 			return fmt.Errorf("port %q: want 1 to 65535", truncate(port))
 		}
-		if strings.Contains(name, ":") {
+		if strings.HasPrefix(host, "[") || strings.Contains(name, ":") {
 			if ip := net.ParseIP(name); ip == nil || ip.To4() != nil || strings.Contains(name, "%") {
 				return errors.New("not a valid IPv6 address")
 			}
@@ -310,6 +310,9 @@ func ParseLocation(s string) (bucket, prefix string, err error) {
 	bucket, prefix, _ = strings.Cut(rest, "/")
 	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
 		return "", "", fmt.Errorf("location %q: bucket: %w", truncate(s), err)
+	}
+	if strings.HasPrefix(prefix, "/") {
+		return "", "", fmt.Errorf("location %q: the prefix starts with a slash", truncate(s))
 	}
 	if prefix, err = cleanPrefix(prefix); err != nil {
 		return "", "", fmt.Errorf("location %q: %w", truncate(s), err)

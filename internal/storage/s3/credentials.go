@@ -137,7 +137,9 @@ func parseCredentials(data []byte) (Credentials, error) {
 		case fileSessionToken:
 			dst = &c.SessionToken
 		default:
-			return Credentials{}, fmt.Errorf("line %d: unknown key %q: want %s, %s or %s", n, truncate(key), fileAccessKeyID, fileSecretAccessKey, fileSessionToken)
+			// The key is not quoted: a secret pasted on its own line
+			// would be, up to its first '='.
+			return Credentials{}, fmt.Errorf("line %d: unknown key: want %s, %s or %s", n, fileAccessKeyID, fileSecretAccessKey, fileSessionToken)
 		}
 		if seen[key] {
 			return Credentials{}, fmt.Errorf("line %d: %s given twice", n, key)

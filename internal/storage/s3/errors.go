@@ -78,7 +78,10 @@ func isRetained(err error) bool {
 		return false
 	}
 	msg := strings.ToLower(r.Message)
-	for _, word := range []string{"object lock", "objectlock", "worm", "retention", "legal hold", "legalhold"} {
+	if strings.Contains(msg, "objectlockconfiguration") {
+		return false // the bucket has no Object Lock at all
+	}
+	for _, word := range []string{"object lock", "worm", "retention", "legal hold"} {
 		if strings.Contains(msg, word) {
 			return true
 		}
@@ -107,10 +110,10 @@ func classify(err error) error {
 		return nil
 	case isNotFound(err):
 		return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
-	case isRetained(err):
-		return fmt.Errorf("%w: %w", storage.ErrRetained, err)
 	case isLockUnsupported(err):
 		return fmt.Errorf("bucket without Object Lock: %w: %w", storage.ErrUnsupported, err)
+	case isRetained(err):
+		return fmt.Errorf("%w: %w", storage.ErrRetained, err)
 	}
 	return err
 }

@@ -11,8 +11,16 @@ package miniotest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +58,9 @@ const (
 type Server struct {
 	// Endpoint is host:port of the S3 API.
 	Endpoint string
+	// CAFile is the PEM file of the CA that signed the server's
+	// certificate, for a server started by NewTLS; "" otherwise.
+	CAFile string
 
 	tb      testing.TB
 	bin     string
@@ -81,9 +92,21 @@ func Binary(tb testing.TB) string {
 	return bin
 }
 
-// New starts a MinIO server with an empty data directory and stops it when
-// tb ends.
+// New starts a MinIO server with an empty data directory, talking plain
+// HTTP, and stops it when tb ends.
 func New(tb testing.TB) *Server {
+	tb.Helper()
+	return newServer(tb, false)
+}
+
+// NewTLS starts a MinIO server as New does, talking HTTPS with a
+// certificate for 127.0.0.1 signed by a CA of its own (in CAFile).
+func NewTLS(tb testing.TB) *Server {
+	tb.Helper()
+	return newServer(tb, true)
+}
+
+func newServer(tb testing.TB, withTLS bool) *Server {
 	tb.Helper()
 	bin := Binary(tb)
 	dir := tb.TempDir()
@@ -95,6 +118,13 @@ func New(tb testing.TB) *Server {
 	}
 	if err := os.Mkdir(s.dataDir, 0o700); err != nil {
 		tb.Fatal(err)
+	}
+	if withTLS {
+		ca, err := writeCertificates(filepath.Join(dir, "certs"))
+		if err != nil {
+			tb.Fatalf("certificates for minio: %v", err)
+		}
+		s.CAFile = ca
 	}
 	var err error
 	for range 3 { // another process may take the free port before minio binds it
@@ -177,8 +207,11 @@ func (s *Server) start() error {
 
 // waitReady polls the liveness endpoint until the server answers.
 func (s *Server) waitReady(exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + s.Endpoint + "/minio/health/live"
+	client, err := s.httpClient()
+	if err != nil {
+		return err
+	}
+	url := s.scheme() + "://" + s.Endpoint + "/minio/health/live"
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -252,10 +285,18 @@ func (s *Server) Kill() {
 // the holder of the storage provider's keys can do.
 func (s *Server) Client(tb testing.TB) *minio.Client {
 	tb.Helper()
-	c, err := minio.New(s.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:  credentials.NewStaticV4(RootUser, RootPassword, ""),
 		Region: "us-east-1",
-	})
+	}
+	if s.CAFile != "" {
+		hc, err := s.httpClient()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		opts.Secure, opts.Transport = true, hc.Transport
+	}
+	c, err := minio.New(s.Endpoint, opts)
 	if err != nil {
 		tb.Fatalf("minio client: %v", err)
 	}
@@ -283,4 +324,100 @@ func (s *Server) EnableVersioning(tb testing.TB, name string) {
 	if err := s.Client(tb).EnableVersioning(ctx, name); err != nil {
 		tb.Fatalf("enable versioning of %s: %v", name, err)
 	}
+}
+
+// scheme is the URL scheme the server talks.
+func (s *Server) scheme() string {
+	if s.CAFile != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// httpClient returns a client that trusts the server's CA.
+func (s *Server) httpClient() (*http.Client, error) {
+	tr := &http.Transport{}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	return &http.Client{Timeout: time.Second, Transport: tr}, nil
+}
+
+// writeCertificates makes a CA and a certificate it signs for 127.0.0.1,
+// writes the certificate and its key where MinIO looks for them (public.crt
+// and private.key in dir), and returns the path of the CA's PEM file.
+func writeCertificates(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "bunker test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return "", err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return "", err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return "", err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", err
+	}
+	files := []struct {
+		name, kind string
+		der        []byte
+	}{
+		{"public.crt", "CERTIFICATE", leafDER},
+		{"private.key", "PRIVATE KEY", keyDER},
+		{"ca.crt", "CERTIFICATE", caDER},
+	}
+	for _, f := range files {
+		data := pem.EncodeToMemory(&pem.Block{Type: f.kind, Bytes: f.der})
+		if err := os.WriteFile(filepath.Join(dir, f.name), data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	// The CA lives beside the certs directory: MinIO would read ca.crt in
+	// it as a client CA otherwise.
+	caPath := filepath.Join(filepath.Dir(dir), "ca.pem")
+	if err := os.Rename(filepath.Join(dir, "ca.crt"), caPath); err != nil {
+		return "", err
+	}
+	return caPath, nil
 }
