@@ -139,6 +139,7 @@ func waitPast(t *testing.T, until time.Time) {
 }
 
 func TestRootCannotTouchCompliance(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := newServer(t)
 	root := srv.Client(t)
 	cfg := testConfig(t, srv, lockedBucket)
@@ -171,8 +172,23 @@ func TestRootCannotTouchCompliance(t *testing.T) {
 	wantRefused(t, "retention change to governance", root.PutObjectRetention(ctx, lockedBucket, key, minio.PutObjectRetentionOptions{
 		VersionID: orig, Mode: &gov, RetainUntilDate: &later, GovernanceBypass: true,
 	}))
+	// MinIO's own ways to remove everything are refused on a locked bucket.
+	for what, err := range map[string]error{
+		"force delete of the key":    root.RemoveObject(ctx, lockedBucket, key, minio.RemoveObjectOptions{ForceDelete: true}),
+		"force delete of the prefix": root.RemoveObject(ctx, lockedBucket, cfg.Prefix+"/", minio.RemoveObjectOptions{ForceDelete: true}),
+		"suspending versioning":      root.SuspendVersioning(ctx, lockedBucket),
+		"force delete of the bucket": root.RemoveBucketWithOptions(ctx, lockedBucket, minio.RemoveBucketOptions{ForceDelete: true}),
+		"delete of the bucket":       root.RemoveBucket(ctx, lockedBucket),
+	} {
+		if err == nil {
+			t.Fatalf("root %s: no error", what)
+		}
+	}
 	if ret, err := b.Retention(ctx, p.h); err != nil || ret.Mode != storage.RetentionCompliance || ret.Until.Before(until) {
 		t.Fatalf("Retention after the attempts: %+v, %v", ret, err)
+	}
+	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 1 || vs[0].VersionID != orig || vs[0].IsDeleteMarker {
+		t.Fatalf("versions after the attempts: %+v", vs)
 	}
 
 	tamper(t, root, lockedBucket, key)
@@ -214,6 +230,16 @@ func TestRootGovernanceBypass(t *testing.T) {
 	orig := rootVersions(t, root, lockedBucket, key)[0].VersionID
 	wantRefused(t, "delete", root.RemoveObject(ctx, lockedBucket, key, minio.RemoveObjectOptions{VersionID: orig}))
 	wantOriginal(t, b, p)
+	// Shortening governance needs the bypass too, and root has it.
+	gov, sooner := minio.Governance, time.Now().Add(time.Minute)
+	wantRefused(t, "shortening", root.PutObjectRetention(ctx, lockedBucket, key, minio.PutObjectRetentionOptions{
+		VersionID: orig, Mode: &gov, RetainUntilDate: &sooner,
+	}))
+	if err := root.PutObjectRetention(ctx, lockedBucket, key, minio.PutObjectRetentionOptions{
+		VersionID: orig, Mode: &gov, RetainUntilDate: &sooner, GovernanceBypass: true,
+	}); err != nil {
+		t.Fatalf("root shortening governance with the bypass: %v", err)
+	}
 	// S3's rule: whoever may bypass governance (root may) deletes it.
 	if err := root.RemoveObject(ctx, lockedBucket, key, minio.RemoveObjectOptions{VersionID: orig, GovernanceBypass: true}); err != nil {
 		t.Fatalf("root delete with the governance bypass: %v", err)
@@ -258,6 +284,23 @@ func TestRootLegalHold(t *testing.T) {
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 0 {
 		t.Fatalf("Delete left %+v", vs)
+	}
+
+	// A legal hold keeps an object from deletion, not from whoever may
+	// lift holds: root may.
+	q := newPack(t, 100)
+	putPack(t, b, q, storage.PutOptions{})
+	if err := b.SetLegalHold(ctx, q.h, true); err != nil {
+		t.Fatal(err)
+	}
+	qkey, _ := b.objectKey(q.h)
+	off := minio.LegalHoldDisabled
+	qv := rootVersions(t, root, lockedBucket, qkey)[0].VersionID
+	if err := root.PutObjectLegalHold(ctx, lockedBucket, qkey, minio.PutObjectLegalHoldOptions{VersionID: qv, Status: &off}); err != nil {
+		t.Fatalf("root lifting the hold: %v", err)
+	}
+	if err := root.RemoveObject(ctx, lockedBucket, qkey, minio.RemoveObjectOptions{VersionID: qv}); err != nil {
+		t.Fatalf("root delete after lifting the hold: %v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 )
 
 func TestContract(t *testing.T) {
+	t.Parallel() // with a MinIO of its own
 	srv := newServer(t)
 	for _, bucket := range []string{plainBucket, versionedBucket, lockedBucket} {
 		t.Run(bucket, func(t *testing.T) {
@@ -36,6 +37,7 @@ func TestNoRetention(t *testing.T) {
 }
 
 func TestRetainer(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := newServer(t)
 	storagetest.RunRetainer(t, func(t *testing.T) storagetest.RetainerFixture {
 		return storagetest.RetainerFixture{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -40,6 +41,11 @@ type faultProxy struct {
 	count  atomic.Int64
 	mu     sync.Mutex
 	seen   map[fault]int
+
+	conns       atomic.Int64 // connections accepted
+	uploads     atomic.Int64 // PUTs in flight
+	maxUploads  atomic.Int64 // the most PUTs in flight at once
+	uploadDelay time.Duration
 }
 
 func newFaultProxy(t *testing.T, target string, decide func(r *http.Request, n int) fault) *faultProxy {
@@ -59,7 +65,14 @@ func newFaultProxy(t *testing.T, target string, decide func(r *http.Request, n i
 		}
 		return nil
 	}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			n := p.uploads.Add(1)
+			defer p.uploads.Add(-1)
+			for old := p.maxUploads.Load(); n > old && !p.maxUploads.CompareAndSwap(old, n); old = p.maxUploads.Load() {
+			}
+			time.Sleep(p.uploadDelay)
+		}
 		f := p.decide(r, int(p.count.Add(1)-1))
 		p.mu.Lock()
 		p.seen[f]++
@@ -78,6 +91,12 @@ func newFaultProxy(t *testing.T, target string, decide func(r *http.Request, n i
 		}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), faultKey{}, f)))
 	}))
+	p.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			p.conns.Add(1)
+		}
+	}
+	p.srv.Start()
 	t.Cleanup(p.srv.Close)
 	return p
 }
@@ -143,6 +162,7 @@ func exercise(t *testing.T, b *Backend) {
 // TestThrottled: every other request is answered 503 SlowDown or 500; the
 // backend retries and everything succeeds.
 func TestThrottled(t *testing.T) {
+	t.Parallel() // it mostly waits
 	srv := newServer(t)
 	for _, bucket := range []string{plainBucket, lockedBucket} {
 		t.Run(bucket, func(t *testing.T) {
@@ -351,5 +371,42 @@ func TestOpenUnreachable(t *testing.T) {
 	var resp minio.ErrorResponse
 	if errors.As(err, &resp) {
 		t.Fatalf("Open of a stopped endpoint reports an S3 answer: %v", resp)
+	}
+}
+
+// TestUploadParallelism: uploads in flight never exceed the configured
+// bound, however many Puts run at once, and requests reuse connections.
+func TestUploadParallelism(t *testing.T) {
+	srv := newServer(t)
+	p := newFaultProxy(t, srv.Endpoint, func(*http.Request, int) fault { return pass })
+	p.uploadDelay = 20 * time.Millisecond
+	cfg := testConfig(t, srv, lockedBucket)
+	cfg.Endpoint = p.endpoint()
+	cfg.UploadParallelism = 3
+	b := open(t, cfg)
+	var wg sync.WaitGroup
+	packs := make([]pack, 12)
+	for i := range packs {
+		size := 100 << 10
+		if i%4 == 0 {
+			size = bigSize
+		}
+		packs[i] = newPack(t, size)
+		wg.Go(func() { putPack(t, b, packs[i], storage.PutOptions{}) })
+	}
+	wg.Wait()
+	if got := p.maxUploads.Load(); got != 3 {
+		t.Fatalf("at most %d uploads were in flight at once, want 3", got)
+	}
+	before := p.conns.Load()
+	for range 5 {
+		for _, pk := range packs {
+			if _, err := b.Stat(t.Context(), pk.h); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := p.conns.Load() - before; n > 1 {
+		t.Fatalf("60 sequential requests opened %d new connections, want them to reuse one", n)
 	}
 }
