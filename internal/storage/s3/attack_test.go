@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +101,19 @@ func rootVersions(t *testing.T, root *minio.Client, bucket, key string) []minio.
 	return vs
 }
 
+// describeVersions lists versions briefly, newest first.
+func describeVersions(vs []minio.ObjectInfo) string {
+	var parts []string
+	for _, v := range vs {
+		if v.IsDeleteMarker {
+			parts = append(parts, "delete marker "+v.VersionID)
+		} else {
+			parts = append(parts, fmt.Sprintf("version %s (%d bytes)", v.VersionID, v.Size))
+		}
+	}
+	return fmt.Sprintf("%d: [%s]", len(vs), strings.Join(parts, ", "))
+}
+
 // tamper puts a new version with other content over key and then a delete
 // marker on it, as the root user can on any versioned bucket.
 func tamper(t *testing.T, root *minio.Client, bucket, key string) {
@@ -188,7 +203,7 @@ func TestRootCannotTouchCompliance(t *testing.T) {
 		t.Fatalf("Retention after the attempts: %+v, %v", ret, err)
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 1 || vs[0].VersionID != orig || vs[0].IsDeleteMarker {
-		t.Fatalf("versions after the attempts: %+v", vs)
+		t.Fatalf("versions after the attempts: %s", describeVersions(vs))
 	}
 
 	tamper(t, root, lockedBucket, key)
@@ -212,7 +227,7 @@ func TestRootCannotTouchCompliance(t *testing.T) {
 		t.Fatalf("Delete after the retention passed: %v", err)
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 0 {
-		t.Fatalf("Delete left %d versions and markers: %+v", len(vs), vs)
+		t.Fatalf("Delete left %s", describeVersions(vs))
 	}
 	if _, err := open(t, cfg).Stat(ctx, p.h); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Stat after Delete: got %v, want ErrNotFound", err)
@@ -274,7 +289,7 @@ func TestRootLegalHold(t *testing.T) {
 	// The refused Delete took the foreign versions and the marker away,
 	// newest first, and left the original.
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 1 || vs[0].VersionID != orig {
-		t.Fatalf("after a refused Delete: %+v, want only the original version", vs)
+		t.Fatalf("after a refused Delete: %s, want only the original version", describeVersions(vs))
 	}
 	if err := b.SetLegalHold(ctx, p.h, false); err != nil {
 		t.Fatalf("lift the legal hold: %v", err)
@@ -283,7 +298,7 @@ func TestRootLegalHold(t *testing.T) {
 		t.Fatalf("Delete after the hold was lifted: %v", err)
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 0 {
-		t.Fatalf("Delete left %+v", vs)
+		t.Fatalf("Delete left %s", describeVersions(vs))
 	}
 
 	// A legal hold keeps an object from deletion, not from whoever may
@@ -322,7 +337,7 @@ func TestOldestVersionWithoutLock(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	if vs := rootVersions(t, root, versionedBucket, key); len(vs) != 0 {
-		t.Fatalf("Delete left %+v", vs)
+		t.Fatalf("Delete left %s", describeVersions(vs))
 	}
 }
 
@@ -348,7 +363,7 @@ func TestDeleteMarkerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 1 || !vs[0].IsDeleteMarker {
-		t.Fatalf("versions %+v, want one delete marker", vs)
+		t.Fatalf("versions %s, want one delete marker", describeVersions(vs))
 	}
 	if _, err := b.Stat(t.Context(), p.h); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("Stat: got %v, want ErrNotFound", err)
@@ -362,7 +377,7 @@ func TestDeleteMarkerOnly(t *testing.T) {
 		t.Fatalf("Delete: got %v, want ErrNotFound", err)
 	}
 	if vs := rootVersions(t, root, lockedBucket, key); len(vs) != 0 {
-		t.Fatalf("Delete left %+v", vs)
+		t.Fatalf("Delete left %s", describeVersions(vs))
 	}
 	putPack(t, b, p, storage.PutOptions{})
 	wantOriginal(t, b, p)

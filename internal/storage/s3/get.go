@@ -203,6 +203,20 @@ func (b *Backend) head(ctx context.Context, key string) (minio.ObjectInfo, versi
 		info minio.ObjectInfo
 		ver  version
 	)
+	if !b.versioned {
+		// One version per key: no need to look it up first.
+		err := b.retry.do(ctx, func(int) error {
+			var err error
+			info, err = b.core.StatObject(ctx, b.bucket, key, minio.StatObjectOptions{})
+			return classify(err)
+		})
+		if err != nil {
+			return minio.ObjectInfo{}, version{}, err
+		}
+		ver = version{size: info.Size, modTime: info.LastModified, etag: info.ETag}
+		b.versions.put(key, ver, false)
+		return info, ver, nil
+	}
 	err := b.withVersion(ctx, key, func(v version) error {
 		ver = v
 		return b.retry.do(ctx, func(int) error {
