@@ -39,8 +39,12 @@
 // ignores newer versions and delete markers. It learns version ids from its
 // own Puts and from ListObjectVersions, and keeps them in a bounded cache
 // (a stale entry, for an object another process deleted, is dropped when
-// the service reports the version gone). On a bucket without versioning
-// there is one version per key and the backend reads it directly.
+// the service reports the version gone). Versions are only ever appended,
+// so nobody can slip one in before the original. A Put that meets a delete
+// marker as the key's current version passes If-None-Match, as S3 treats
+// the key as absent, and stores a second version; the original stays the
+// one read. On a bucket without versioning there is one version per key
+// and the backend reads it directly, checking its ETag.
 //
 // Delete removes every version of a key and every delete marker on it,
 // newest first and the original last, so a refused Delete never leaves a

@@ -337,7 +337,7 @@ func TestOutage(t *testing.T) {
 	short.RetryDelay = 50 * time.Millisecond
 	short.RetryMaxDelay = 50 * time.Millisecond
 	quick := open(t, short)
-	srv.Stop()
+	srv.Kill() // as a crash would
 	p := newPack(t, 1000)
 	err := quick.Put(t.Context(), p.h, 1000, bytes.NewReader(p.data), storage.PutOptions{})
 	if err == nil || !strings.Contains(err.Error(), "gave up after 3 attempts") || !errors.Is(err, syscall.ECONNREFUSED) ||
