@@ -43,7 +43,8 @@ func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Locati
 	if err != nil {
 		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
 	}
-	sealed := make([]byte, l.Length)
+	sealed := r.bufs.Get(int(l.Length))
+	defer r.bufs.Put(sealed)
 	_, err = io.ReadFull(rd, sealed)
 	rd.Close()
 	if err != nil {
@@ -53,26 +54,56 @@ func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Locati
 }
 
 // OpenBlob authenticates and decodes a sealed blob read from its pack, and
-// checks that the plaintext hashes to the blob's id.
+// checks that the plaintext hashes to the blob's id. The plaintext is stored
+// in buf if it is large enough and in a new slice otherwise; buf must not
+// overlap sealed. sealed is not modified or retained.
 func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byte) ([]byte, error) {
-	s, err := r.key.Sealer(l.Salt)
+	s, err := r.sealers.get(r.key, l.Salt)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := s.Open(nil, sealed, crypto.BlobAAD(h.Type, h.ID))
-	if err != nil {
-		return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
-	}
+	o := r.opener()
+	defer r.openers.Put(o)
+	aad := append(append(o.aad[:0], byte(h.Type)), h.ID[:]...)
+	var plain []byte
 	if l.Flags&pack.FlagCompressed != 0 {
+		scratch := r.bufs.Get(len(sealed))
+		defer r.bufs.Put(scratch)
+		payload, err := s.Open(scratch[:0], sealed, aad)
+		if err != nil {
+			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+		}
 		if cap(buf) < int(l.RawLen) {
 			buf = make([]byte, 0, l.RawLen)
 		}
-		if plain, err = r.codec.decompressInto(buf, plain, int(l.RawLen)); err != nil {
+		if plain, err = r.codec.decompressInto(buf, payload, int(l.RawLen)); err != nil {
+			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+		}
+	} else {
+		var dst []byte
+		if len(sealed) >= crypto.Overhead && cap(buf) >= len(sealed)-crypto.Overhead {
+			dst = buf[:0]
+		}
+		if plain, err = s.Open(dst, sealed, aad); err != nil {
 			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
 		}
 	}
-	if got := r.key.BlobID(plain); got != h.ID {
+	if got := o.ids.Sum(plain); got != h.ID {
 		return nil, fmt.Errorf("blob %s in pack %s: content hashes to %s", h, l.Pack.Short(), got.Short())
 	}
 	return plain, nil
+}
+
+// opener is the per-call state of OpenBlob, pooled so that opening a blob
+// allocates nothing.
+type opener struct {
+	ids *crypto.IDHasher
+	aad [1 + blob.IDSize]byte
+}
+
+func (r *Repository) opener() *opener {
+	if o, ok := r.openers.Get().(*opener); ok {
+		return o
+	}
+	return &opener{ids: r.key.NewIDHasher()}
 }

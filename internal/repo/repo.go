@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/index"
 	"github.com/bunkerhq/bunker/internal/pack"
@@ -27,6 +28,10 @@ type Repository struct {
 	saver  *saver
 	loadMu sync.Mutex
 	loaded map[blob.ID]bool // index objects already merged into idx
+
+	sealers sealerCache  // sealers of recently read packs
+	openers sync.Pool    // *opener: OpenBlob's hasher and scratch
+	bufs    bufpool.Pool // sealed blobs and decrypted payloads being read
 }
 
 // Options tune an open repository.
