@@ -27,9 +27,12 @@ const (
 // filled in parallel, one per busy caller, and full packs upload in the
 // background with bounded concurrency.
 type saver struct {
-	r       *Repository
-	writers chan *pack.Writer // idle, partially filled writers
-	uploads chan struct{}     // upload slots
+	r *Repository
+	// writers holds one token per pack writer that may exist: an idle,
+	// partially filled writer, or nil for one not created yet (or handed to
+	// upload), which whoever takes it creates.
+	writers chan *pack.Writer
+	uploads chan struct{} // upload slots
 	wg      sync.WaitGroup
 
 	mu        sync.Mutex
@@ -41,7 +44,6 @@ type saver struct {
 	scratch   bufpool.Pool // compression output
 	packBufs  bufpool.Pool // packs being assembled
 	nWriters  int          // most writers alive at once
-	live      int          // writers alive: idle, in use, or not yet handed to upload
 }
 
 // SaveStats counts what a repository stored.
@@ -60,7 +62,7 @@ func newSaver(r *Repository, uploads int) *saver {
 	// the time compressing it does, so one writer keeps up with all the
 	// compressing goroutines, and fewer packs in memory keep the peak low.
 	n := 1
-	return &saver{
+	s := &saver{
 		r:         r,
 		writers:   make(chan *pack.Writer, n),
 		uploads:   make(chan struct{}, uploads),
@@ -68,6 +70,10 @@ func newSaver(r *Repository, uploads int) *saver {
 		nWriters:  n,
 		lastIndex: time.Now(),
 	}
+	for range n {
+		s.writers <- nil
+	}
+	return s
 }
 
 // SaveBlob stores data as a blob of type t unless the vault already holds it.
@@ -167,33 +173,21 @@ func (s *saver) fail(err error) {
 	}
 }
 
-// writer takes an idle writer, starts a new one while fewer than nWriters
-// exist, or waits for one to come back.
+// writer takes a writer token, waiting while every writer is in use, and
+// returns the idle writer it holds or a new one.
 func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
+	var w *pack.Writer
 	select {
-	case w := <-s.writers:
+	case w = <-s.writers:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if w != nil {
 		return w, nil
-	default:
-	}
-	s.mu.Lock()
-	create := s.live < s.nWriters
-	if create {
-		s.live++
-	}
-	s.mu.Unlock()
-	if !create {
-		select {
-		case w := <-s.writers:
-			return w, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
 	}
 	w, err := pack.NewWriterBuffer(s.r.key, s.packBufs.Get(s.packCap())[:0])
 	if err != nil {
-		s.mu.Lock()
-		s.live--
-		s.mu.Unlock()
+		s.writers <- nil
 		s.fail(err)
 		return nil, err
 	}
@@ -202,9 +196,9 @@ func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
 
 // upload finishes w and stores it in the background.
 func (s *saver) upload(ctx context.Context, w *pack.Writer) {
-	s.mu.Lock()
-	s.live--
-	s.mu.Unlock()
+	// The writer's token goes back at once, so that the next blob starts a
+	// new pack while this one uploads.
+	s.writers <- nil
 	s.uploads <- struct{}{}
 	s.wg.Add(1)
 	go func() {
@@ -256,21 +250,17 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 // SaveBlob is in progress.
 func (r *Repository) Flush(ctx context.Context) error {
 	s := r.saver
-	for {
-		var w *pack.Writer
-		select {
-		case w = <-s.writers:
-		default:
-		}
-		if w == nil {
-			break
-		}
-		if w.Count() > 0 {
+	// With no save in progress every token is in the channel; take them all
+	// before uploading, which puts tokens back.
+	idle := make([]*pack.Writer, 0, s.nWriters)
+	for range s.nWriters {
+		idle = append(idle, <-s.writers)
+	}
+	for _, w := range idle {
+		if w != nil && w.Count() > 0 {
 			s.upload(ctx, w)
 		} else {
-			s.mu.Lock()
-			s.live--
-			s.mu.Unlock()
+			s.writers <- nil
 		}
 	}
 	s.wg.Wait()
