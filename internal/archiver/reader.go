@@ -77,16 +77,16 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 	ch.Reset(r)
 	var content []blob.ID
 	var size int64
-	var buf []byte
 	for {
-		chunk, err := ch.Next(buf)
+		// The view is only valid until the next call, which is all the
+		// hash and the check whether the vault holds it need.
+		chunk, err := ch.NextView()
 		if errors.Is(err, io.EOF) {
 			return content, size, nil
 		}
 		if err != nil {
 			return nil, size, err
 		}
-		buf = chunk
 		id := h.Sum(chunk)
 		content = append(content, id)
 		size += int64(len(chunk))
@@ -95,8 +95,8 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 		if a.repo.Has(dataHandle(id)) {
 			continue
 		}
-		// The saver gets its own copy from the pool: the chunker reuses buf
-		// for the next chunk.
+		// The saver gets its own copy from the pool: the chunker reuses its
+		// buffer for the next chunk.
 		select {
 		case a.blobs <- blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}:
 		case <-ctx.Done():
