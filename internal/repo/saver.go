@@ -42,7 +42,7 @@ type saver struct {
 	stats     SaveStats
 	lastIndex time.Time
 	scratch   bufpool.Pool // compression output
-	packBufs  bufpool.Pool // packs being assembled
+	packBufs  chan []byte  // idle buffers of packCap bytes for packs being assembled
 	nWriters  int          // most writers alive at once
 }
 
@@ -65,6 +65,7 @@ func newSaver(r *Repository, uploads int) *saver {
 	s := &saver{
 		r:         r,
 		writers:   make(chan *pack.Writer, n),
+		packBufs:  make(chan []byte, n+uploads),
 		uploads:   make(chan struct{}, uploads),
 		pending:   map[blob.Handle]struct{}{},
 		nWriters:  n,
@@ -155,6 +156,31 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 // and a header for typical blob counts.
 func (s *saver) packCap() int { return s.r.cfg.PackSize + s.r.cfg.ChunkMax + 256<<10 }
 
+// packBuf returns an empty buffer with room for a pack. Pack buffers are
+// kept apart from the size-class pool so that each is exactly packCap bytes,
+// not the next power of two (32 MiB for the default 24.25), and at most one
+// per writer and upload is kept.
+func (s *saver) packBuf() []byte {
+	select {
+	case b := <-s.packBufs:
+		return b
+	default:
+		return make([]byte, 0, s.packCap())
+	}
+}
+
+// putPackBuf keeps b for the next pack, unless it is not a pack buffer
+// (the pack outgrew it) or enough are kept already.
+func (s *saver) putPackBuf(b []byte) {
+	if cap(b) != s.packCap() {
+		return
+	}
+	select {
+	case s.packBufs <- b[:0]:
+	default:
+	}
+}
+
 // compressBound is a size that zstd output for n bytes nearly always fits.
 func compressBound(n int) int { return n + n/128 + 1024 }
 
@@ -185,7 +211,7 @@ func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
 	if w != nil {
 		return w, nil
 	}
-	w, err := pack.NewWriterBuffer(s.r.key, s.packBufs.Get(s.packCap())[:0])
+	w, err := pack.NewWriterBuffer(s.r.key, s.packBuf())
 	if err != nil {
 		s.writers <- nil
 		s.fail(err)
@@ -220,7 +246,7 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 	if err != nil && !errors.Is(err, storage.ErrExists) {
 		return fmt.Errorf("store pack %s: %w", id.Short(), err)
 	}
-	s.packBufs.Put(data)
+	s.putPackBuf(data)
 	salt := w.Salt()
 	s.r.idx.AddPack(id, salt, entries)
 	s.mu.Lock()
