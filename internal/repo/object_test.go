@@ -1,8 +1,11 @@
 package repo
 
 import (
+	"bytes"
 	"math"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/fuzzseed"
@@ -59,6 +62,29 @@ func TestIncompressibleDataIsNotCompressed(t *testing.T) {
 	}
 	if out, ok := r.codec.maybeCompress(nil, text); !ok || len(out) > len(text)/10 {
 		t.Fatalf("text not compressed (ok=%v, %d bytes)", ok, len(out))
+	}
+}
+
+func TestCompressedBlobsUseASmallWindow(t *testing.T) {
+	r := testRepo(t)
+	text := make([]byte, 4<<20)
+	for i := range text {
+		text[i] = "the quick brown fox jumps over the lazy dog\n"[i%44] ^ byte(i>>12)
+	}
+	out, ok := r.codec.maybeCompress(nil, text)
+	if !ok {
+		t.Fatal("text not compressed")
+	}
+	var h zstd.Header
+	if err := h.Decode(out); err != nil {
+		t.Fatal(err)
+	}
+	if h.WindowSize == 0 || h.WindowSize > windowSize {
+		t.Errorf("frame of %d bytes needs a %d byte window, want at most %d", len(text), h.WindowSize, windowSize)
+	}
+	back, err := r.codec.decompressInto(make([]byte, 0, len(text)), out, len(text))
+	if err != nil || !bytes.Equal(back, text) {
+		t.Fatalf("round trip: %v", err)
 	}
 }
 
