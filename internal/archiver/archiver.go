@@ -54,7 +54,8 @@ type Archiver struct {
 	params chunker.Params
 
 	jobs    chan *fileJob
-	blobs   chan blobJob
+	blobs   chan blobJob // unbuffered: a chunk goes only to a saver that waits for one
+	idle    atomic.Int32 // savers waiting for a chunk
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
 	bufs    bufpool.Pool // chunk copies on their way to the savers
@@ -98,7 +99,7 @@ func New(r *repo.Repository, opts Options) (*Archiver, error) {
 // start launches the file readers and blob savers.
 func (a *Archiver) start(ctx context.Context) {
 	a.jobs = make(chan *fileJob, 4*a.opts.Workers)
-	a.blobs = make(chan blobJob, 2*runtime.GOMAXPROCS(0))
+	a.blobs = make(chan blobJob)
 	for range runtime.GOMAXPROCS(0) {
 		a.savers.Add(1)
 		go a.saveBlobs(ctx)

@@ -95,27 +95,57 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 		if a.repo.Has(dataHandle(id)) {
 			continue
 		}
-		// The saver gets its own copy from the pool: the chunker reuses its
-		// buffer for the next chunk.
-		select {
-		case a.blobs <- blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}:
-		case <-ctx.Done():
-			return nil, size, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, size, err
 		}
+		a.store(ctx, id, chunk)
 	}
 }
 
-// saveBlobs is one blob saver: it compresses, encrypts and packs chunks.
+// store saves a new chunk. While a saver waits for work, the chunk is
+// copied and handed to it, so that the chunks of one large file are
+// compressed on every core; otherwise every core is busy already and the
+// reader compresses the chunk itself, straight from the chunker's buffer,
+// without a copy.
+func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
+	if a.idle.Load() > 0 {
+		// The saver gets its own copy from the pool: the chunker reuses its
+		// buffer for the next chunk.
+		job := blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}
+		select {
+		case a.blobs <- job:
+			return
+		default: // another reader was faster
+		}
+		defer a.bufs.Put(job.data)
+		chunk = job.data
+	}
+	a.save(ctx, id, chunk)
+}
+
+// save stores a chunk and keeps the first error, which fails the backup.
+func (a *Archiver) save(ctx context.Context, id blob.ID, data []byte) {
+	if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
+		a.mu.Lock()
+		if a.saveErr == nil {
+			a.saveErr = err
+		}
+		a.mu.Unlock()
+	}
+}
+
+// saveBlobs is one blob saver: it compresses, encrypts and packs the chunks
+// readers hand it.
 func (a *Archiver) saveBlobs(ctx context.Context) {
 	defer a.savers.Done()
-	for job := range a.blobs {
-		if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, job.id, job.data); err != nil {
-			a.mu.Lock()
-			if a.saveErr == nil {
-				a.saveErr = err
-			}
-			a.mu.Unlock()
+	for {
+		a.idle.Add(1)
+		job, ok := <-a.blobs
+		a.idle.Add(-1)
+		if !ok {
+			return
 		}
+		a.save(ctx, job.id, job.data)
 		a.bufs.Put(job.data)
 	}
 }
