@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -33,7 +34,10 @@ type saver struct {
 	// upload), which whoever takes it creates.
 	writers chan *pack.Writer
 	uploads chan struct{} // upload slots
-	wg      sync.WaitGroup
+	// compressing bounds the blobs compressed at once, and so the scratch
+	// buffers alive, to the cores: zstd runs no more encoders than that.
+	compressing chan struct{}
+	wg          sync.WaitGroup
 
 	mu        sync.Mutex
 	pending   map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
@@ -63,13 +67,14 @@ func newSaver(r *Repository, uploads int) *saver {
 	// compressing goroutines, and fewer packs in memory keep the peak low.
 	n := 1
 	s := &saver{
-		r:         r,
-		writers:   make(chan *pack.Writer, n),
-		packBufs:  make(chan []byte, n+uploads),
-		uploads:   make(chan struct{}, uploads),
-		pending:   map[blob.Handle]struct{}{},
-		nWriters:  n,
-		lastIndex: time.Now(),
+		r:           r,
+		writers:     make(chan *pack.Writer, n),
+		packBufs:    make(chan []byte, n+uploads),
+		compressing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		uploads:     make(chan struct{}, uploads),
+		pending:     map[blob.Handle]struct{}{},
+		nWriters:    n,
+		lastIndex:   time.Now(),
 	}
 	for range n {
 		s.writers <- nil
@@ -122,8 +127,17 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 	s.pending[h] = struct{}{}
 	s.mu.Unlock()
 
+	select {
+	case s.compressing <- struct{}{}:
+	case <-ctx.Done():
+		s.unpend(h)
+		return false, ctx.Err()
+	}
 	scratch := s.scratch.Get(compressBound(len(data)))
-	defer func() { s.scratch.Put(scratch) }()
+	defer func() {
+		s.scratch.Put(scratch)
+		<-s.compressing
+	}()
 	payload, compressed := s.r.codec.maybeCompress(scratch[:0], data)
 	var flags uint8
 	if compressed {
@@ -184,6 +198,13 @@ func (s *saver) putPackBuf(b []byte) {
 // compressBound is a size that zstd output for n bytes nearly always fits.
 func compressBound(n int) int { return n + n/128 + 1024 }
 
+// unpend forgets a blob that will not be saved after all.
+func (s *saver) unpend(h blob.Handle) {
+	s.mu.Lock()
+	delete(s.pending, h)
+	s.mu.Unlock()
+}
+
 // sticky returns the first error the saver met, if any.
 func (s *saver) sticky() error {
 	s.mu.Lock()
@@ -222,10 +243,12 @@ func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
 
 // upload finishes w and stores it in the background.
 func (s *saver) upload(ctx context.Context, w *pack.Writer) {
-	// The writer's token goes back at once, so that the next blob starts a
-	// new pack while this one uploads.
-	s.writers <- nil
+	// The writer's token goes back once an upload slot is free, so that the
+	// next blob starts a new pack while this one uploads, but no more packs
+	// are held in memory than writers and uploads: while storage is slow,
+	// saves wait for it.
 	s.uploads <- struct{}{}
+	s.writers <- nil
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
