@@ -87,13 +87,18 @@ func New(r *repo.Repository, opts Options) (*Archiver, error) {
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
-	return &Archiver{
+	a := &Archiver{
 		repo:   r,
 		opts:   opts,
 		names:  fsmeta.NewNames(),
 		gear:   chunker.NewGear(r.Key().ChunkerSeed()),
 		params: params,
-	}, nil
+	}
+	// A chunk is copied only for a saver that waits for one, and a reader
+	// may copy one more when another reader beats it to the saver: keep
+	// that many copies of twice the average chunk for reuse.
+	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * 2 * params.Avg
+	return a, nil
 }
 
 // start launches the file readers and blob savers.

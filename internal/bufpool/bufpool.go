@@ -71,8 +71,10 @@ func (p *Pool) Get(n int) []byte {
 }
 
 // Put returns b for reuse. Buffers whose capacity is not exactly a size
-// class (those Get did not make) are dropped, and so is any buffer that
-// would take the idle buffers beyond the limit.
+// class (those Get did not make) are dropped. When keeping b would take the
+// idle buffers beyond the limit, idle buffers of other classes make room,
+// the largest class first, so that the pool follows the sizes in use now;
+// if that is not enough, b is dropped.
 func (p *Pool) Put(b []byte) {
 	c := class(cap(b))
 	if c < 0 || cap(b) != 1<<(c+minShift) {
@@ -82,8 +84,19 @@ func (p *Pool) Put(b []byte) {
 	if limit == 0 {
 		limit = DefaultLimit
 	}
+	if cap(b) > limit {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for other := len(p.idle) - 1; p.held+cap(b) > limit && other >= 0; other-- {
+		for other != c && len(p.idle[other]) > 0 && p.held+cap(b) > limit {
+			k := len(p.idle[other]) - 1
+			p.held -= cap(p.idle[other][k])
+			p.idle[other][k] = nil
+			p.idle[other] = p.idle[other][:k]
+		}
+	}
 	if p.held+cap(b) > limit {
 		return
 	}

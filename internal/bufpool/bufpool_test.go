@@ -63,3 +63,28 @@ func TestLimitBoundsIdleBuffers(t *testing.T) {
 		t.Fatalf("zero Pool keeps %d bytes idle, want DefaultLimit %d", got, DefaultLimit)
 	}
 }
+
+// TestPutMakesRoomFromOtherClasses checks that buffers of the sizes in use
+// now displace idle buffers of other sizes instead of being dropped.
+func TestPutMakesRoomFromOtherClasses(t *testing.T) {
+	p := Pool{Limit: 1 << 20}
+	var small [][]byte
+	for range 16 {
+		small = append(small, p.Get(64<<10))
+	}
+	for _, b := range small {
+		p.Put(b)
+	}
+	big := p.Get(512 << 10)
+	p.Put(big)
+	if c := p.Get(512 << 10); &c[:1][0] != &big[:1][0] {
+		t.Fatal("a buffer of the size in use was dropped while idle buffers of another size were kept")
+	}
+	if got := p.Idle(); got != 512<<10 {
+		t.Fatalf("%d bytes idle, want the 512 KiB of small buffers that still fit", got)
+	}
+	p.Put(make([]byte, 0, 2<<20)) // larger than the limit: not even a class of its own
+	if got := p.Idle(); got != 512<<10 {
+		t.Fatalf("%d bytes idle after putting a buffer larger than the limit", got)
+	}
+}

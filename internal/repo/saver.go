@@ -76,6 +76,8 @@ func newSaver(r *Repository, uploads int) *saver {
 		nWriters:    n,
 		lastIndex:   time.Now(),
 	}
+	// One compression buffer per core, for chunks up to twice the average.
+	s.scratch.Limit = runtime.GOMAXPROCS(0) * 2 * compressBound(2*r.cfg.ChunkAvg)
 	for range n {
 		s.writers <- nil
 	}
