@@ -24,9 +24,9 @@ const (
 	indexInterval = 2 * time.Second
 )
 
-// saver collects blobs into packs and uploads them. Several pack writers are
-// filled in parallel, one per busy caller, and full packs upload in the
-// background with bounded concurrency.
+// saver collects blobs into packs and uploads them. Callers compress their
+// blobs in parallel, one per core at a time, and seal them into the pack
+// writer; full packs upload in the background with bounded concurrency.
 type saver struct {
 	r *Repository
 	// writers holds one token per pack writer that may exist: an idle,
