@@ -186,11 +186,18 @@ func TestClientKilledDuringServerBackup(t *testing.T) {
 	w := newCrashWorld(t)
 	host := w.hostEnv()
 	src := t.TempDir()
-	corpus(t, src, 20, 2<<20, 5)
+	corpus(t, src, 24, 2<<20, 5) // three packs' worth
 	cmd := host.start(w.backupArgs(src)...)
-	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); packBytes(t, w.vaultDir()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the backup stored nothing in 30s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the backup finished before it was killed")
+	}
 	if n := w.check(1); n != 0 {
 		t.Fatalf("a killed backup left %d points", n)
 	}

@@ -84,7 +84,8 @@ type Archiver struct {
 	params chunker.Params
 
 	jobs    chan *fileJob
-	blobs   chan blobJob
+	blobs   chan blobJob // unbuffered: a chunk goes only to a saver that waits for one
+	idle    atomic.Int32 // savers waiting for a chunk
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
 	bufs    bufpool.Pool // chunk copies on their way to the savers
@@ -116,19 +117,24 @@ func New(r Store, opts Options) (*Archiver, error) {
 	if opts.Hostname == "" {
 		opts.Hostname, _ = os.Hostname()
 	}
-	return &Archiver{
+	a := &Archiver{
 		repo:   r,
 		opts:   opts,
 		names:  fsmeta.NewNames(),
 		gear:   chunker.NewGear(r.IDKey().ChunkerSeed()),
 		params: params,
-	}, nil
+	}
+	// A chunk is copied only for a saver that waits for one, and a reader
+	// may copy one more when another reader beats it to the saver: keep
+	// that many copies of twice the average chunk for reuse.
+	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * 2 * params.Avg
+	return a, nil
 }
 
 // start launches the file readers and blob savers.
 func (a *Archiver) start(ctx context.Context) {
 	a.jobs = make(chan *fileJob, 4*a.opts.Workers)
-	a.blobs = make(chan blobJob, 2*runtime.GOMAXPROCS(0))
+	a.blobs = make(chan blobJob)
 	for range runtime.GOMAXPROCS(0) {
 		a.savers.Add(1)
 		go a.saveBlobs(ctx)

@@ -77,16 +77,16 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 	ch.Reset(r)
 	var content []blob.ID
 	var size int64
-	var buf []byte
 	for {
-		chunk, err := ch.Next(buf)
+		// The view is only valid until the next call, which is all the
+		// hash and the check whether the vault holds it need.
+		chunk, err := ch.NextView()
 		if errors.Is(err, io.EOF) {
 			return content, size, nil
 		}
 		if err != nil {
 			return nil, size, err
 		}
-		buf = chunk
 		id := h.Sum(chunk)
 		content = append(content, id)
 		size += int64(len(chunk))
@@ -95,27 +95,57 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 		if a.repo.Has(dataHandle(id)) {
 			continue
 		}
-		// The saver gets its own copy from the pool: the chunker reuses buf
-		// for the next chunk.
-		select {
-		case a.blobs <- blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}:
-		case <-ctx.Done():
-			return nil, size, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, size, err
 		}
+		a.store(ctx, id, chunk)
 	}
 }
 
-// saveBlobs is one blob saver: it compresses, encrypts and packs chunks.
+// store saves a new chunk. While a saver waits for work, the chunk is
+// copied and handed to it, so that the chunks of one large file are
+// compressed on every core; otherwise every core is busy already and the
+// reader compresses the chunk itself, straight from the chunker's buffer,
+// without a copy.
+func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
+	if a.idle.Load() > 0 {
+		// The saver gets its own copy from the pool: the chunker reuses its
+		// buffer for the next chunk.
+		job := blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}
+		select {
+		case a.blobs <- job:
+			return
+		default: // another reader was faster
+		}
+		defer a.bufs.Put(job.data)
+		chunk = job.data
+	}
+	a.save(ctx, id, chunk)
+}
+
+// save stores a chunk and keeps the first error, which fails the backup.
+func (a *Archiver) save(ctx context.Context, id blob.ID, data []byte) {
+	if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
+		a.mu.Lock()
+		if a.saveErr == nil {
+			a.saveErr = err
+		}
+		a.mu.Unlock()
+	}
+}
+
+// saveBlobs is one blob saver: it compresses, encrypts and packs the chunks
+// readers hand it.
 func (a *Archiver) saveBlobs(ctx context.Context) {
 	defer a.savers.Done()
-	for job := range a.blobs {
-		if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, job.id, job.data); err != nil {
-			a.mu.Lock()
-			if a.saveErr == nil {
-				a.saveErr = err
-			}
-			a.mu.Unlock()
+	for {
+		a.idle.Add(1)
+		job, ok := <-a.blobs
+		a.idle.Add(-1)
+		if !ok {
+			return
 		}
+		a.save(ctx, job.id, job.data)
 		a.bufs.Put(job.data)
 	}
 }
@@ -123,21 +153,40 @@ func (a *Archiver) saveBlobs(ctx context.Context) {
 // openNoAtime opens a file for reading without updating its access time
 // where the kernel allows it (owner or root).
 func openNoAtime(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
+	return openRead(p, syscall.O_NOFOLLOW)
+}
+
+// openRead opens p read-only with flags, and with O_NOATIME where the
+// kernel allows it. It opens with open(2) and wraps the descriptor, because
+// os.OpenFile also tries to register every file with the network poller,
+// which costs four fcntl(2) calls and an epoll_ctl(2) that fails for regular
+// files and directories: more system calls than reading a small file takes.
+func openRead(p string, flags int) (*os.File, error) {
+	fd, err := openRetry(p, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOATIME|flags)
 	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		fd, err = openRetry(p, syscall.O_RDONLY|syscall.O_CLOEXEC|flags)
 	}
-	return f, err
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openRetry is open(2), repeated when a signal interrupts it.
+func openRetry(p string, flags int) (int, error) {
+	for {
+		fd, err := syscall.Open(p, flags, 0)
+		if !errors.Is(err, syscall.EINTR) {
+			return fd, err
+		}
+	}
 }
 
 // readDir lists a directory sorted by name without updating its access
 // time where the kernel allows it, so that an unchanged directory records the
 // same metadata in every point and its listing deduplicates.
 func readDir(p string) ([]os.DirEntry, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOATIME|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(p, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
-	}
+	f, err := openRead(p, syscall.O_DIRECTORY|syscall.O_NOFOLLOW)
 	if err != nil {
 		return nil, err
 	}

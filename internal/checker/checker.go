@@ -6,16 +6,13 @@ package checker
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"runtime"
 	"slices"
 	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
-	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/storage"
@@ -63,6 +60,7 @@ type checker struct {
 	rep     Report
 	mu      sync.Mutex
 	damaged map[blob.Handle]int // blob → index of its problem in rep.Problems
+	bufs    bufpool.Pool        // sealed blobs read from packs
 }
 
 // Check examines the vault behind r. r's index must not be loaded yet: Check
@@ -171,91 +169,6 @@ func (c *checker) markDamaged(entries []pack.Entry, problem int) {
 		}
 		c.damaged[h] = problem
 	}
-}
-
-// readPacks reads every indexed pack in parallel and checks it.
-func (c *checker) readPacks(ctx context.Context, stored map[blob.ID]int64) error {
-	contents := c.r.Index().PackContents()
-	jobs := make(chan *index.PackEntries)
-	var wg sync.WaitGroup
-	var done int
-	total := len(contents)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for pe := range jobs {
-				c.readPack(ctx, pe, stored[pe.Pack])
-				c.mu.Lock()
-				done++
-				if c.opts.Progress != nil {
-					c.opts.Progress(done, total)
-				}
-				c.mu.Unlock()
-			}
-		}()
-	}
-	for id, pe := range contents {
-		if _, ok := stored[id]; !ok {
-			continue
-		}
-		select {
-		case jobs <- pe:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	return ctx.Err()
-}
-
-func (c *checker) readPack(ctx context.Context, pe *index.PackEntries, size int64) {
-	name := "packs/" + pe.Pack.String()
-	rd, err := c.r.Backend().Get(ctx, storage.Handle{Kind: storage.KindPack, Name: pe.Pack.String()}, 0, -1)
-	var data []byte
-	if err == nil {
-		data, err = io.ReadAll(rd)
-		rd.Close()
-	}
-	if err != nil {
-		i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: "unreadable: " + err.Error()})
-		c.markDamaged(pe.Entries, i)
-		return
-	}
-	c.mu.Lock()
-	c.rep.PacksRead++
-	c.rep.BytesRead += int64(len(data))
-	c.mu.Unlock()
-	// Every blob is authenticated, decompressed and hashed, even in a pack
-	// whose bytes match its name: that proves the writer stored what the
-	// index claims, not only that the storage kept what it was given.
-	hashOK := sha256.Sum256(data) == pe.Pack
-	var bad []pack.Entry
-	var buf []byte
-	for _, e := range pe.Entries {
-		h := blob.Handle{ID: e.ID, Type: e.Type}
-		end := e.Offset + uint64(e.Length)
-		l := index.Location{Pack: pe.Pack, Salt: pe.Salt, Offset: e.Offset, Length: e.Length, RawLen: e.RawLen, Flags: e.Flags}
-		if end > uint64(len(data)) {
-			bad = append(bad, e)
-			continue
-		}
-		out, err := c.r.OpenBlob(h, l, data[e.Offset:end], buf)
-		if err != nil {
-			bad = append(bad, e)
-			continue
-		}
-		buf = out
-	}
-	if hashOK && len(bad) == 0 {
-		return
-	}
-	detail := fmt.Sprintf("%d of %d blobs damaged", len(bad), len(pe.Entries))
-	if !hashOK {
-		detail = fmt.Sprintf("content does not hash to its name (%d of %d bytes present); %s", len(data), size, detail)
-	}
-	i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: detail})
-	c.markDamaged(bad, i)
 }
 
 func (c *checker) loadPoints(ctx context.Context) ([]*repo.Point, error) {

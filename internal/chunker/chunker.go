@@ -53,6 +53,18 @@ func (c *Chunker) Reset(r io.Reader) {
 // stream returns io.EOF at once. A read error is returned wrapped and
 // repeated by every later call.
 func (c *Chunker) Next(buf []byte) ([]byte, error) {
+	chunk, err := c.NextView()
+	if err != nil {
+		return nil, err
+	}
+	return append(buf[:0], chunk...), nil
+}
+
+// NextView is Next without the copy: the chunk it returns is a view of the
+// Chunker's own buffer, valid only until the next call of Next, NextView or
+// Reset. A caller that keeps a chunk beyond that, or hands it to another
+// goroutine, must copy it.
+func (c *Chunker) NextView() ([]byte, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -60,7 +72,7 @@ func (c *Chunker) Next(buf []byte) ([]byte, error) {
 		pending := c.buf[c.start:c.end]
 		if n := c.cut(pending); n > 0 {
 			c.start += n
-			return append(buf[:0], pending[:n]...), nil
+			return pending[:n:n], nil
 		}
 		if c.eof {
 			return nil, io.EOF

@@ -304,6 +304,55 @@ func TestNextReusesBuffer(t *testing.T) {
 	}
 }
 
+func TestNextViewMatchesNext(t *testing.T) {
+	data := randomData(300<<10, 14)
+	want := chunkAll(t, bytes.NewReader(data), seedOf(14), smallParams())
+	c, err := New(iotest.HalfReader(bytes.NewReader(data)), NewGear(seedOf(14)), smallParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		view, err := c.NextView()
+		if err == io.EOF {
+			if i != len(want) {
+				t.Fatalf("NextView gave %d chunks, Next %d", i, len(want))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= len(want) || !bytes.Equal(view, want[i]) {
+			t.Fatalf("chunk %d differs from Next's", i)
+		}
+		if cap(view) != len(view) {
+			t.Fatalf("chunk %d: view has room to append into the next chunk (cap %d, len %d)", i, cap(view), len(view))
+		}
+	}
+}
+
+func TestNextViewDoesNotAllocate(t *testing.T) {
+	data := randomData(200<<10, 15)
+	rd := bytes.NewReader(data)
+	c, err := New(rd, NewGear(seedOf(15)), smallParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain := func() {
+		rd.Reset(data)
+		c.Reset(rd)
+		for {
+			if _, err := c.NextView(); err != nil {
+				return
+			}
+		}
+	}
+	drain() // the buffer grows once
+	if allocs := testing.AllocsPerRun(10, drain); allocs != 0 {
+		t.Errorf("chunking a stream with a grown buffer allocates %.0f times, want 0", allocs)
+	}
+}
+
 // TestBoundariesStable pins the chunk boundaries for a fixed seed and input.
 // If it fails, chunking changed and every existing vault loses
 // deduplication against new backups.

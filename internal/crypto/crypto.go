@@ -119,7 +119,10 @@ func (m MasterKey) Derive() (*Key, error) {
 func (k *IDKey) ChunkerSeed() [32]byte { return k.chunker }
 
 // IDHasher computes keyed blob ids; it is not safe for concurrent use.
-type IDHasher struct{ h hash.Hash }
+type IDHasher struct {
+	h   hash.Hash
+	sum [blob.IDSize]byte // Sum's output, kept here so that it does not escape per call
+}
 
 // NewIDHasher returns a hasher for blob ids under k.
 func (k *IDKey) NewIDHasher() *IDHasher { return &IDHasher{h: hmac.New(sha256.New, k.mac[:])} }
@@ -128,9 +131,8 @@ func (k *IDKey) NewIDHasher() *IDHasher { return &IDHasher{h: hmac.New(sha256.Ne
 func (x *IDHasher) Sum(data []byte) blob.ID {
 	x.h.Reset()
 	x.h.Write(data)
-	var id blob.ID
-	x.h.Sum(id[:0])
-	return id
+	x.h.Sum(x.sum[:0])
+	return blob.ID(x.sum)
 }
 
 // BlobID returns the keyed id of data. Use an IDHasher in hot loops.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -430,6 +431,23 @@ func TestKDFParamsStrength(t *testing.T) {
 	salt[0] = 1
 	if bytes.Equal(passphraseKEK(testPassphrase(), salt, TestKDFParams()), base) {
 		t.Error("a different salt derived the same key")
+	}
+}
+
+// TestKDFMemoryCollected checks that the memory argon2id used is collected
+// before the KEK is returned, so that it does not raise the heap target of
+// what the command does next.
+func TestKDFMemoryCollected(t *testing.T) {
+	const memKiB = 32 << 10
+	p := KDFParams{Time: 1, MemoryKiB: memKiB, Threads: 1}
+	passphraseKEK(testPassphrase(), make([]byte, saltSize), p)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.NextGC >= memKiB<<10 {
+		t.Errorf("after the KDF the next GC is due at %d MiB of heap, want less than the KDF's %d MiB", ms.NextGC>>20, memKiB>>10)
+	}
+	if ms.HeapAlloc >= memKiB<<10 {
+		t.Errorf("after the KDF %d MiB of heap are allocated, want less than the KDF's %d MiB", ms.HeapAlloc>>20, memKiB>>10)
 	}
 }
 

@@ -38,14 +38,22 @@ func (r *Repository) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf 
 }
 
 func (r *Repository) loadFrom(ctx context.Context, h blob.Handle, l index.Location, buf []byte) ([]byte, error) {
-	sealed, err := r.readSealed(ctx, h, l)
+	ph := storage.Handle{Kind: storage.KindPack, Name: l.Pack.String()}
+	rd, err := r.be.Get(ctx, ph, int64(l.Offset), int64(l.Length))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
+	}
+	sealed := r.bufs.Get(int(l.Length))
+	defer r.bufs.Put(sealed)
+	_, err = io.ReadFull(rd, sealed)
+	rd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("load %s from pack %s: %w", h, l.Pack.Short(), err)
 	}
 	return r.OpenBlob(h, l, sealed, buf)
 }
 
-// readSealed reads a sealed blob from its pack.
+// readSealed reads a sealed blob from its pack into a buffer of its own.
 func (r *Repository) readSealed(ctx context.Context, h blob.Handle, l index.Location) ([]byte, error) {
 	ph := storage.Handle{Kind: storage.KindPack, Name: l.Pack.String()}
 	rd, err := r.be.Get(ctx, ph, int64(l.Offset), int64(l.Length))
@@ -61,9 +69,10 @@ func (r *Repository) readSealed(ctx context.Context, h blob.Handle, l index.Loca
 	return sealed, nil
 }
 
-// openSealed authenticates and decrypts a sealed blob.
+// openSealed authenticates and decrypts a sealed blob, leaving its payload
+// compressed when it is.
 func (r *Repository) openSealed(h blob.Handle, l index.Location, sealed []byte) ([]byte, error) {
-	s, err := r.key.Sealer(l.Salt)
+	s, err := r.sealers.get(r.key, l.Salt)
 	if err != nil {
 		return nil, err
 	}
@@ -75,19 +84,53 @@ func (r *Repository) openSealed(h blob.Handle, l index.Location, sealed []byte) 
 }
 
 // OpenBlob authenticates and decodes a sealed blob read from its pack, and
-// checks that the plaintext hashes to the blob's id.
+// checks that the plaintext hashes to the blob's id. The plaintext is stored
+// in buf if it is large enough and in a new slice otherwise; buf must not
+// overlap sealed. sealed is not modified or retained.
 func (r *Repository) OpenBlob(h blob.Handle, l index.Location, sealed, buf []byte) ([]byte, error) {
-	plain, err := r.openSealed(h, l, sealed)
+	s, err := r.sealers.get(r.key, l.Salt)
 	if err != nil {
 		return nil, err
 	}
+	o := r.opener()
+	defer r.openers.Put(o)
+	aad := append(append(o.aad[:0], byte(h.Type)), h.ID[:]...)
+	var plain []byte
 	if l.Flags&pack.FlagCompressed != 0 {
-		if plain, err = r.codec.decompressInto(buf, plain, int(l.RawLen)); err != nil {
+		scratch := r.bufs.Get(len(sealed))
+		defer r.bufs.Put(scratch)
+		payload, err := s.Open(scratch[:0], sealed, aad)
+		if err != nil {
+			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+		}
+		if plain, err = r.codec.decompressInto(buf, payload, int(l.RawLen)); err != nil {
+			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
+		}
+	} else {
+		var dst []byte
+		if len(sealed) >= crypto.Overhead && cap(buf) >= len(sealed)-crypto.Overhead {
+			dst = buf[:0]
+		}
+		if plain, err = s.Open(dst, sealed, aad); err != nil {
 			return nil, fmt.Errorf("blob %s in pack %s: %w", h, l.Pack.Short(), err)
 		}
 	}
-	if got := r.key.BlobID(plain); got != h.ID {
+	if got := o.ids.Sum(plain); got != h.ID {
 		return nil, fmt.Errorf("blob %s in pack %s: content hashes to %s", h, l.Pack.Short(), got.Short())
 	}
 	return plain, nil
+}
+
+// opener is the per-call state of OpenBlob, pooled so that opening a blob
+// allocates nothing.
+type opener struct {
+	ids *crypto.IDHasher
+	aad [1 + blob.IDSize]byte
+}
+
+func (r *Repository) opener() *opener {
+	if o, ok := r.openers.Get().(*opener); ok {
+		return o
+	}
+	return &opener{ids: r.key.NewIDHasher()}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/crypto"
 	"github.com/bunkerhq/bunker/internal/index"
 	"github.com/bunkerhq/bunker/internal/keys"
@@ -29,6 +30,10 @@ type Repository struct {
 	loadMu sync.Mutex
 	loaded map[blob.ID]bool // index objects already merged into idx
 	retain func(storage.Handle) storage.PutOptions
+
+	sealers sealerCache  // sealers of recently read packs
+	openers sync.Pool    // *opener: OpenBlob's hasher and scratch
+	bufs    bufpool.Pool // sealed blobs and decrypted payloads being read
 }
 
 // putOptions returns the retention a new object is written with.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,30 +24,34 @@ const (
 	indexInterval = 2 * time.Second
 )
 
-// saver collects blobs into packs and uploads them. One pack fills at a
-// time; full packs upload in the background with bounded concurrency. It is
-// safe for concurrent use, and Flush may run while other goroutines save.
+// saver collects blobs into packs and uploads them. Callers compress their
+// blobs in parallel, one per core at a time, and seal them into the pack
+// writer; full packs upload in the background with bounded concurrency.
 type saver struct {
-	r       *Repository
+	r *Repository
+	// writers holds one token per pack writer that may exist: an idle,
+	// partially filled writer, or nil for one not created yet (or handed to
+	// upload), which whoever takes it creates.
+	writers chan *pack.Writer
 	uploads chan struct{} // upload slots
-	flushMu sync.Mutex    // one Flush at a time, so none returns before its packs are indexed
+	// compressing bounds the blobs compressed at once, and so the scratch
+	// buffers alive, to the cores: zstd runs no more encoders than that.
+	compressing chan struct{}
+	// flushMu lets one Flush run at a time, so that none returns before
+	// the packs it waited for are indexed.
+	flushMu sync.Mutex
 
 	mu        sync.Mutex
-	cond      *sync.Cond               // signalled when a writer is returned or an upload ends
-	idle      *pack.Writer             // the partially filled writer, when nobody holds it
-	held      bool                     // a goroutine is adding to the writer
-	inflight  map[*upload]struct{}     // uploads not yet finished
 	pending   map[blob.Handle]struct{} // blobs in writers or uploads, not yet indexed
+	inflight  map[*upload]struct{}     // uploads not yet finished
 	unsaved   []index.PackEntries      // uploaded packs not yet named by an index object
 	err       error
 	stats     SaveStats
 	lastIndex time.Time
 	scratch   bufpool.Pool // compression output
-	packBufs  bufpool.Pool // packs being assembled
+	packBufs  chan []byte  // idle buffers of packCap bytes for packs being assembled
+	nWriters  int          // most writers alive at once
 }
-
-// upload is one pack on its way to the backend.
-type upload struct{ done chan struct{} }
 
 // SaveStats counts what a repository stored.
 type SaveStats struct {
@@ -63,14 +68,23 @@ func newSaver(r *Repository, uploads int) *saver {
 	// One pack fills at a time: sealing a blob into it takes a fraction of
 	// the time compressing it does, so one writer keeps up with all the
 	// compressing goroutines, and fewer packs in memory keep the peak low.
+	n := 1
 	s := &saver{
-		r:         r,
-		uploads:   make(chan struct{}, uploads),
-		inflight:  map[*upload]struct{}{},
-		pending:   map[blob.Handle]struct{}{},
-		lastIndex: time.Now(),
+		r:           r,
+		writers:     make(chan *pack.Writer, n),
+		packBufs:    make(chan []byte, n+uploads),
+		compressing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		uploads:     make(chan struct{}, uploads),
+		pending:     map[blob.Handle]struct{}{},
+		inflight:    map[*upload]struct{}{},
+		nWriters:    n,
+		lastIndex:   time.Now(),
 	}
-	s.cond = sync.NewCond(&s.mu)
+	// One compression buffer per core, for chunks up to twice the average.
+	s.scratch.Limit = runtime.GOMAXPROCS(0) * 2 * compressBound(2*r.cfg.ChunkAvg)
+	for range n {
+		s.writers <- nil
+	}
 	return s
 }
 
@@ -111,8 +125,17 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 	if !s.claim(h, force) {
 		return false, s.sticky()
 	}
+	select {
+	case s.compressing <- struct{}{}:
+	case <-ctx.Done():
+		s.unpend(h)
+		return false, ctx.Err()
+	}
 	scratch := s.scratch.Get(compressBound(len(data)))
-	defer func() { s.scratch.Put(scratch) }()
+	defer func() {
+		s.scratch.Put(scratch)
+		<-s.compressing
+	}()
 	payload, compressed := s.r.codec.maybeCompress(scratch[:0], data)
 	var flags uint8
 	if compressed {
@@ -124,8 +147,8 @@ func (s *saver) save(ctx context.Context, h blob.Handle, data []byte, force bool
 }
 
 // claim marks h as being saved by the caller. It returns false when the
-// vault already holds h (unless force) or another caller is saving it, and
-// when the saver has failed.
+// vault already holds h (unless force), another caller is saving it, or the
+// saver has failed.
 func (s *saver) claim(h blob.Handle, force bool) bool {
 	if s.sticky() != nil || (!force && s.r.idx.Has(h)) {
 		return false
@@ -139,17 +162,17 @@ func (s *saver) claim(h blob.Handle, force bool) bool {
 	return true
 }
 
-// add seals payload into the current pack, and starts the pack's upload
-// when it is full.
+// add seals a claimed blob's payload (compressed when flags says so) into
+// the pack being filled, and starts the pack's upload when it is full.
 func (s *saver) add(ctx context.Context, h blob.Handle, payload []byte, flags uint8, rawLen int) error {
-	w, err := s.writer()
+	w, err := s.writer(ctx)
 	if err != nil {
-		s.unclaim(h)
+		s.unpend(h)
 		return err
 	}
 	if err := w.Add(h.Type, h.ID, payload, flags, rawLen); err != nil {
-		s.release(w)
-		s.unclaim(h)
+		s.writers <- w
+		s.unpend(h)
 		s.fail(err)
 		return err
 	}
@@ -158,26 +181,51 @@ func (s *saver) add(ctx context.Context, h blob.Handle, payload []byte, flags ui
 	s.stats.RawBytes += int64(rawLen)
 	s.mu.Unlock()
 	if w.Size() >= s.r.cfg.PackSize {
-		s.release(nil)
 		s.upload(ctx, w)
 	} else {
-		s.release(w)
+		s.writers <- w
 	}
 	return nil
-}
-
-func (s *saver) unclaim(h blob.Handle) {
-	s.mu.Lock()
-	delete(s.pending, h)
-	s.mu.Unlock()
 }
 
 // packCap is the room a pack buffer needs: the pack size, one more chunk,
 // and a header for typical blob counts.
 func (s *saver) packCap() int { return s.r.cfg.PackSize + s.r.cfg.ChunkMax + 256<<10 }
 
+// packBuf returns an empty buffer with room for a pack. Pack buffers are
+// kept apart from the size-class pool so that each is exactly packCap bytes,
+// not the next power of two (32 MiB for the default 24.25), and at most one
+// per writer and upload is kept.
+func (s *saver) packBuf() []byte {
+	select {
+	case b := <-s.packBufs:
+		return b
+	default:
+		return make([]byte, 0, s.packCap())
+	}
+}
+
+// putPackBuf keeps b for the next pack, unless it is not a pack buffer
+// (the pack outgrew it) or enough are kept already.
+func (s *saver) putPackBuf(b []byte) {
+	if cap(b) != s.packCap() {
+		return
+	}
+	select {
+	case s.packBufs <- b[:0]:
+	default:
+	}
+}
+
 // compressBound is a size that zstd output for n bytes nearly always fits.
 func compressBound(n int) int { return n + n/128 + 1024 }
+
+// unpend forgets a blob that will not be saved after all.
+func (s *saver) unpend(h blob.Handle) {
+	s.mu.Lock()
+	delete(s.pending, h)
+	s.mu.Unlock()
+}
 
 // sticky returns the first error the saver met, if any.
 func (s *saver) sticky() error {
@@ -194,49 +242,42 @@ func (s *saver) fail(err error) {
 	}
 }
 
-// take waits until nobody holds the pack being filled and takes it; it is
-// nil when there is none.
-func (s *saver) take() *pack.Writer {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.held {
-		s.cond.Wait()
+// writer takes a writer token, waiting while every writer is in use, and
+// returns the idle writer it holds or a new one.
+func (s *saver) writer(ctx context.Context) (*pack.Writer, error) {
+	var w *pack.Writer
+	select {
+	case w = <-s.writers:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	s.held = true
-	w := s.idle
-	s.idle = nil
-	return w
-}
-
-// writer takes the pack being filled, creating it if there is none.
-func (s *saver) writer() (*pack.Writer, error) {
-	if w := s.take(); w != nil {
+	if w != nil {
 		return w, nil
 	}
-	w, err := pack.NewWriterBuffer(s.r.key, s.packBufs.Get(s.packCap())[:0])
+	w, err := pack.NewWriterBuffer(s.r.key, s.packBuf())
 	if err != nil {
-		s.release(nil)
+		s.writers <- nil
 		s.fail(err)
 		return nil, err
 	}
 	return w, nil
 }
 
-// release gives the writer back (nil when it went to upload or failed).
-func (s *saver) release(w *pack.Writer) {
-	s.mu.Lock()
-	s.idle, s.held = w, false
-	s.cond.Broadcast()
-	s.mu.Unlock()
-}
+// upload is one pack on its way to the backend.
+type upload struct{ done chan struct{} }
 
 // upload finishes w and stores it in the background.
 func (s *saver) upload(ctx context.Context, w *pack.Writer) {
+	// The writer's token goes back once an upload slot is free, so that the
+	// next blob starts a new pack while this one uploads, but no more packs
+	// are held in memory than writers and uploads: while storage is slow,
+	// saves wait for it.
+	s.uploads <- struct{}{}
 	u := &upload{done: make(chan struct{})}
 	s.mu.Lock()
 	s.inflight[u] = struct{}{}
 	s.mu.Unlock()
-	s.uploads <- struct{}{}
+	s.writers <- nil
 	go func() {
 		defer func() {
 			<-s.uploads
@@ -264,7 +305,7 @@ func (s *saver) store(ctx context.Context, w *pack.Writer) error {
 		s.forget(entries)
 		return fmt.Errorf("store pack %s: %w", id.Short(), err)
 	}
-	s.packBufs.Put(data)
+	s.putPackBuf(data)
 	salt := w.Salt()
 	s.r.idx.AddPack(id, salt, entries)
 	s.mu.Lock()
@@ -297,21 +338,36 @@ func (s *saver) forget(entries []pack.Entry) {
 	}
 }
 
-// Flush uploads the partially filled pack, waits for every upload under
+// Flush uploads the partially filled packs, waits for every upload under
 // way, and writes an index object for the packs not yet indexed. After
 // Flush returns nil, every blob whose SaveBlob returned before Flush was
-// called is durable and findable. An error of a background upload since the
-// last Flush is returned, once. Other goroutines may keep saving while
-// Flush runs; their blobs may or may not be included.
+// called is durable and findable. Other goroutines may keep saving while
+// Flush runs; their blobs may or may not be included. An error of a
+// background upload since the last Flush is returned, once.
 func (r *Repository) Flush(ctx context.Context) error {
 	s := r.saver
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	if w := s.take(); w != nil && w.Count() > 0 {
-		s.release(nil)
-		s.upload(ctx, w)
-	} else {
-		s.release(w)
+	// Taking every writer token waits for the saves that hold one; their
+	// blobs are then in the writers taken here, or in uploads under way.
+	idle := make([]*pack.Writer, 0, s.nWriters)
+	for range s.nWriters {
+		select {
+		case w := <-s.writers:
+			idle = append(idle, w)
+		case <-ctx.Done():
+			for _, w := range idle {
+				s.writers <- w
+			}
+			return ctx.Err()
+		}
+	}
+	for _, w := range idle {
+		if w != nil && w.Count() > 0 {
+			s.upload(ctx, w)
+		} else {
+			s.writers <- w
+		}
 	}
 	s.mu.Lock()
 	waits := make([]chan struct{}, 0, len(s.inflight))
