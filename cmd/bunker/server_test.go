@@ -20,6 +20,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
+	"github.com/bunkerhq/bunker/internal/storage/local"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/testfs"
 )
@@ -80,6 +81,9 @@ func startServer(t *testing.T, e *env) *serverProc {
 			_ = cmd.Process.Kill()
 			<-s.done
 		}
+		// As root, locked vaults are sealed with the immutable attribute;
+		// unseal them so the temporary directory can go.
+		_ = local.Unseal(e.home)
 	})
 	var first string
 	select {

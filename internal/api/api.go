@@ -87,6 +87,12 @@ type MaintenanceReport struct {
 	Expired []string     `json:"expired"` // moved to the bin
 	Purged  []string     `json:"purged"`  // removed from the bin and the storage
 	Kept    []string     `json:"kept"`    // due, but held or retained
+	// RetentionExtended counts storage objects whose retention the pass
+	// extended; LegalHoldsPlaced and LegalHoldsLifted the storage legal
+	// holds it changed (storage with retention of its own only).
+	RetentionExtended int `json:"retention_extended"`
+	LegalHoldsPlaced  int `json:"legal_holds_placed"`
+	LegalHoldsLifted  int `json:"legal_holds_lifted"`
 	GC      *prune.Stats `json:"gc"`
 }
 
@@ -211,6 +217,13 @@ type VaultRequest struct {
 	Name         string `json:"name"`
 	Retention    string `json:"retention,omitempty"`
 	BinRetention string `json:"bin_retention,omitempty"`
+	// Storage names the storage target: "local" (the default, under the
+	// server's data directory) or an S3 target the server was started with.
+	Storage string `json:"storage,omitempty"`
+	// Lock, when set, locks the vault as it is created; a compliance lock
+	// is refused on storage without retention of its own (a bucket without
+	// Object Lock).
+	Lock *LockRequest `json:"lock,omitempty"`
 }
 
 // Vault is a vault as the API shows it.
@@ -221,6 +234,11 @@ type Vault struct {
 	Points    int       `json:"points"`
 	Binned    int       `json:"binned"`
 	Holds     int       `json:"holds"`
+	// StorageRetention says whether the vault's storage enforces retention
+	// itself (S3 Object Lock, the immutable attribute), and if not, why:
+	// then only the server enforces the lock.
+	StorageRetention       bool   `json:"storage_retention"`
+	StorageRetentionReason string `json:"storage_retention_reason,omitempty"`
 }
 
 // VaultUpdate is a request body.

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bunkerhq/bunker/internal/client"
-	"github.com/bunkerhq/bunker/internal/policy"
+	"github.com/bunkerhq/bunker/internal/retention"
 )
 
 // This file holds what the server management commands (vault, point, user,
@@ -119,7 +119,7 @@ func checkSpan(flag, v string) error {
 	if v == "0" {
 		return nil
 	}
-	if _, err := policy.ParseDuration(v); err != nil {
+	if _, err := retention.ParseSpan(v); err != nil {
 		return usageError{fmt.Errorf("--%s %q: write durations like 72h, 30d, 2w, 6m or 1y (m is a month), or 0", flag, v)}
 	}
 	return nil

@@ -8,11 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bunkerhq/bunker/internal/server"
+	"github.com/bunkerhq/bunker/internal/storage/s3"
 )
 
 func newServerCmd(g *globals) *cobra.Command {
 	var cfg server.Config
 	var logLevel string
+	var targets []string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the bunker vault server",
@@ -40,6 +42,16 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 				return usageError{fmt.Errorf("--log-level: %w", err)}
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			for _, t := range targets {
+				name, sc, err := server.ParseS3Target(t)
+				if err != nil {
+					return usageError{fmt.Errorf("--s3: %w", err)}
+				}
+				if cfg.Storages == nil {
+					cfg.Storages = map[string]s3.Config{}
+				}
+				cfg.Storages[name] = sc
+			}
 			return runServer(cmd, g, cfg)
 		},
 	}
@@ -54,6 +66,8 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.DurationVar(&cfg.MaintenanceEvery, "maintenance-every", time.Hour, "how often expiry, bin purge and garbage collection run")
 	fl.DurationVar(&cfg.GCMargin, "gc-margin", 6*time.Hour, "garbage collection leaves packs younger than this alone")
 	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fl.StringArrayVar(&targets, "s3", nil, "an S3 storage `target` for vaults: NAME=s3://bucket/prefix?endpoint=host:port&credentials=FILE (repeatable; see docs/S3.md)")
+	fl.DurationVar(&cfg.RetentionSlack, "retention-slack", 7*24*time.Hour, "extend storage retention this far beyond what points need, so regular backups do not extend every object each time")
 	return cmd
 }
 

@@ -69,34 +69,57 @@ func (g *globals) printVault(v api.Vault, verb string) error {
 	}
 	g.printf("%s vault %s: retention %s, recycle bin %s, lock %s\n", verb, display(v.Name),
 		spanText(v.Policy.Retention, "none (kept until deleted)"), spanText(v.Policy.BinRetention, "0"), lockText(v))
+	if v.Policy.Lock.Mode != "" && !v.StorageRetention && v.StorageRetentionReason != "" {
+		g.notef("note: only the server enforces this vault's lock; its storage cannot retain objects itself: %s\n", display(v.StorageRetentionReason))
+	}
 	return nil
 }
 
 func newVaultCreateCmd(g *globals) *cobra.Command {
-	var ret, bin string
+	var ret, bin, storage, mode, minRet, maxRet, grace string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a vault",
 		Long: `Create a vault on the server. --retention gives every new point its expiry
 (default 0: points are kept until deleted by hand); --bin-retention is how
 long deleted and expired points stay in the recycle bin before they are
-purged (default 7d). Needs the vault-admin role on all vaults.`,
+purged (default 7d). Needs the vault-admin role on all vaults.
+
+--storage puts the vault on an S3 target the server was started with
+(bunker server --s3 NAME=…) instead of its data directory. --lock locks it
+as it is created, with --min-retention, --max-retention and
+--changeable-for as for "bunker vault lock"; a compliance vault on a bucket
+without Object Lock is refused. The answer says whether the storage itself
+enforces retention (S3 Object Lock; the immutable attribute when the
+server runs as root) or only the server does.`,
 		Example: `  bunker vault create prod --retention 30d
-  bunker vault create archive --retention 1y --bin-retention 30d --json`,
+  bunker vault create archive --retention 1y --bin-retention 30d --json
+  bunker vault create central --storage minio --retention 90d --lock compliance --min-retention 30d --changeable-for 72h`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			for flag, v := range map[string]string{"retention": ret, "bin-retention": bin} {
+			for flag, v := range map[string]string{"retention": ret, "bin-retention": bin, "min-retention": minRet, "max-retention": maxRet, "changeable-for": grace} {
 				if v != "" {
 					if err := checkSpan(flag, v); err != nil {
 						return err
 					}
 				}
 			}
+			req := api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin, Storage: storage}
+			switch mode {
+			case "":
+				if minRet != "" || maxRet != "" || grace != "" {
+					return usageError{fmt.Errorf("--min-retention, --max-retention and --changeable-for go with --lock governance|compliance")}
+				}
+			case "governance", "compliance":
+				req.Lock = &api.LockRequest{Mode: mode, MinRetention: minRet, MaxRetention: maxRet, ChangeableFor: grace}
+			default:
+				return usageError{fmt.Errorf("--lock %q: want governance or compliance", mode)}
+			}
 			c, err := g.dial()
 			if err != nil {
 				return err
 			}
-			v, err := c.CreateVault(cmd.Context(), api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin})
+			v, err := c.CreateVault(cmd.Context(), req)
 			if err != nil {
 				return failed(err, "create vault %s", a[0])
 			}
@@ -105,6 +128,11 @@ purged (default 7d). Needs the vault-admin role on all vaults.`,
 	}
 	cmd.Flags().StringVar(&ret, "retention", "", "keep each new point for this `duration` (e.g. 30d; default 0: until deleted by hand)")
 	cmd.Flags().StringVar(&bin, "bin-retention", "", "keep deleted and expired points in the recycle bin for this `duration` (default 7d)")
+	cmd.Flags().StringVar(&storage, "storage", "", "storage `target`: local (default) or an S3 target of the server")
+	cmd.Flags().StringVar(&mode, "lock", "", "lock the vault as it is created: governance or compliance")
+	cmd.Flags().StringVar(&minRet, "min-retention", "", "with --lock: the shortest retention a point may get")
+	cmd.Flags().StringVar(&maxRet, "max-retention", "", "with --lock: the longest retention a point may get (0: no bound)")
+	cmd.Flags().StringVar(&grace, "changeable-for", "", "with --lock: the grace period in which the lock can still change (compliance: at least 72h)")
 	return cmd
 }
 

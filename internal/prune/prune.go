@@ -32,6 +32,15 @@ type Options struct {
 	// not: a backup in progress may still be writing or indexing them.
 	MinAge time.Duration
 	Now    time.Time
+	// Deletable, when set, says whether a pack may be deleted now (its
+	// storage retention has passed); packs it refuses are kept whole, not
+	// rewritten.
+	Deletable func(pack blob.ID) bool
+	// Delete, when set, deletes an object in place of the backend's Delete
+	// (a vault server uses the governance bypass where its policy allows).
+	Delete func(ctx context.Context, h storage.Handle) error
+	// Deleted, when set, is told of every object deleted.
+	Deleted func(h storage.Handle)
 }
 
 // Stats says what a prune did, or would do.
@@ -41,6 +50,7 @@ type Stats struct {
 	PacksDeleted    int   `json:"packs_deleted"`
 	PacksRepacked   int   `json:"packs_repacked"`
 	PacksUnindexed  int   `json:"packs_unindexed_deleted"`
+	PacksRetained   int   `json:"packs_retained"` // unused, but kept by their storage retention for now
 	BlobsRepacked   int   `json:"blobs_repacked"`
 	BytesFreed      int64 `json:"bytes_freed"`
 	IndexesReplaced int   `json:"indexes_replaced"`
@@ -64,6 +74,14 @@ func Prune(ctx context.Context, r *repo.Repository, opts Options) (*Stats, error
 	sizes, young, err := packSizes(ctx, r.Backend(), opts.Now.Add(-opts.MinAge), opts.MinAge > 0)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Deletable != nil {
+		for id := range sizes {
+			if !young[id] && !opts.Deletable(id) {
+				young[id] = true // kept whole, like a young pack
+				st.PacksRetained++
+			}
+		}
 	}
 	plan := planPacks(r.Index(), used, sizes, young, opts.MaxUnused)
 	st.PacksKept, st.PacksDeleted, st.PacksRepacked = len(plan.keep), len(plan.remove), len(plan.repack)
@@ -92,15 +110,29 @@ func Prune(ctx context.Context, r *repo.Repository, opts Options) (*Stats, error
 	for _, id := range append(plan.remove, plan.repack...) {
 		dead[id] = true
 	}
-	replaced, err := rewriteIndex(ctx, r, dead)
+	replaced, err := rewriteIndex(ctx, r, dead, opts)
 	st.IndexesReplaced = replaced
 	if err != nil {
 		return st, err
 	}
+	del := opts.Delete
+	if del == nil {
+		del = r.Backend().Delete
+	}
 	for _, id := range append(append(plan.remove, plan.repack...), plan.unindexed...) {
-		err := r.Backend().Delete(ctx, storage.Handle{Kind: storage.KindPack, Name: id.String()})
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h := storage.Handle{Kind: storage.KindPack, Name: id.String()}
+		err := del(ctx, h)
+		switch {
+		case errors.Is(err, storage.ErrRetained):
+			// The storage still holds it under retention; a later prune
+			// finds it again, unindexed, and deletes it then.
+			st.PacksRetained++
+			continue
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
 			return st, fmt.Errorf("delete pack %s: %w", id.Short(), err)
+		}
+		if opts.Deleted != nil {
+			opts.Deleted(h)
 		}
 	}
 	// The in-memory index still names the deleted packs; a long-lived
@@ -237,7 +269,7 @@ func loadAt(ctx context.Context, r *repo.Repository, h blob.Handle, l index.Loca
 
 // rewriteIndex writes one index object naming every pack not in dead, then
 // deletes every other index object. It returns how many it deleted.
-func rewriteIndex(ctx context.Context, r *repo.Repository, dead map[blob.ID]bool) (int, error) {
+func rewriteIndex(ctx context.Context, r *repo.Repository, dead map[blob.ID]bool, opts Options) (int, error) {
 	var old []string
 	err := r.Backend().List(ctx, storage.KindIndex, func(fi storage.Info) error {
 		old = append(old, fi.Handle.Name)
@@ -256,14 +288,25 @@ func rewriteIndex(ctx context.Context, r *repo.Repository, dead map[blob.ID]bool
 	if err != nil {
 		return 0, err
 	}
+	del := opts.Delete
+	if del == nil {
+		del = r.Backend().Delete
+	}
 	n := 0
 	for _, name := range old {
 		if name == newID.String() {
 			continue
 		}
-		err := r.Backend().Delete(ctx, storage.Handle{Kind: storage.KindIndex, Name: name})
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h := storage.Handle{Kind: storage.KindIndex, Name: name}
+		err := del(ctx, h)
+		switch {
+		case errors.Is(err, storage.ErrRetained):
+			continue // superseded but retained: harmless, and gone later
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
 			return n, fmt.Errorf("delete index %s: %w", name, err)
+		}
+		if opts.Deleted != nil {
+			opts.Deleted(h)
 		}
 		n++
 	}

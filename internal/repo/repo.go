@@ -168,14 +168,26 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 }
 
 // ReloadIndex forgets the in-memory index and reads every index object
-// again, so that packs deleted meanwhile (by prune) are no longer found.
-// Call it only when no blob is being saved.
+// again, keeping only packs that are stored, so that packs deleted
+// meanwhile (by prune) are no longer found, even where an index object
+// naming them could not be deleted yet (retained by the storage). Call it
+// only when no blob is being saved.
 func (r *Repository) ReloadIndex(ctx context.Context) error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
+	stored := map[blob.ID]bool{}
+	err := r.be.List(ctx, storage.KindPack, func(fi storage.Info) error {
+		if id, err := blob.ParseID(fi.Handle.Name); err == nil {
+			stored[id] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list packs: %w", err)
+	}
 	fresh := index.New()
 	loaded := map[blob.ID]bool{}
-	err := r.be.List(ctx, storage.KindIndex, func(fi storage.Info) error {
+	err = r.be.List(ctx, storage.KindIndex, func(fi storage.Info) error {
 		id, err := blob.ParseID(fi.Handle.Name)
 		if err != nil {
 			return fmt.Errorf("index object %q: %w", fi.Handle.Name, err)
@@ -192,7 +204,9 @@ func (r *Repository) ReloadIndex(ctx context.Context) error {
 			return err
 		}
 		for _, p := range packs {
-			fresh.AddPack(p.Pack, p.Salt, p.Entries)
+			if stored[p.Pack] {
+				fresh.AddPack(p.Pack, p.Salt, p.Entries)
+			}
 		}
 	}
 	r.idx.Replace(fresh)

@@ -18,6 +18,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/retention"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/tree"
 	"github.com/bunkerhq/bunker/internal/wire"
@@ -90,6 +91,16 @@ func (s *Server) handleSessionCreate(c *call) error {
 	ov, err := s.vaults.get(c.ctx, v)
 	if err != nil {
 		return err
+	}
+	if ov.recover.Swap(false) {
+		// A write failed earlier: packs it stored before failing may be
+		// unindexed; index them so this backup re-uses them.
+		ov.gc.RLock()
+		if _, err := ov.repo.RecoverPacks(c.ctx); err != nil {
+			ov.recover.Store(true)
+			s.log.Warn("recover packs after a storage failure", "vault", v.Name, "err", err)
+		}
+		ov.gc.RUnlock()
 	}
 	now := s.cfg.Now()
 	se := &session{
@@ -242,7 +253,8 @@ func (s *Server) handleUpload(c *call) error {
 				return badRequest("blob %d of the upload refused: %v", res.Received, err)
 			}
 			if err != nil {
-				return err
+				ov.recover.Store(true)
+				return storageFailed(err)
 			}
 			res.Received++
 			s.metrics.blobsIn.Inc()
@@ -322,6 +334,7 @@ func (s *Server) handleCommit(c *call) error {
 		return badRequest("invalid username")
 	}
 	var view api.Point
+	var heldIn *openVault // the vault, when a legal hold covers the new point
 	err = s.withSession(c, false, func(se *session, ov *openVault) error {
 		var v *store.Vault
 		if err := s.st.View(c.ctx, func(tx store.Tx) error {
@@ -332,12 +345,24 @@ func (s *Server) handleCommit(c *call) error {
 			return err
 		}
 		if err := ov.repo.Flush(context.WithoutCancel(c.ctx)); err != nil {
-			return err
+			ov.recover.Store(true)
+			return storageFailed(err)
 		}
-		if _, err := collectBlobs(c.ctx, ov.repo, root); err != nil {
+		reach, err := collectBlobs(c.ctx, ov.repo, root)
+		if err != nil {
 			return badRequest("the point is incomplete: %v; run the backup again", err)
 		}
 		now := s.cfg.Now().UTC()
+		// Before the point exists, everything it needs is retained by the
+		// storage at least as long as the point will be: older packs it
+		// shares by deduplication are extended.
+		need := now.Add(horizon(v.Policy))
+		if exp := v.Policy.Expiry(now); !exp.IsZero() {
+			need = exp.Add(v.Policy.BinRetention)
+		}
+		if _, err := ov.prot.ensure(context.WithoutCancel(c.ctx), pointObjects(ov.repo, "", reach), need); err != nil {
+			return err
+		}
 		p := &repo.Point{
 			Time: now, Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
 			Tree: root, Summary: req.Summary, Program: "bunker",
@@ -352,11 +377,12 @@ func (s *Server) handleCommit(c *call) error {
 			return err
 		}
 		if _, err := ov.repo.SavePoint(context.WithoutCancel(c.ctx), p); err != nil {
-			return err
+			return storageFailed(err)
 		}
 		sp := catalogEntry(p)
 		c.target = "point/" + v.Name + "/" + sp.ID
-		err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		held := false
+		err = s.st.Update(c.ctx, func(tx store.Tx) error {
 			if err := tx.CreatePoint(c.ctx, sp); err != nil {
 				return err
 			}
@@ -364,6 +390,7 @@ func (s *Server) handleCommit(c *call) error {
 			if err != nil {
 				return err
 			}
+			held = len(retention.HeldBy(sp.RetentionView(), activeHolds(hs))) > 0
 			view = s.pointView(v, sp, hs)
 			detail := map[string]any{"hostname": sp.Hostname, "expires": sp.Expires, "blobs_received": se.received, "blobs_stored": se.stored}
 			if !sp.ClientTime.IsZero() {
@@ -375,10 +402,20 @@ func (s *Server) handleCommit(c *call) error {
 			return err
 		}
 		s.sessions.remove(se.id)
+		if held {
+			heldIn = ov
+		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if heldIn != nil {
+		// Outside the session's hold on garbage collection: syncHolds
+		// takes it itself.
+		if _, _, err := s.syncHolds(context.WithoutCancel(c.ctx), heldIn.name, heldIn); err != nil {
+			s.log.Error("legal holds on storage for a new point", "vault", heldIn.name, "point", view.ID, "err", err)
+		}
 	}
 	s.metrics.points.WithLabelValues("created").Inc()
 	s.metrics.sessions.Set(float64(s.sessions.count()))
@@ -446,4 +483,11 @@ func collectBlobs(ctx context.Context, r *repo.Repository, root blob.ID) (map[bl
 		}
 	}
 	return seen, nil
+}
+
+// storageFailed reports a failure of the vault's storage to the client as
+// what it is: nothing of the point was recorded, and the backup can run
+// again, sending only what is missing.
+func storageFailed(err error) error {
+	return errorf(http.StatusServiceUnavailable, "storage_unavailable", "the vault's storage failed (%v); nothing was recorded: run the backup again once it is back", err)
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bunkerhq/bunker/internal/policy"
 	"github.com/bunkerhq/bunker/internal/retention"
 )
 
@@ -163,14 +162,18 @@ func clip(s string) string {
 }
 
 // parseSpan parses a duration as people write retention: "30d", "72h",
-// "1y". An empty string is zero.
+// "1y", or, for short spans, a Go duration ending in "s" ("90s", "1m30s").
+// An empty string is zero.
 func parseSpan(field, s string) (time.Duration, error) {
 	if s == "" || s == "0" {
 		return 0, nil
 	}
-	d, err := policy.ParseDuration(s)
+	d, err := retention.ParseSpan(s)
 	if err != nil {
 		return 0, badRequest("%s: %v (write durations like 72h, 30d, 2w, 6m, 1y)", field, err)
+	}
+	if d < 0 {
+		return 0, badRequest("%s: a duration cannot be negative", field)
 	}
 	if d > retention.MaxSpan {
 		return 0, badRequest("%s: at most 100 years", field)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/prune"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
@@ -113,6 +114,14 @@ func (s *Server) maintainSteps(ctx context.Context, name, by string, rep *api.Ma
 	if err != nil {
 		return err
 	}
+	// Storage retention and legal holds first: whatever follows deletes
+	// only what they no longer protect.
+	if rep.RetentionExtended, err = s.protectVault(ctx, v, ov); err != nil {
+		return fmt.Errorf("extend storage retention: %w", err)
+	}
+	if rep.LegalHoldsPlaced, rep.LegalHoldsLifted, err = s.syncHolds(ctx, v.Name, ov); err != nil {
+		return fmt.Errorf("storage legal holds: %w", err)
+	}
 	if err := s.purgeBin(ctx, v, ov, by, now, rep); err != nil {
 		return fmt.Errorf("purge the recycle bin: %w", err)
 	}
@@ -155,7 +164,13 @@ func (s *Server) purgeBin(ctx context.Context, v *store.Vault, ov *openVault, by
 	}
 	for _, p := range due {
 		h := storage.Handle{Kind: storage.KindPoint, Name: p.ID}
-		if err := ov.be.Delete(ctx, h); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := s.deleteObject(ctx, ov, v.Policy, h); err != nil {
+			if errors.Is(err, storage.ErrRetained) {
+				// The storage's own retention (its slack) still holds the
+				// record: the point stays in the bin until a later pass.
+				rep.Kept = append(rep.Kept, p.ID)
+				continue
+			}
 			return fmt.Errorf("delete point record %s: %w", p.ID[:8], err)
 		}
 		err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -185,8 +200,15 @@ func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, rep
 	}
 	// Pack ages come from the filesystem's clock, so they are measured
 	// against the wall clock, not the server's policy clock.
+	now := s.cfg.Now()
 	st, err := prune.Prune(ctx, ov.repo, prune.Options{
 		MaxUnused: 0.2, Keep: s.sessions.claims(v.Name), MinAge: s.cfg.GCMargin, Now: time.Now(),
+		// Only what the storage no longer retains goes; under governance
+		// the bypass lets go what no point needs any more.
+		Deletable: func(id blob.ID) bool {
+			return ov.prot.deletable("packs/"+id.String(), now, v.Policy.Lock.Mode == retention.Governance)
+		},
+		Delete: func(ctx context.Context, h storage.Handle) error { return s.deleteObject(ctx, ov, v.Policy, h) },
 	})
 	rep.GC = st
 	if err != nil {

@@ -24,6 +24,9 @@ type metrics struct {
 	denied       prometheus.Counter
 	sessions     prometheus.Gauge
 	maintenance  *prometheus.CounterVec
+
+	retentionExtensions prometheus.Counter
+	legalHoldChanges    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -67,6 +70,13 @@ func newMetrics() *metrics {
 			Name: "bunker_maintenance_runs_total", Help: "Maintenance passes by result.",
 		}, []string{"result"}),
 	}
+	m.retentionExtensions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bunker_retention_extensions_total", Help: "Storage objects whose retention was extended.",
+	})
+	m.legalHoldChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bunker_legal_hold_changes_total", Help: "Legal holds placed on or lifted from storage objects.",
+	})
+	m.reg.MustRegister(m.retentionExtensions, m.legalHoldChanges)
 	m.reg.MustRegister(m.requests, m.duration, m.blobsIn, m.bytesIn, m.blobsStored, m.blobsOut, m.bytesOut,
 		m.points, m.auditEntries, m.denied, m.sessions, m.maintenance,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

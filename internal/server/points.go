@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -356,6 +357,9 @@ func (s *Server) handleHoldCreate(c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := s.holdStorage(c, vault); err != nil {
+		return err
+	}
 	return c.ok(http.StatusCreated, h)
 }
 
@@ -412,5 +416,21 @@ func (s *Server) handleHoldRelease(c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := s.holdStorage(c, vault); err != nil {
+		return err
+	}
 	return c.ok(http.StatusOK, h)
+}
+
+// holdStorage makes the storage's legal holds match the vault's after a
+// hold changed, where the storage has legal holds of its own.
+func (s *Server) holdStorage(c *call, vault string) error {
+	ov, err := s.vaults.byName(c, vault)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.syncHolds(context.WithoutCancel(c.ctx), vault, ov); err != nil {
+		return fmt.Errorf("the legal hold is recorded, but placing it on the storage failed (the next maintenance pass tries again): %w", err)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/secret"
+	"github.com/bunkerhq/bunker/internal/storage/s3"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/store/sqlstore"
 	"github.com/bunkerhq/bunker/internal/tlsutil"
@@ -69,6 +70,14 @@ type Config struct {
 	SessionIdle time.Duration
 	// PasswordParams sets the argon2id cost of password hashes (tests lower it).
 	PasswordParams *PasswordCost
+	// Storages are the S3 storage targets vaults may be created on, by
+	// name, besides the local one under the data directory (see
+	// ParseS3Target).
+	Storages map[string]s3.Config
+	// RetentionSlack is how far beyond what a point needs the server
+	// extends an object's storage retention, so that regular backups do
+	// not extend every object every time (default 7 days).
+	RetentionSlack time.Duration
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -193,6 +202,9 @@ func (c *Config) defaults() error {
 	}
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = time.Hour
+	}
+	if c.RetentionSlack == 0 {
+		c.RetentionSlack = 7 * 24 * time.Hour
 	}
 	return nil
 }

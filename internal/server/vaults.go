@@ -55,7 +55,20 @@ func (s *Server) handleVaultCreate(c *call) error {
 			return err
 		}
 	}
+	if req.Lock != nil {
+		lock, ret, err := parseLock(*req.Lock, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		pol.Lock = lock
+		if ret != nil {
+			pol.Retention = *ret
+		}
+	}
 	if err := pol.Validate(); err != nil {
+		if errors.Is(err, retention.ErrBounds) {
+			return badRequest("%v (give a retention inside the lock's bounds)", err)
+		}
 		return badRequest("%v", err)
 	}
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
@@ -69,12 +82,16 @@ func (s *Server) handleVaultCreate(c *call) error {
 	if err != nil {
 		return err
 	}
-	id, loc, err := s.vaults.create(c.ctx)
+	id, backend, loc, retains, why, err := s.vaults.create(c.ctx, req.Storage)
 	if err != nil {
 		return err
 	}
-	v := &store.Vault{Name: req.Name, StorageID: id, Backend: "local", Location: loc, Policy: pol,
+	v := &store.Vault{Name: req.Name, StorageID: id, Backend: backend, Location: loc.String(), Policy: pol,
 		CreatedAt: s.cfg.Now().UTC(), CreatedBy: c.id.name()}
+	if pol.Lock.Mode == retention.Compliance && backend == "s3" && !retains {
+		_ = s.vaults.remove(c.ctx, v)
+		return conflict("a compliance vault needs storage that enforces retention itself, and %s does not: %s; create the bucket with Object Lock enabled", loc, why)
+	}
 	var view api.Vault
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		if err := tx.CreateVault(c.ctx, v); err != nil {
@@ -83,17 +100,60 @@ func (s *Server) handleVaultCreate(c *call) error {
 			}
 			return err
 		}
-		if err := c.audit(tx, audit.OutcomeOK, map[string]any{"storage_id": id, "retention": retention.Format(pol.Retention), "bin_retention": retention.Format(pol.BinRetention)}); err != nil {
+		detail := map[string]any{"storage_id": id, "storage": loc.String(), "retention": retention.Format(pol.Retention),
+			"bin_retention": retention.Format(pol.BinRetention), "lock": lockDetail(pol.Lock), "storage_retention": retains}
+		if err := c.audit(tx, audit.OutcomeOK, detail); err != nil {
 			return err
 		}
 		view, err = s.vaultView(c, tx, v)
 		return err
 	})
 	if err != nil {
-		_ = s.vaults.remove(v)
+		_ = s.vaults.remove(c.ctx, v)
 		return err
 	}
+	// Open it now, so the view can say what the storage enforces.
+	if _, err := s.vaults.get(c.ctx, v); err == nil {
+		s.storageView(&view)
+	}
 	return c.ok(http.StatusCreated, view)
+}
+
+// storageView fills in what a vault's storage enforces.
+func (s *Server) storageView(view *api.Vault) {
+	if ov, ok := s.vaults.peek(view.Name); ok {
+		view.StorageRetention = ov.prot.retainer != nil
+		view.StorageRetentionReason = ov.prot.why
+	}
+}
+
+// parseLock reads a lock request, and the retention it sets with it.
+func parseLock(req api.LockRequest, now time.Time) (retention.Lock, *time.Duration, error) {
+	mode, err := retention.ParseMode(req.Mode)
+	if err != nil {
+		return retention.Lock{}, nil, badRequest("%v", err)
+	}
+	if mode == retention.None {
+		return retention.Lock{}, nil, badRequest("a lock's mode is governance or compliance; to remove a lock, unlock the vault")
+	}
+	var spans [3]time.Duration
+	for i, f := range []struct{ field, v string }{{"min_retention", req.MinRetention}, {"max_retention", req.MaxRetention}, {"changeable_for", req.ChangeableFor}} {
+		if spans[i], err = parseSpan(f.field, f.v); err != nil {
+			return retention.Lock{}, nil, err
+		}
+	}
+	lock, err := retention.NewLock(mode, spans[0], spans[1], spans[2], now)
+	if err != nil {
+		return retention.Lock{}, nil, badRequest("%v", err)
+	}
+	if req.Retention == nil {
+		return lock, nil, nil
+	}
+	d, err := parseSpan("retention", *req.Retention)
+	if err != nil {
+		return retention.Lock{}, nil, err
+	}
+	return lock, &d, nil
 }
 
 func (s *Server) handleVaultList(c *call) error {
@@ -138,6 +198,14 @@ func (s *Server) handleVaultShow(c *call) error {
 	if err != nil {
 		return err
 	}
+	if ov, ok := s.vaults.peek(name); ok {
+		ov.prot.setPolicy(view.Policy)
+		// A new or stronger lock covers what the vault holds already.
+		if _, err := s.protectVault(c.ctx, view.Vault, ov); err != nil {
+			s.log.Error("extend storage retention after a policy change", "vault", name, "err", err)
+		}
+	}
+	s.storageView(&view)
 	return c.ok(http.StatusOK, view)
 }
 
@@ -226,23 +294,13 @@ func (s *Server) handleLockSet(c *call) error {
 	if err := decodeJSON(c.w, c.r, &req); err != nil {
 		return err
 	}
-	mode, err := retention.ParseMode(req.Mode)
-	if err != nil {
-		return badRequest("%v", err)
-	}
-	if mode == retention.None {
-		return badRequest("to remove a lock, unlock the vault (DELETE /v1/vaults/%s/lock)", name)
-	}
-	var spans [3]time.Duration
-	for i, f := range []struct{ field, v string }{{"min_retention", req.MinRetention}, {"max_retention", req.MaxRetention}, {"changeable_for", req.ChangeableFor}} {
-		if spans[i], err = parseSpan(f.field, f.v); err != nil {
-			return err
-		}
-	}
 	now := s.cfg.Now()
-	lock, err := retention.NewLock(mode, spans[0], spans[1], spans[2], now)
+	lock, ret, err := parseLock(req, now)
 	if err != nil {
-		return badRequest("%v", err)
+		return err
+	}
+	if ov, err := s.vaults.byName(c, name); err == nil && lock.Mode == retention.Compliance && ov.prot.retainer == nil && isS3(ov.be) {
+		return conflict("a compliance lock needs storage that enforces retention itself, and %s does not: %s", ov.be.Location(), ov.prot.why)
 	}
 	return s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
 		if err := v.Policy.Lock.CheckChange(now); err != nil {
@@ -250,13 +308,9 @@ func (s *Server) handleLockSet(c *call) error {
 		}
 		detail["from"], detail["to"] = lockDetail(v.Policy.Lock), lockDetail(lock)
 		v.Policy.Lock = lock
-		if req.Retention != nil {
-			d, err := parseSpan("retention", *req.Retention)
-			if err != nil {
-				return err
-			}
-			v.Policy.Retention = d
-			detail["retention"] = retention.Format(d)
+		if ret != nil {
+			v.Policy.Retention = *ret
+			detail["retention"] = retention.Format(*ret)
 		}
 		return nil
 	})
@@ -315,7 +369,7 @@ func (s *Server) handleVaultDelete(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := s.vaults.remove(v); err != nil {
+	if err := s.vaults.remove(c.ctx, v); err != nil {
 		s.log.Error("remove vault storage", "vault", name, "err", err)
 	}
 	return c.ok(http.StatusOK, map[string]string{"status": "deleted", "vault": name})

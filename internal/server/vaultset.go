@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/audit"
@@ -18,18 +19,25 @@ import (
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/storage"
 	"github.com/bunkerhq/bunker/internal/storage/local"
+	"github.com/bunkerhq/bunker/internal/storage/s3"
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
 // openVault is a vault whose storage the server has open.
 type openVault struct {
 	name string
-	be   *local.Backend
+	be   storage.Backend
 	repo *repo.Repository
 	lock storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
 	// gc is held shared by every request that reads or adds blobs, and
 	// exclusively by garbage collection.
 	gc sync.RWMutex
+	// prot keeps the storage's own retention in step with the vault's
+	// policy, where the storage has retention of its own.
+	prot *protector
+	// recover is set when a write to the storage failed: packs stored
+	// before the failure are indexed when the next backup starts.
+	recover atomic.Bool
 }
 
 func (v *openVault) close() {
@@ -64,13 +72,6 @@ func (vs *vaultSet) maintenanceLock(name string) *sync.Mutex {
 	return m
 }
 
-func (vs *vaultSet) dir(v *store.Vault) string {
-	if filepath.IsAbs(v.Location) {
-		return v.Location
-	}
-	return filepath.Join(vs.s.cfg.DataDir, v.Location)
-}
-
 // get returns the open vault v, opening and unlocking it on first use.
 func (vs *vaultSet) get(ctx context.Context, v *store.Vault) (*openVault, error) {
 	vs.mu.Lock()
@@ -87,7 +88,11 @@ func (vs *vaultSet) get(ctx context.Context, v *store.Vault) (*openVault, error)
 }
 
 func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, error) {
-	be, err := local.Open(vs.dir(v))
+	loc, err := parseVaultLocation(v.Backend, v.Location)
+	if err != nil {
+		return nil, err
+	}
+	be, err := vs.s.openBackend(ctx, v.Backend, loc, false)
 	if err != nil {
 		return nil, err
 	}
@@ -110,16 +115,25 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	if err != nil {
 		return fail(err)
 	}
-	if ov.lock, err = be.Lock(ctx, false); err != nil {
-		return fail(fmt.Errorf("lock: %w", err))
+	if l, ok := be.(storage.Locker); ok {
+		if ov.lock, err = l.Lock(ctx, false); err != nil {
+			return fail(fmt.Errorf("lock: %w", err))
+		}
 	}
-	if _, err := be.CleanTemp(staleTemp); err != nil {
+	if lb, ok := be.(*local.Backend); ok {
+		if _, err := lb.CleanTemp(staleTemp); err != nil {
+			return fail(err)
+		}
+	}
+	if ov.prot, err = vs.s.newProtector(ctx, v, be); err != nil {
 		return fail(err)
 	}
-	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4}); err != nil {
+	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4, Retain: ov.prot.putOptions}); err != nil {
 		return fail(err)
 	}
-	if err := ov.repo.LoadIndex(ctx); err != nil {
+	// Reload keeps only stored packs: an index object naming deleted ones
+	// may outlive them when the storage retains it.
+	if err := ov.repo.ReloadIndex(ctx); err != nil {
 		ov.repo.Close()
 		return fail(err)
 	}
@@ -133,6 +147,20 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 		return fail(err)
 	}
 	return ov, nil
+}
+
+// peek returns the vault name if it is open.
+func (vs *vaultSet) peek(name string) (*openVault, bool) {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	ov, ok := vs.open[name]
+	return ov, ok
+}
+
+// isS3 reports whether a backend is an S3 bucket.
+func isS3(be storage.Backend) bool {
+	_, ok := be.(*s3.Backend)
+	return ok
 }
 
 // byName returns the open vault name, reading its settings from the catalog
@@ -160,32 +188,36 @@ func (vs *vaultSet) byName(c *call, name string) (*openVault, error) {
 // left by a writer that died.
 const staleTemp = time.Hour
 
-// create makes the storage of a new vault under the data directory, with
-// its master key wrapped by the server's key file. It returns the storage
-// id and location (relative to the data directory).
-func (vs *vaultSet) create(ctx context.Context) (id, location string, err error) {
+// create makes the storage of a new vault on target (LocalStorage or an
+// S3 target), with its master key wrapped by the server's key file. It
+// returns the storage id, backend and location, and whether the storage
+// can hold objects under retention itself (with the reason when not).
+func (vs *vaultSet) create(ctx context.Context, target string) (id, backend string, loc vaultLocation, retains bool, why string, err error) {
 	cfg, err := repo.NewConfig()
 	if err != nil {
-		return "", "", err
+		return "", "", loc, false, "", err
 	}
-	location = filepath.Join("vaults", cfg.ID)
-	be, err := local.Create(filepath.Join(vs.s.cfg.DataDir, location))
+	if backend, loc, err = vs.s.newVaultLocation(target, cfg.ID); err != nil {
+		return "", "", loc, false, "", err
+	}
+	be, err := vs.s.openBackend(ctx, backend, loc, true)
 	if err != nil {
-		return "", "", err
+		return "", "", loc, false, "", err
 	}
 	defer be.Close()
 	_, err = repo.Create(ctx, be, cfg, func(m crypto.MasterKey, vid string) (*keys.Slot, error) {
 		return keys.NewKeyFileSlot(m, vid, vs.s.root, "bunker server "+vs.s.keyID)
 	})
 	if err != nil {
-		os.RemoveAll(be.Location())
-		return "", "", err
+		vs.wipe(ctx, be, backend)
+		return "", "", loc, false, "", err
 	}
-	return cfg.ID, location, nil
+	retains, why = retentionSupport(ctx, be)
+	return cfg.ID, backend, loc, retains, why, nil
 }
 
 // remove closes a vault and deletes its storage.
-func (vs *vaultSet) remove(v *store.Vault) error {
+func (vs *vaultSet) remove(ctx context.Context, v *store.Vault) error {
 	vs.mu.Lock()
 	if ov, ok := vs.open[v.Name]; ok {
 		ov.gc.Lock()
@@ -194,15 +226,46 @@ func (vs *vaultSet) remove(v *store.Vault) error {
 		delete(vs.open, v.Name)
 	}
 	vs.mu.Unlock()
-	dir := vs.dir(v)
-	// Stored objects are read-only; make them removable first.
-	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil {
-			_ = os.Chmod(p, 0o700)
+	loc, err := parseVaultLocation(v.Backend, v.Location)
+	if err != nil {
+		return err
+	}
+	be, err := vs.s.openBackend(ctx, v.Backend, loc, false)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	return vs.wipe(ctx, be, v.Backend)
+}
+
+// wipe deletes every object of a vault's storage that is not retained, and
+// for a local vault its directory once empty.
+func (vs *vaultSet) wipe(ctx context.Context, be storage.Backend, backend string) error {
+	var firstErr error
+	for _, k := range storage.Kinds {
+		var hs []storage.Handle
+		_ = be.List(ctx, k, func(fi storage.Info) error {
+			hs = append(hs, fi.Handle)
+			return nil
+		})
+		for _, h := range hs {
+			if err := be.Delete(ctx, h); err != nil && !errors.Is(err, storage.ErrNotFound) && firstErr == nil {
+				firstErr = err
+			}
 		}
-		return nil
-	})
-	return os.RemoveAll(dir)
+	}
+	if lb, ok := be.(*local.Backend); ok && firstErr == nil {
+		dir := lb.Location()
+		// Stored objects are read-only; make them removable first.
+		_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		return os.RemoveAll(dir)
+	}
+	return firstErr
 }
 
 func (vs *vaultSet) closeAll() {

@@ -196,6 +196,16 @@ type Job struct {
 	Error    string         `json:"error,omitempty"`
 }
 
+// ObjectRetention is the write-once protection the server set on one stored
+// object ("packs/<id>", "points/<id>", …) of a vault on a backend that
+// enforces it.
+type ObjectRetention struct {
+	Object string
+	Until  time.Time
+	Mode   string // "GOVERNANCE" or "COMPLIANCE"
+	Held   bool   // under a legal hold
+}
+
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a
 // missing record; creates return ErrExists for a duplicate name.
 type Tx interface {
@@ -245,6 +255,12 @@ type Tx interface {
 	AddCheckpoint(ctx context.Context, c audit.Checkpoint) error
 	Checkpoints(ctx context.Context) ([]audit.Checkpoint, error)
 	LastCheckpoint(ctx context.Context) (*audit.Checkpoint, error) // nil when none
+
+	// ObjectRetentions returns what the server last set on each object of
+	// a vault's storage: its retention and legal hold.
+	ObjectRetentions(ctx context.Context, vault string) (map[string]ObjectRetention, error)
+	SetObjectRetention(ctx context.Context, vault string, r ObjectRetention) error
+	DeleteObjectRetention(ctx context.Context, vault, object string) error
 
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error

@@ -16,6 +16,8 @@ import (
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/server"
+	"github.com/bunkerhq/bunker/internal/storage/local"
+	"github.com/bunkerhq/bunker/internal/storage/s3"
 )
 
 // Clock is a settable clock.
@@ -58,6 +60,14 @@ type Options struct {
 	DataDir, KeyFile string
 	Clock            *Clock
 	Relax            []string
+	// Storages are S3 targets, as server.Config has them.
+	Storages map[string]s3.Config
+	// RealTime starts the clock at the wall clock's time rather than a
+	// fixed date, for tests whose storage enforces retention by the wall
+	// clock.
+	RealTime bool
+	// RetentionSlack is passed to the server (default: one second).
+	RetentionSlack time.Duration
 }
 
 // Start runs a server until the test ends.
@@ -66,9 +76,19 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.DataDir == "" {
 		dir := t.TempDir()
 		opts.DataDir, opts.KeyFile = filepath.Join(dir, "data"), filepath.Join(dir, "server.key")
+		// As root, locked vaults are sealed with the immutable attribute;
+		// unseal them so the temporary directory can go.
+		dataDir := opts.DataDir
+		t.Cleanup(func() { _ = local.Unseal(dataDir) })
 	}
 	if opts.Clock == nil {
 		opts.Clock = &Clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
+		if opts.RealTime {
+			opts.Clock.t = time.Now().UTC().Truncate(time.Second)
+		}
+	}
+	if opts.RetentionSlack == 0 {
+		opts.RetentionSlack = time.Second
 	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
@@ -77,6 +97,8 @@ func Start(t testing.TB, opts Options) *Server {
 		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
 		PasswordParams: &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
 		Relax:          opts.Relax,
+		Storages:       opts.Storages,
+		RetentionSlack: opts.RetentionSlack,
 	})
 	if err != nil {
 		t.Fatal(err)

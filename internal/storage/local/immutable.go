@@ -3,7 +3,9 @@ package local
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -217,4 +219,31 @@ func fsTypeName(magic uint32) string {
 func unsupportedErrno(err error) bool {
 	return errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EOPNOTSUPP) ||
 		errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS)
+}
+
+// Unseal clears the immutable attribute of every file below root, as
+// `chattr -R -i` does. It is the deliberate way out for root: to
+// decommission a hardened vault, or to clean up after tests. Retention
+// records stay; only the attribute goes.
+func Unseal(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() || !pathImmutable(p) {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("unseal %s: %w", p, err)
+		}
+		defer f.Close()
+		if err := setImmutable(f, false); err != nil {
+			return fmt.Errorf("unseal %s: %w", p, err)
+		}
+		return nil
+	})
 }

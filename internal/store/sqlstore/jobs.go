@@ -60,6 +60,43 @@ func (t *tx) Jobs(ctx context.Context, limit int) ([]store.Job, error) {
 	return out, rows.Err()
 }
 
+func (t *tx) ObjectRetentions(ctx context.Context, vault string) (map[string]store.ObjectRetention, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT object, until, mode, held FROM object_retention WHERE vault = ?`, vault)
+	if err != nil {
+		return nil, fmt.Errorf("read object retention: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]store.ObjectRetention{}
+	for rows.Next() {
+		var r store.ObjectRetention
+		var until int64
+		var held int
+		if err := rows.Scan(&r.Object, &until, &r.Mode, &held); err != nil {
+			return nil, fmt.Errorf("read object retention: %w", err)
+		}
+		r.Until, r.Held = fromNanos(until), held != 0
+		out[r.Object] = r
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) SetObjectRetention(ctx context.Context, vault string, r store.ObjectRetention) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO object_retention (vault, object, until, mode, held) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (vault, object) DO UPDATE SET until = excluded.until, mode = excluded.mode, held = excluded.held`,
+		vault, r.Object, nanos(r.Until), r.Mode, boolInt(r.Held))
+	if err != nil {
+		return fmt.Errorf("write object retention of %s: %w", r.Object, err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteObjectRetention(ctx context.Context, vault, object string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM object_retention WHERE vault = ? AND object = ?`, vault, object); err != nil {
+		return fmt.Errorf("forget object retention of %s: %w", object, err)
+	}
+	return nil
+}
+
 func (t *tx) Setting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := t.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)

@@ -109,6 +109,13 @@ var sqliteSchema = []string{
 		key_id TEXT NOT NULL,
 		signature BLOB NOT NULL)`,
 	`CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+	`CREATE TABLE object_retention (
+		vault TEXT NOT NULL,
+		object TEXT NOT NULL,
+		until INTEGER NOT NULL,
+		mode TEXT NOT NULL,
+		held INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (vault, object))`,
 	// The audit log is append-only even to code that reaches the database
 	// directly; tampering at the file level is what the hash chain and the
 	// signed checkpoints detect.

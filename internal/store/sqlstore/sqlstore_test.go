@@ -347,3 +347,36 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal("opened a database with a newer schema")
 	}
 }
+
+func TestObjectRetention(t *testing.T) {
+	ctx := context.Background()
+	db, _ := open(t)
+	update(t, db, func(tx store.Tx) error {
+		for _, r := range []store.ObjectRetention{
+			{Object: "packs/aa", Until: t0, Mode: "COMPLIANCE"},
+			{Object: "points/bb", Until: t0.Add(time.Hour), Mode: "GOVERNANCE", Held: true},
+			{Object: "packs/aa", Until: t0.Add(2 * time.Hour), Mode: "COMPLIANCE"}, // replaces the first
+		} {
+			if err := tx.SetObjectRetention(ctx, "prod", r); err != nil {
+				return err
+			}
+		}
+		return tx.SetObjectRetention(ctx, "dev", store.ObjectRetention{Object: "packs/cc", Until: t0, Mode: "COMPLIANCE"})
+	})
+	db.View(ctx, func(tx store.Tx) error {
+		m, err := tx.ObjectRetentions(ctx, "prod")
+		if err != nil || len(m) != 2 || !m["packs/aa"].Until.Equal(t0.Add(2*time.Hour)) || !m["points/bb"].Held {
+			t.Errorf("prod: %+v %v", m, err)
+		}
+		return nil
+	})
+	update(t, db, func(tx store.Tx) error { return tx.DeleteObjectRetention(ctx, "prod", "packs/aa") })
+	db.View(ctx, func(tx store.Tx) error {
+		m, _ := tx.ObjectRetentions(ctx, "prod")
+		d, _ := tx.ObjectRetentions(ctx, "dev")
+		if len(m) != 1 || len(d) != 1 {
+			t.Errorf("after delete: prod %+v dev %+v", m, d)
+		}
+		return nil
+	})
+}
