@@ -82,18 +82,18 @@ type ErrorDetail struct {
 
 // MaintenanceReport says what one maintenance pass over a vault did.
 type MaintenanceReport struct {
-	Vault   string       `json:"vault"`
-	Job     int64        `json:"job"`
-	Expired []string     `json:"expired"` // moved to the bin
-	Purged  []string     `json:"purged"`  // removed from the bin and the storage
-	Kept    []string     `json:"kept"`    // due, but held or retained
+	Vault   string   `json:"vault"`
+	Job     int64    `json:"job"`
+	Expired []string `json:"expired"` // moved to the bin
+	Purged  []string `json:"purged"`  // removed from the bin and the storage
+	Kept    []string `json:"kept"`    // due, but held or retained
 	// RetentionExtended counts storage objects whose retention the pass
 	// extended; LegalHoldsPlaced and LegalHoldsLifted the storage legal
 	// holds it changed (storage with retention of its own only).
-	RetentionExtended int `json:"retention_extended"`
-	LegalHoldsPlaced  int `json:"legal_holds_placed"`
-	LegalHoldsLifted  int `json:"legal_holds_lifted"`
-	GC      *prune.Stats `json:"gc"`
+	RetentionExtended int          `json:"retention_extended"`
+	LegalHoldsPlaced  int          `json:"legal_holds_placed"`
+	LegalHoldsLifted  int          `json:"legal_holds_lifted"`
+	GC                *prune.Stats `json:"gc"`
 }
 
 // Point is a catalog entry as the API shows it.
