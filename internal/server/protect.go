@@ -162,6 +162,11 @@ func (p *protector) ensure(ctx context.Context, objects []storage.Handle, until 
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
+			// Keep what was done: the next pass starts from it.
+			p.s.metrics.retentionExtensions.Add(float64(extended))
+			if perr := p.persist(context.WithoutCancel(ctx)); perr != nil {
+				return extended, errors.Join(fmt.Errorf("extend the retention of %s: %w", h, err), perr)
+			}
 			return extended, fmt.Errorf("extend the retention of %s: %w", h, err)
 		}
 		extended++

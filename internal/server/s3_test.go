@@ -407,3 +407,58 @@ func TestS3OutageDuringBackup(t *testing.T) {
 	}
 	restoreFrom(t, w.ops, "prod", "latest")
 }
+
+// A legal hold reaches the storage: the held point's objects carry an S3
+// legal hold that even MinIO's root cannot get past, after the retention
+// has passed; releasing the hold lets maintenance purge and collect them.
+func TestS3LegalHolds(t *testing.T) {
+	ctx := context.Background()
+	w := newS3World(t, true)
+	if _, err := w.vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Storage: "minio", Retention: "2s", BinRetention: "0",
+		Lock: &api.LockRequest{Mode: "compliance", ChangeableFor: "72h"}}); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "evidence.bin"), randomData(2<<20, 9), 0o644)
+	p, _ := backupTo(t, w.host, "prod", "host1", src)
+	hold, err := w.vadmin.Hold(ctx, "prod", api.HoldRequest{Point: p.ID.String()[:8], Reason: "case 2026-41"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := w.vaultPrefix(t, "prod")
+	objs := w.versions(t, prefix)
+	held := 0
+	for _, o := range objs {
+		if !strings.Contains(o.Key, "/packs/") && !strings.Contains(o.Key, "/points/") {
+			continue
+		}
+		st, err := w.root.GetObjectLegalHold(ctx, w.bucket, o.Key, minio.GetObjectLegalHoldOptions{VersionID: o.VersionID})
+		if err != nil || st == nil || *st != minio.LegalHoldEnabled {
+			t.Fatalf("%s: legal hold %v %v", o.Key, st, err)
+		}
+		held++
+	}
+	if held < 2 {
+		t.Fatalf("legal holds on %d objects", held)
+	}
+	time.Sleep(4 * time.Second) // past the retention and its slack
+	w.s.Clock.Advance(4 * time.Second)
+	for _, o := range objs {
+		if strings.Contains(o.Key, "/packs/") {
+			if err := w.root.RemoveObject(ctx, w.bucket, o.Key, minio.RemoveObjectOptions{VersionID: o.VersionID, GovernanceBypass: true}); err == nil {
+				t.Fatalf("root deleted held %s", o.Key)
+			}
+		}
+	}
+	rep, err := w.vadmin.Maintain(ctx, "prod")
+	if err != nil || len(rep.Purged) != 0 || rep.GC.PacksDeleted != 0 {
+		t.Fatalf("maintenance with the hold on: %+v %+v %v", rep, rep.GC, err)
+	}
+	if _, err := w.vadmin.Release(ctx, "prod", hold.ID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = w.vadmin.Maintain(ctx, "prod")
+	if err != nil || len(rep.Expired) != 1 || len(rep.Purged) != 1 || rep.GC.PacksDeleted == 0 {
+		t.Fatalf("maintenance after the release: %+v %+v %v", rep, rep.GC, err)
+	}
+}
