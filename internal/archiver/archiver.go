@@ -95,9 +95,11 @@ func New(r *repo.Repository, opts Options) (*Archiver, error) {
 		params: params,
 	}
 	// A chunk is copied only for a saver that waits for one, and a reader
-	// may copy one more when another reader beats it to the saver: keep
-	// that many copies of twice the average chunk for reuse.
-	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * 2 * params.Avg
+	// may copy one more when another reader beats it to the saver; each
+	// reader and saver holds at most one batch of small chunks besides:
+	// keep that many copies of twice the average chunk, and batches, for
+	// reuse.
+	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * (2*params.Avg + batchBytes)
 	return a, nil
 }
 
