@@ -56,6 +56,7 @@ type Archiver struct {
 	jobs    chan *fileJob
 	blobs   chan blobJob // unbuffered: a chunk goes only to a saver that waits for one
 	idle    atomic.Int32 // savers waiting for a chunk
+	saving  atomic.Int32 // goroutines saving a chunk
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
 	bufs    bufpool.Pool // chunk copies on their way to the savers

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -169,7 +170,7 @@ func (a *Archiver) flushBatch(ctx context.Context, rd *reader) {
 	if len(b.items) == 0 {
 		return
 	}
-	if a.idle.Load() > 0 {
+	if a.handOff() {
 		select {
 		case a.blobs <- b:
 			rd.batch = blobJob{}
@@ -190,13 +191,19 @@ func (a *Archiver) saveJob(ctx context.Context, job blobJob) {
 	}
 }
 
-// store saves a new chunk. While a saver waits for work, the chunk is
-// copied and handed to it, so that the chunks of one large file are
-// compressed on every core; otherwise every core is busy already and the
-// reader compresses the chunk itself, straight from the chunker's buffer,
-// without a copy.
+// handOff reports whether a new chunk should go to a saver: one waits for
+// work, and fewer chunks are being saved than there are cores, so that the
+// chunks of one large file are compressed on every core. Otherwise every
+// core is busy already and the reader saves the chunk itself, without
+// copying it.
+func (a *Archiver) handOff() bool {
+	return a.idle.Load() > 0 && int(a.saving.Load()) < runtime.GOMAXPROCS(0)
+}
+
+// store saves a new chunk: it copies it for a saver when handOff says so,
+// and saves it straight from the chunker's buffer otherwise.
 func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
-	if a.idle.Load() > 0 {
+	if a.handOff() {
 		// The saver gets its own copy from the pool: the chunker reuses its
 		// buffer for the next chunk.
 		data := append(a.bufs.Get(len(chunk))[:0], chunk...)
@@ -214,6 +221,8 @@ func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
 
 // save stores a chunk and keeps the first error, which fails the backup.
 func (a *Archiver) save(ctx context.Context, id blob.ID, data []byte) {
+	a.saving.Add(1)
+	defer a.saving.Add(-1)
 	if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
 		a.mu.Lock()
 		if a.saveErr == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"runtime"
 	"testing"
 	"time"
 
@@ -44,6 +45,22 @@ func TestStoreHandsOffOnlyToIdleSavers(t *testing.T) {
 	}()
 	defer close(a.blobs)
 	a.idle.Store(1)
+
+	// Every core is saving already: no copy, the reader saves it itself.
+	a.saving.Store(int32(runtime.GOMAXPROCS(0)))
+	busy := make([]byte, 100<<10)
+	rand.Read(busy)
+	a.store(ctx, r.Key().BlobID(busy), busy)
+	select {
+	case <-got:
+		t.Fatal("a chunk was handed to a saver while every core was saving")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if !r.Has(blob.Handle{ID: r.Key().BlobID(busy), Type: blob.DataBlob}) {
+		t.Fatal("the reader did not save the chunk itself")
+	}
+	a.saving.Store(0)
+
 	stored := map[blob.ID][]byte{}
 	for range 1000 {
 		other := make([]byte, 100<<10)
