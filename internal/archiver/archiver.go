@@ -86,6 +86,7 @@ type Archiver struct {
 	jobs    chan *fileJob
 	blobs   chan blobJob // unbuffered: a chunk goes only to a saver that waits for one
 	idle    atomic.Int32 // savers waiting for a chunk
+	saving  atomic.Int32 // goroutines saving a chunk
 	workers sync.WaitGroup
 	savers  sync.WaitGroup
 	bufs    bufpool.Pool // chunk copies on their way to the savers
@@ -125,9 +126,11 @@ func New(r Store, opts Options) (*Archiver, error) {
 		params: params,
 	}
 	// A chunk is copied only for a saver that waits for one, and a reader
-	// may copy one more when another reader beats it to the saver: keep
-	// that many copies of twice the average chunk for reuse.
-	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * 2 * params.Avg
+	// may copy one more when another reader beats it to the saver; each
+	// reader and saver holds at most one batch of small chunks besides:
+	// keep that many copies of twice the average chunk, and batches, for
+	// reuse.
+	a.bufs.Limit = (runtime.GOMAXPROCS(0) + opts.Workers) * (2*params.Avg + batchBytes)
 	return a, nil
 }
 

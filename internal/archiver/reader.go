@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,9 +28,42 @@ type fileJob struct {
 	fut  *future
 }
 
+// blobJob is one new chunk, or a batch of small ones, handed to a saver.
 type blobJob struct {
-	id   blob.ID
-	data []byte
+	data  []byte     // the chunks, one after another; from Archiver.bufs
+	items []blobItem // where each ends in data
+}
+
+type blobItem struct {
+	id  blob.ID
+	end int
+}
+
+// Small chunks (whole small files) are compressed in batches. zstd's match
+// tables are larger than a core's cache; between two small files the reader
+// opens, reads and hashes, which evicts them, and for a small input the
+// misses on the cold tables cost half again the compression itself. A batch
+// of small chunks compressed back to back keeps them warm.
+const (
+	smallChunk = 128 << 10 // zstd compresses larger chunks block by block, with its tables warm
+	batchBytes = 1 << 20
+	batchItems = 64
+)
+
+// reader is one file reader's state: its chunker, hasher and the small new
+// chunks it has not saved yet.
+type reader struct {
+	ch    *chunker.Chunker
+	h     *crypto.IDHasher
+	batch blobJob
+}
+
+func (a *Archiver) newReader() (*reader, error) {
+	ch, err := chunker.New(nil, a.gear, a.params)
+	if err != nil {
+		return nil, err
+	}
+	return &reader{ch: ch, h: a.repo.IDKey().NewIDHasher()}, nil
 }
 
 func dataHandle(id blob.ID) blob.Handle { return blob.Handle{ID: id, Type: blob.DataBlob} }
@@ -38,10 +72,10 @@ func dataHandle(id blob.ID) blob.Handle { return blob.Handle{ID: id, Type: blob.
 // the new ones to the blob savers.
 func (a *Archiver) readFiles(ctx context.Context) {
 	defer a.workers.Done()
-	ch, _ := chunker.New(nil, a.gear, a.params)
-	h := a.repo.IDKey().NewIDHasher()
+	rd, _ := a.newReader() // the parameters were validated by New
+	defer a.flushBatch(ctx, rd)
 	for job := range a.jobs {
-		err := a.readFile(ctx, ch, h, job)
+		err := a.readFile(ctx, rd, job)
 		if err != nil {
 			if ctx.Err() != nil {
 				job.fut.resolve(nil, ctx.Err())
@@ -56,13 +90,13 @@ func (a *Archiver) readFiles(ctx context.Context) {
 	}
 }
 
-func (a *Archiver) readFile(ctx context.Context, ch *chunker.Chunker, h *crypto.IDHasher, job *fileJob) error {
+func (a *Archiver) readFile(ctx context.Context, rd *reader, job *fileJob) error {
 	f, err := openNoAtime(job.path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	content, size, err := a.chunkStream(ctx, ch, h, f)
+	content, size, err := a.chunkStream(ctx, rd, f)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", job.path, err)
 	}
@@ -73,7 +107,8 @@ func (a *Archiver) readFile(ctx context.Context, ch *chunker.Chunker, h *crypto.
 
 // chunkStream splits r into chunks, queues the new ones for saving and
 // returns the chunk ids and the number of bytes read.
-func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *crypto.IDHasher, r io.Reader) ([]blob.ID, int64, error) {
+func (a *Archiver) chunkStream(ctx context.Context, rd *reader, r io.Reader) ([]blob.ID, int64, error) {
+	ch, h := rd.ch, rd.h
 	ch.Reset(r)
 	var content []blob.ID
 	var size int64
@@ -98,20 +133,81 @@ func (a *Archiver) chunkStream(ctx context.Context, ch *chunker.Chunker, h *cryp
 		if err := ctx.Err(); err != nil {
 			return nil, size, err
 		}
-		a.store(ctx, id, chunk)
+		if len(chunk) <= smallChunk {
+			a.batchSmall(ctx, rd, id, chunk)
+		} else {
+			a.store(ctx, id, chunk)
+		}
 	}
 }
 
-// store saves a new chunk. While a saver waits for work, the chunk is
-// copied and handed to it, so that the chunks of one large file are
-// compressed on every core; otherwise every core is busy already and the
-// reader compresses the chunk itself, straight from the chunker's buffer,
-// without a copy.
+// batchSmall adds a small new chunk to the reader's batch, and saves the
+// batch once it is full.
+func (a *Archiver) batchSmall(ctx context.Context, rd *reader, id blob.ID, chunk []byte) {
+	b := &rd.batch
+	for _, it := range b.items {
+		if it.id == id {
+			return // the same small file twice
+		}
+	}
+	if len(b.data)+len(chunk) > cap(b.data) {
+		a.flushBatch(ctx, rd)
+	}
+	if b.data == nil {
+		b.data = a.bufs.Get(batchBytes)[:0]
+	}
+	b.data = append(b.data, chunk...)
+	b.items = append(b.items, blobItem{id: id, end: len(b.data)})
+	if len(b.items) == batchItems || len(b.data) > cap(b.data)-smallChunk {
+		a.flushBatch(ctx, rd)
+	}
+}
+
+// flushBatch saves the reader's batch of small chunks: a waiting saver
+// takes it whole, or the reader saves it itself.
+func (a *Archiver) flushBatch(ctx context.Context, rd *reader) {
+	b := rd.batch
+	if len(b.items) == 0 {
+		return
+	}
+	if a.handOff() {
+		select {
+		case a.blobs <- b:
+			rd.batch = blobJob{}
+			return
+		default:
+		}
+	}
+	a.saveJob(ctx, b)
+	rd.batch = blobJob{data: b.data[:0], items: b.items[:0]}
+}
+
+// saveJob saves the chunks of a job one after another.
+func (a *Archiver) saveJob(ctx context.Context, job blobJob) {
+	start := 0
+	for _, it := range job.items {
+		a.save(ctx, it.id, job.data[start:it.end])
+		start = it.end
+	}
+}
+
+// handOff reports whether a new chunk should go to a saver: one waits for
+// work, and fewer chunks are being saved than there are cores, so that the
+// chunks of one large file are compressed on every core. Otherwise every
+// core is busy already and the reader saves the chunk itself, without
+// copying it.
+func (a *Archiver) handOff() bool {
+	return a.idle.Load() > 0 && int(a.saving.Load()) < runtime.GOMAXPROCS(0)
+}
+
+// store saves a new chunk: it copies it for a saver when handOff says so,
+// and saves it straight from the chunker's buffer otherwise.
 func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
-	if a.idle.Load() > 0 {
+	if a.handOff() {
 		// The saver gets its own copy from the pool: the chunker reuses its
 		// buffer for the next chunk.
-		job := blobJob{id: id, data: append(a.bufs.Get(len(chunk))[:0], chunk...)}
+		data := append(a.bufs.Get(len(chunk))[:0], chunk...)
+		job := blobJob{data: data, items: []blobItem{{id: id, end: len(data)}}}
 		select {
 		case a.blobs <- job:
 			return
@@ -125,6 +221,8 @@ func (a *Archiver) store(ctx context.Context, id blob.ID, chunk []byte) {
 
 // save stores a chunk and keeps the first error, which fails the backup.
 func (a *Archiver) save(ctx context.Context, id blob.ID, data []byte) {
+	a.saving.Add(1)
+	defer a.saving.Add(-1)
 	if _, err := a.repo.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
 		a.mu.Lock()
 		if a.saveErr == nil {
@@ -145,7 +243,7 @@ func (a *Archiver) saveBlobs(ctx context.Context) {
 		if !ok {
 			return
 		}
-		a.save(ctx, job.id, job.data)
+		a.saveJob(ctx, job)
 		a.bufs.Put(job.data)
 	}
 }
@@ -232,11 +330,12 @@ func (a *Archiver) BackupReader(ctx context.Context, name string, r io.Reader) (
 	}
 	began := time.Now()
 	a.start(ctx)
-	ch, err := chunker.New(nil, a.gear, a.params)
+	rd, err := a.newReader()
 	if err != nil {
 		return nil, err
 	}
-	content, size, readErr := a.chunkStream(ctx, ch, a.repo.IDKey().NewIDHasher(), r)
+	content, size, readErr := a.chunkStream(ctx, rd, r)
+	a.flushBatch(ctx, rd)
 	if err := a.stop(ctx); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"sync"
 
@@ -196,24 +197,52 @@ func (c *checker) loadPoints(ctx context.Context) ([]*repo.Point, error) {
 }
 
 // checkPoints walks every point, reporting unloadable trees and missing
-// blobs, and names the files that need damaged blobs.
+// blobs, and names the files that need damaged blobs. Points share most of
+// their listings: a subtree found whole once (every listing below it loads,
+// every blob its files need is indexed and undamaged) is whole in every
+// point, so it is not walked again.
 func (c *checker) checkPoints(ctx context.Context, points []*repo.Point) error {
+	whole := map[blob.ID]bool{}
 	for _, p := range points {
-		err := WalkPoint(ctx, c.r, p, func(p *repo.Point, np string, n *tree.Node, err error) error {
-			if err != nil {
-				c.treeDamaged(p, np, err)
-				return nil
-			}
-			if n.Type == tree.TypeFile {
-				c.checkContent(p, np, n)
-			}
-			return nil
-		})
-		if err != nil {
+		if _, err := c.walkTree(ctx, p, p.Tree, "/", whole); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// walkTree checks the listing id at dir and everything below it, and
+// reports whether all of it is whole.
+func (c *checker) walkTree(ctx context.Context, p *repo.Point, id blob.ID, dir string, whole map[blob.ID]bool) (bool, error) {
+	if whole[id] {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	t, err := c.r.LoadTree(ctx, id)
+	if err != nil {
+		c.treeDamaged(p, dir, &TreeError{ID: id, Err: err})
+		return false, nil
+	}
+	ok := true
+	for _, n := range t.Nodes {
+		np := path.Join(dir, n.Name)
+		switch {
+		case n.Type == tree.TypeFile:
+			ok = c.checkContent(p, np, n) && ok
+		case n.Type == tree.TypeDir && n.Subtree != nil:
+			sub, err := c.walkTree(ctx, p, *n.Subtree, np, whole)
+			if err != nil {
+				return false, err
+			}
+			ok = sub && ok
+		}
+	}
+	if ok {
+		whole[id] = true
+	}
+	return ok, nil
 }
 
 // treeDamaged attributes an unloadable listing to the damaged pack that
@@ -230,20 +259,23 @@ func (c *checker) treeDamaged(p *repo.Point, np string, err error) {
 		Affected: []Affected{{Point: p.ID, Path: np}}})
 }
 
-func (c *checker) checkContent(p *repo.Point, np string, n *tree.Node) {
+// checkContent names the file in the problem of its first damaged or
+// missing blob, and reports whether it has none.
+func (c *checker) checkContent(p *repo.Point, np string, n *tree.Node) bool {
 	for _, id := range n.Content {
 		h := blob.Handle{ID: id, Type: blob.DataBlob}
 		if i, ok := c.damaged[h]; ok {
 			c.affect(i, Affected{Point: p.ID, Path: np})
-			return
+			return false
 		}
 		if !c.r.Index().Has(h) {
 			i := c.problem(Problem{Kind: "blob-missing", Object: "blob " + id.String(), Detail: "no index names this blob"})
 			c.damaged[h] = i
 			c.affect(i, Affected{Point: p.ID, Path: np})
-			return
+			return false
 		}
 	}
+	return true
 }
 
 func (c *checker) affect(i int, a Affected) {

@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
 
-// codec compresses blob payloads. Both coders are safe for concurrent use
-// through EncodeAll and DecodeAll.
+// codec compresses blob payloads. It is safe for concurrent use.
 type codec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	encoders encoderStack
+	dec      *zstd.Decoder // safe for concurrent use through DecodeAll
 	// bounded decodes blobs of known size and never writes past the room
 	// it is given, so a hostile payload cannot expand beyond its claim.
-	bounded  *zstd.Decoder
+	bounded *zstd.Decoder
 	disabled bool
 }
 
@@ -27,35 +27,106 @@ type codec struct {
 // instead of 640 KiB and a decoder must be ready for 8 MiB.
 const windowSize = 512 << 10
 
-func newCodec(disabled bool) (*codec, error) {
+// newEncoder returns an encoder for one goroutine at a time.
+func newEncoder() (*zstd.Encoder, error) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedDefault),
 		zstd.WithWindowSize(windowSize),
 		zstd.WithEncoderCRC(false), // every blob is authenticated already
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithEncoderConcurrency(1),
 		zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
+	return enc, nil
+}
+
+// encoderStack keeps idle encoders and hands out the one put back last.
+// An encoder's match tables (over a megabyte) are only fast while they are
+// in the cache of the core using them; zstd's own pool hands out the encoder
+// idle longest, which on two cores is nearly always the one whose tables the
+// other core has just used. The last one put back is most often the one
+// this goroutine, on this core, used a moment ago.
+type encoderStack struct {
+	mu   sync.Mutex
+	idle []*zstd.Encoder
+	all  []*zstd.Encoder
+}
+
+func (s *encoderStack) get() (*zstd.Encoder, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		e := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return e, nil
+	}
+	s.mu.Unlock()
+	e, err := newEncoder()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.all = append(s.all, e)
+	s.mu.Unlock()
+	return e, nil
+}
+
+func (s *encoderStack) put(e *zstd.Encoder) {
+	s.mu.Lock()
+	s.idle = append(s.idle, e)
+	s.mu.Unlock()
+}
+
+func (s *encoderStack) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.all {
+		e.Close()
+	}
+	s.all, s.idle = nil, nil
+}
+
+func newCodec(disabled bool) (*codec, error) {
+	c := &codec{disabled: disabled}
+	// An encoder made now reports bad options at open, not at first use.
+	e, err := c.encoders.get()
+	if err != nil {
+		return nil, err
+	}
+	c.encoders.put(e)
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(maxObjectSize))
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
 	bounded, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecodeAllCapLimit(true))
 	if err != nil {
+		dec.Close()
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &codec{enc: enc, dec: dec, bounded: bounded, disabled: disabled}, nil
+	c.dec, c.bounded = dec, bounded
+	return c, nil
 }
 
 func (c *codec) close() {
-	c.enc.Close()
+	c.encoders.close()
 	c.dec.Close()
 	c.bounded.Close()
 }
 
+// encode compresses src, appending to dst.
+func (c *codec) encode(dst, src []byte) ([]byte, error) {
+	e, err := c.encoders.get()
+	if err != nil {
+		return nil, err
+	}
+	out := e.EncodeAll(src, dst)
+	c.encoders.put(e)
+	return out, nil
+}
+
 // compress always compresses (for metadata objects).
-func (c *codec) compress(dst, src []byte) []byte { return c.enc.EncodeAll(src, dst) }
+func (c *codec) compress(dst, src []byte) ([]byte, error) { return c.encode(dst, src) }
 
 // maybeCompress compresses src into dst unless the data looks incompressible
 // or compression saves too little; ok reports whether dst holds compressed data.
@@ -63,8 +134,8 @@ func (c *codec) maybeCompress(dst, src []byte) (out []byte, ok bool) {
 	if c.disabled || len(src) < 64 || looksIncompressible(src) {
 		return nil, false
 	}
-	out = c.enc.EncodeAll(src, dst[:0])
-	if len(out) >= len(src)-len(src)/32 {
+	out, err := c.encode(dst[:0], src)
+	if err != nil || len(out) >= len(src)-len(src)/32 {
 		return nil, false
 	}
 	return out, true

@@ -32,7 +32,11 @@ func (r *Repository) sealObject(kind string, payload []byte) ([]byte, blob.ID, e
 	out := make([]byte, 0, 1+crypto.SaltSize+crypto.Overhead+len(payload)/2)
 	out = append(out, objectVersion)
 	out = append(out, salt[:]...)
-	out, err = s.Seal(out, r.codec.compress(nil, payload), objectAAD(kind))
+	compressed, err := r.codec.compress(nil, payload)
+	if err != nil {
+		return nil, blob.ID{}, fmt.Errorf("compress %s: %w", kind, err)
+	}
+	out, err = s.Seal(out, compressed, objectAAD(kind))
 	if err != nil {
 		return nil, blob.ID{}, fmt.Errorf("seal %s: %w", kind, err)
 	}

@@ -149,3 +149,27 @@ func FuzzOpenObject(f *testing.F) {
 		_, _ = r.openObject("point", data)
 	})
 }
+
+func TestEncoderStackHandsOutTheLastPutBack(t *testing.T) {
+	var s encoderStack
+	defer s.close()
+	a, err := s.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.get()
+	if err != nil || b == a {
+		t.Fatalf("second encoder while the first is in use: %p %p %v", a, b, err)
+	}
+	s.put(b)
+	s.put(a)
+	if got, _ := s.get(); got != a {
+		t.Error("get did not return the encoder put back last")
+	}
+	if got, _ := s.get(); got != b {
+		t.Error("get did not return the remaining idle encoder")
+	}
+	if len(s.all) != 2 {
+		t.Errorf("%d encoders made for two users, want 2", len(s.all))
+	}
+}

@@ -1,0 +1,102 @@
+package checker_test
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bunkerhq/bunker/internal/archiver"
+	"github.com/bunkerhq/bunker/internal/checker"
+	"github.com/bunkerhq/bunker/internal/index"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/repo/repotest"
+	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/storage/local"
+)
+
+// countingBackend counts ranged reads of packs, which is how listings load.
+type countingBackend struct {
+	storage.Backend
+	ranged *atomic.Int64
+}
+
+func (b countingBackend) Get(ctx context.Context, h storage.Handle, off, n int64) (io.ReadCloser, error) {
+	if h.Kind == storage.KindPack && n >= 0 {
+		b.ranged.Add(1)
+	}
+	return b.Backend.Get(ctx, h, off, n)
+}
+
+// listingLoads checks the vault and returns how many blobs it read one by one.
+func listingLoads(t *testing.T, v *repotest.Vault) (int64, *checker.Report) {
+	t.Helper()
+	be, err := local.Open(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	var n atomic.Int64
+	r, err := repo.Open(context.Background(), countingBackend{Backend: be, ranged: &n}, v.Master, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := checker.Check(context.Background(), r, checker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Load(), rep
+}
+
+// TestSharedListingsAreWalkedOnce checks that points with the same listings
+// cost a check no more listing loads than one point.
+func TestSharedListingsAreWalkedOnce(t *testing.T) {
+	v, _, _, src := fixture(t)
+	one, rep := listingLoads(t, v)
+	if !rep.OK() || one == 0 {
+		t.Fatalf("one point: %d loads, %+v", one, rep)
+	}
+	r := v.Open(t)
+	for range 2 {
+		a, err := archiver.New(r, archiver.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.Backup(context.Background(), []string{src}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	three, rep := listingLoads(t, v)
+	if !rep.OK() || rep.Points != 3 {
+		t.Fatalf("three points: %+v", rep)
+	}
+	if three != one {
+		t.Errorf("checking three points with the same listings loaded %d listings, one point %d", three, one)
+	}
+}
+
+// TestDamageInSharedListingNamesEveryPoint checks that a damaged blob below
+// a listing several points share is reported for each of them.
+func TestDamageInSharedListingNamesEveryPoint(t *testing.T) {
+	v, p1, pack, src := fixture(t)
+	r := v.Open(t)
+	a, err := archiver.New(r, archiver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _, err := a.Backup(context.Background(), []string{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.Tree != p1.Tree {
+		t.Fatal("the second backup of the same files made other listings")
+	}
+	want := damagedFiles(t, v, p1, pack, func(l index.Location) bool { return l.Offset == 0 })
+	damage(t, packPath(v, pack), func(b []byte) []byte { b[100] ^= 0x04; return b })
+	rep := check(t, v)
+	for file := range want {
+		assertReported(t, rep, "pack-damaged", pack, file, p1)
+		assertReported(t, rep, "pack-damaged", pack, file, p2)
+	}
+}
