@@ -16,7 +16,7 @@ type codec struct {
 	dec      *zstd.Decoder // safe for concurrent use through DecodeAll
 	// bounded decodes blobs of known size and never writes past the room
 	// it is given, so a hostile payload cannot expand beyond its claim.
-	bounded *zstd.Decoder
+	bounded  *zstd.Decoder
 	disabled bool
 }
 
