@@ -86,3 +86,33 @@ func newMetrics() *metrics {
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// storageRequests exports the requests each open vault's storage has sent,
+// by operation, for storages that count them (S3). A vault's series starts
+// again from zero when the server reopens its storage, which Prometheus
+// treats as a counter reset.
+type storageRequests struct {
+	desc  *prometheus.Desc
+	count func() map[string]map[string]uint64 // vault → operation → requests
+}
+
+func newStorageRequests(count func() map[string]map[string]uint64) *storageRequests {
+	return &storageRequests{
+		desc: prometheus.NewDesc("bunker_storage_requests_total",
+			"Requests sent to vault storage, by vault and operation (retries and multipart parts included).",
+			[]string{"vault", "op"}, nil),
+		count: count,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *storageRequests) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *storageRequests) Collect(ch chan<- prometheus.Metric) {
+	for vault, ops := range c.count() {
+		for op, n := range ops {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), vault, op)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,16 @@ func TestS3VaultBackupRestore(t *testing.T) {
 			if until.Before(pt.Expires) {
 				t.Errorf("%s locked until %v, before the point expires (%v)", o.Key, until, pt.Expires)
 			}
+		}
+	}
+	// The storage's requests are counted by operation: the objects above
+	// were stored with PutObject, and read back for the restore.
+	_, metrics := w.raw(t, nil, "GET", "/metrics", "", nil)
+	for _, op := range []string{"PutObject", "GetObject"} {
+		re := regexp.MustCompile(`bunker_storage_requests_total\{op="` + op + `",vault="prod"\} ([0-9]+)`)
+		m := re.FindStringSubmatch(metrics)
+		if m == nil || m[1] == "0" {
+			t.Errorf("metrics lack a count of %s requests to vault prod", op)
 		}
 	}
 }

@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		started:     cfg.Now(),
 	}
 	s.vaults = newVaultSet(s)
+	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)

@@ -375,3 +375,17 @@ func catalogEntry(p *repo.Point) *store.Point {
 	}
 	return sp
 }
+
+// storageRequests returns the requests sent by the storage of each open
+// vault that counts them.
+func (vs *vaultSet) storageRequests() map[string]map[string]uint64 {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	out := make(map[string]map[string]uint64)
+	for name, v := range vs.open {
+		if rc, ok := v.be.(s3.RequestCounter); ok {
+			out[name] = rc.Requests()
+		}
+	}
+	return out
+}

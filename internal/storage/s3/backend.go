@@ -35,6 +35,7 @@ type Backend struct {
 	retry      retrier
 	uploads    chan struct{} // semaphore of uploads in flight
 	versions   versionCache
+	counter    *requestCounts // requests sent, by operation
 
 	extendLocks [64]sync.Mutex // Extends of keys hashed to one are serialized
 }
@@ -43,6 +44,7 @@ type Backend struct {
 var (
 	_ storage.Backend  = (*Backend)(nil)
 	_ storage.Retainer = (*Backend)(nil)
+	_ RequestCounter   = (*Backend)(nil)
 )
 
 // Open connects to the bucket cfg names and checks that it exists and
@@ -71,10 +73,11 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	case LookupVirtualHost:
 		lookup = minio.BucketLookupDNS
 	}
+	counting := &countingTransport{next: transport, bucket: s.Bucket}
 	client, err := minio.New(s.host, &minio.Options{
 		Creds:        credentials.NewStaticV4(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken),
 		Secure:       s.secure,
-		Transport:    transport,
+		Transport:    counting,
 		Region:       s.Region,
 		BucketLookup: lookup,
 		MaxRetries:   1, // the backend retries itself, with its own policy
@@ -98,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 			endpoint: s.host,
 		},
 		uploads: make(chan struct{}, s.UploadParallelism),
+		counter: &counting.counts,
 	}
 	if err := b.probe(ctx, creds); err != nil {
 		transport.CloseIdleConnections()
