@@ -399,8 +399,11 @@ func newVaultMaintainCmd(g *globals) *cobra.Command {
 		Long: `Run a maintenance pass over a vault now instead of waiting for the server's
 schedule: points past their expiry move to the recycle bin (unless a legal
 hold keeps them), points whose bin period is over are purged, and data no
-point needs any more is garbage collected. It prints what was expired,
-purged and kept, and the garbage collection's figures.`,
+point needs any more is garbage collected. On storage with retention of its
+own (S3 Object Lock, a hardened local vault) it also extends the retention
+of every object a point needs and mirrors legal holds. It prints what was
+expired, purged and kept, what it did on the storage, and the garbage
+collection's figures.`,
 		Example: `  bunker vault maintain prod
   bunker vault maintain prod --json`,
 		Args: args(cobra.ExactArgs(1)),
@@ -430,9 +433,11 @@ purged and kept, and the garbage collection's figures.`,
 			g.printf("  expired  %d points moved to the recycle bin%s\n", len(rep.Expired), ids(rep.Expired))
 			g.printf("  purged   %d points removed from the bin and the storage%s\n", len(rep.Purged), ids(rep.Purged))
 			g.printf("  kept     %d points due, but held or retained%s\n", len(rep.Kept), ids(rep.Kept))
+			g.printf("  storage  retention extended on %d objects, %d legal holds placed, %d lifted\n",
+				rep.RetentionExtended, rep.LegalHoldsPlaced, rep.LegalHoldsLifted)
 			if gc := rep.GC; gc != nil {
-				g.printf("  garbage collection: %d points, %d packs kept, %d deleted, %d rewritten (%d blobs), %d left by killed backups deleted, %s freed\n",
-					gc.Points, gc.PacksKept, gc.PacksDeleted, gc.PacksRepacked, gc.BlobsRepacked, gc.PacksUnindexed, ui.Bytes(gc.BytesFreed))
+				g.printf("  garbage collection: %d points, %d packs kept, %d deleted, %d rewritten (%d blobs), %d left by killed backups deleted, %d unused but still retained by the storage, %s freed\n",
+					gc.Points, gc.PacksKept, gc.PacksDeleted, gc.PacksRepacked, gc.BlobsRepacked, gc.PacksUnindexed, gc.PacksRetained, ui.Bytes(gc.BytesFreed))
 			} else {
 				g.printf("  garbage collection: not run\n")
 			}
