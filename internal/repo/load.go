@@ -24,10 +24,20 @@ func (r *Repository) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf 
 	if len(locs) == 0 {
 		return nil, fmt.Errorf("load %s: %w", h, ErrBlobMissing)
 	}
+	// Only a tree the index names comes from the cache: one that garbage
+	// collection removed is missing, cached or not.
+	if t == blob.TreeBlob {
+		if out, ok := r.trees.get(id, buf); ok {
+			return out, nil
+		}
+	}
 	var firstErr error
 	for _, l := range locs {
 		out, err := r.loadFrom(ctx, h, l, buf)
 		if err == nil {
+			if t == blob.TreeBlob {
+				r.trees.add(id, out)
+			}
 			return out, nil
 		}
 		if firstErr == nil {

@@ -191,7 +191,9 @@ func (r *Repository) SaveTree(ctx context.Context, t *tree.Tree) (blob.ID, error
 		return blob.ID{}, err
 	}
 	id := r.key.BlobID(data)
-	_, err = r.SaveBlob(ctx, blob.TreeBlob, id, data)
+	if _, err = r.SaveBlob(ctx, blob.TreeBlob, id, data); err == nil {
+		r.trees.add(id, data)
+	}
 	return id, err
 }
 

@@ -30,6 +30,7 @@ type Repository struct {
 	loadMu sync.Mutex
 	loaded map[blob.ID]bool // index objects already merged into idx
 	retain func(storage.Handle) storage.PutOptions
+	trees  *treeCache // nil unless Options.TreeCache
 
 	sealers sealerCache  // sealers of recently read packs
 	openers sync.Pool    // *opener: OpenBlob's hasher and scratch
@@ -54,6 +55,9 @@ type Options struct {
 	// record is written with, on backends that enforce it (a locked vault
 	// on S3 with Object Lock, a hardened local vault); nil writes without.
 	Retain func(h storage.Handle) storage.PutOptions
+	// TreeCache keeps up to this many bytes of recently saved and loaded
+	// tree blobs in memory; 0 keeps none.
+	TreeCache int
 }
 
 // configHandle names the vault config object.
@@ -108,7 +112,8 @@ func Open(ctx context.Context, be storage.Backend, master crypto.MasterKey, opts
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), codec: c, log: log, loaded: map[blob.ID]bool{}, retain: opts.Retain}
+	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), codec: c, log: log, loaded: map[blob.ID]bool{}, retain: opts.Retain,
+		trees: newTreeCache(opts.TreeCache)}
 	r.saver = newSaver(r, opts.Uploads)
 	return r, nil
 }

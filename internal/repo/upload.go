@@ -61,6 +61,9 @@ func (r *Repository) SaveUploaded(ctx context.Context, u Upload, buf []byte) (is
 	if err := r.saver.add(ctx, h, u.Payload, flags, u.RawLen); err != nil {
 		return false, buf, err
 	}
+	if h.Type == blob.TreeBlob {
+		r.trees.add(h.ID, plain)
+	}
 	return true, buf, nil
 }
 

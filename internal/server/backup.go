@@ -10,6 +10,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bunkerhq/bunker/internal/api"
@@ -447,42 +448,78 @@ func (s *Server) handleSessionEnd(c *call, restore bool) error {
 
 // collectBlobs walks the trees from root and returns every blob they need,
 // checking that each listing loads and decodes and that every data blob is
-// in the vault.
+// in the vault. It walks level by level, loading the listings of a level
+// concurrently: on object storage each listing not in the tree cache is a
+// request, and one at a time they would add up to most of a commit.
 func collectBlobs(ctx context.Context, r *repo.Repository, root blob.ID) (map[blob.Handle]struct{}, error) {
 	seen := map[blob.Handle]struct{}{}
-	queue := []blob.ID{root}
-	for len(queue) > 0 {
-		if err := ctx.Err(); err != nil {
+	level := []blob.ID{root}
+	seen[blob.Handle{ID: root, Type: blob.TreeBlob}] = struct{}{}
+	for len(level) > 0 {
+		trees, err := loadTrees(ctx, r, level)
+		if err != nil {
 			return nil, err
 		}
-		id := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		th := blob.Handle{ID: id, Type: blob.TreeBlob}
-		if _, ok := seen[th]; ok {
-			continue
-		}
-		t, err := r.LoadTree(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
-		}
-		seen[th] = struct{}{}
-		for _, n := range t.Nodes {
-			if n.Subtree != nil {
-				queue = append(queue, *n.Subtree)
-			}
-			for _, cid := range n.Content {
-				h := blob.Handle{ID: cid, Type: blob.DataBlob}
-				if _, ok := seen[h]; ok {
-					continue
+		var next []blob.ID
+		for _, t := range trees {
+			for _, n := range t.Nodes {
+				if n.Subtree != nil {
+					th := blob.Handle{ID: *n.Subtree, Type: blob.TreeBlob}
+					if _, ok := seen[th]; !ok {
+						seen[th] = struct{}{}
+						next = append(next, *n.Subtree)
+					}
 				}
-				if !r.Index().Has(h) {
-					return nil, fmt.Errorf("file %q needs chunk %s, which was never uploaded", n.Name, cid.Short())
+				for _, cid := range n.Content {
+					h := blob.Handle{ID: cid, Type: blob.DataBlob}
+					if _, ok := seen[h]; ok {
+						continue
+					}
+					if !r.Index().Has(h) {
+						return nil, fmt.Errorf("file %q needs chunk %s, which was never uploaded", n.Name, cid.Short())
+					}
+					seen[h] = struct{}{}
 				}
-				seen[h] = struct{}{}
 			}
 		}
+		level = next
 	}
 	return seen, nil
+}
+
+// treeLoaders bounds the listings collectBlobs loads at once.
+const treeLoaders = 16
+
+// loadTrees loads the listings ids, up to treeLoaders at a time, in order.
+func loadTrees(ctx context.Context, r *repo.Repository, ids []blob.ID) ([]*tree.Tree, error) {
+	out := make([]*tree.Tree, len(ids))
+	errs := make([]error, len(ids))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, treeLoaders)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if out[i], errs[i] = r.LoadTree(ctx, id); errs[i] != nil {
+				errs[i] = fmt.Errorf("listing %s: %w", id.Short(), errs[i])
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // storageFailed reports a failure of the vault's storage to the client as

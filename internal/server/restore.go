@@ -9,6 +9,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/wire"
 )
@@ -94,17 +95,17 @@ func (s *Server) handleRestoreRead(c *call) error {
 			}
 		}
 		var out []byte
-		for _, h := range hs {
-			payload, compressed, rawLen, err := ov.repo.LoadPayload(c.ctx, h)
-			if err != nil {
-				return err
+		err = ov.repo.LoadPayloads(c.ctx, hs, func(p repo.Payload) error {
+			if len(out) > 0 && len(out)+len(p.Data) > maxReadBytes {
+				return repo.ErrStop // the client asks again for the rest
 			}
-			if len(out) > 0 && len(out)+len(payload) > maxReadBytes {
-				break // the client asks again for the rest
-			}
-			out = wire.AppendFrame(out, wire.Frame{Handle: h, Compressed: compressed, RawLen: rawLen, Payload: payload})
+			out = wire.AppendFrame(out, wire.Frame{Handle: p.Handle, Compressed: p.Compressed, RawLen: p.RawLen, Payload: p.Data})
 			s.metrics.blobsOut.Inc()
-			s.metrics.bytesOut.Add(float64(len(payload)))
+			s.metrics.bytesOut.Add(float64(len(p.Data)))
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		c.w.Header().Set("Content-Type", wire.FramesType)
 		c.status = http.StatusOK

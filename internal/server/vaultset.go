@@ -23,6 +23,12 @@ import (
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
+// treeCacheBytes is how much of each open vault's listings the server keeps
+// in memory: the listings of new points, walked at commit, and of parents,
+// handed to the next backup of a source. On object storage a listing not
+// at hand costs a request.
+const treeCacheBytes = 32 << 20
+
 // openVault is a vault whose storage the server has open.
 type openVault struct {
 	name string
@@ -128,7 +134,7 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	if ov.prot, err = vs.s.newProtector(ctx, v, be); err != nil {
 		return fail(err)
 	}
-	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4, Retain: ov.prot.putOptions}); err != nil {
+	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4, Retain: ov.prot.putOptions, TreeCache: treeCacheBytes}); err != nil {
 		return fail(err)
 	}
 	// Reload keeps only stored packs: an index object naming deleted ones

@@ -1,0 +1,136 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/repo/repotest"
+	"github.com/bunkerhq/bunker/internal/storage"
+)
+
+// saveBlobs stores n distinct data blobs of about size bytes and returns
+// their handles and contents.
+func saveBlobs(t *testing.T, r *repo.Repository, n, size int) ([]blob.Handle, map[blob.Handle][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	var hs []blob.Handle
+	want := map[blob.Handle][]byte{}
+	for i := range n {
+		data := bytes.Repeat([]byte(fmt.Sprintf("blob %d of the batch ", i)), size/20)
+		id := r.Key().BlobID(data)
+		if _, err := r.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
+			t.Fatal(err)
+		}
+		h := blob.Handle{ID: id, Type: blob.DataBlob}
+		hs = append(hs, h)
+		want[h] = data
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return hs, want
+}
+
+func decode(t *testing.T, p repo.Payload) []byte {
+	t.Helper()
+	if !p.Compressed {
+		return append([]byte(nil), p.Data...)
+	}
+	c, err := repo.NewCompressor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out, err := c.Decompress(nil, p.Data, p.RawLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// LoadPayloads delivers every blob asked for, once, authenticated, with far
+// fewer reads than blobs when they lie together in their packs.
+func TestLoadPayloads(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	hs, want := saveBlobs(t, v.Open(t), 300, 20<<10) // a few 1 MiB packs
+	r, cb := openCounting(t, v, 0)
+	got := map[blob.Handle]int{}
+	err := r.LoadPayloads(ctx, hs, func(p repo.Payload) error {
+		got[p.Handle]++
+		if !bytes.Equal(decode(t, p), want[p.Handle]) {
+			t.Errorf("%s: wrong content", p.Handle)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if got[h] != 1 {
+			t.Fatalf("%s delivered %d times", h, got[h])
+		}
+	}
+	packs := countPacks(t, r)
+	if n := cb.gets.Load(); n > int64(packs) {
+		t.Fatalf("%d reads for %d blobs in %d packs: reads were not merged", n, len(hs), packs)
+	}
+
+	// ErrStop ends it early, without an error.
+	n := 0
+	if err := r.LoadPayloads(ctx, hs, func(repo.Payload) error {
+		n++
+		if n == 10 {
+			return repo.ErrStop
+		}
+		return nil
+	}); err != nil || n != 10 {
+		t.Fatalf("stop after 10: %d delivered, %v", n, err)
+	}
+
+	// A blob the vault does not hold is an error before anything is read.
+	missing := blob.Handle{ID: r.Key().BlobID([]byte("never stored")), Type: blob.DataBlob}
+	if err := r.LoadPayloads(ctx, append(hs[:3:3], missing), func(repo.Payload) error { return nil }); !errors.Is(err, repo.ErrBlobMissing) {
+		t.Fatalf("missing blob: %v", err)
+	}
+}
+
+// Damage to one blob of a merged read is reported for that blob, and the
+// blobs before it in the read are still delivered intact.
+func TestLoadPayloadsDamage(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	hs, want := saveBlobs(t, v.Open(t), 20, 10<<10) // one pack
+	r := v.Open(t)
+	l, _ := r.Index().Lookup(hs[10])
+	path := filepath.Join(v.Dir, string(storage.KindPack), l.Pack.String()[:2], l.Pack.String())
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0x00, 0xff}, int64(l.Offset)+5); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	delivered := 0
+	err = r.LoadPayloads(ctx, hs, func(p repo.Payload) error {
+		if !bytes.Equal(decode(t, p), want[p.Handle]) {
+			t.Errorf("%s: wrong content delivered", p.Handle)
+		}
+		delivered++
+		return nil
+	})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte(hs[10].ID.Short())) {
+		t.Fatalf("damaged blob: got %v, want an error naming %s", err, hs[10].ID.Short())
+	}
+	if delivered == 0 {
+		t.Fatal("nothing delivered before the damaged blob")
+	}
+}
