@@ -6,10 +6,11 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: bench/run.sh [--tools bunker,restic,borg,bunker-server] [--smoke | --report-only]
+Usage: bench/run.sh [--tools bunker,restic,borg,bunker-server,bunker-s3] [--smoke | --report-only]
 
-  --tools LIST  comma-separated tools to measure (default: bunker,restic,borg,bunker-server;
-                bunker-server is bunker through its vault server)
+  --tools LIST  comma-separated tools to measure (default: bunker,restic,borg,bunker-server,bunker-s3;
+                bunker-server is bunker through its vault server, bunker-s3 the same with
+                the vault on MinIO with Object Lock)
   --smoke       ~20 MiB corpus, one run, report written to a temporary file
   --report-only write the report again from the results of the last run in BENCH_WORK
 
@@ -19,6 +20,8 @@ Environment:
   BENCH_RUNS     runs of the whole sequence; medians are reported (default 3, 1 with --smoke)
   BENCH_OUT      report path, relative to the repository root (default docs/BENCHMARKS.md);
                  the raw CSV goes beside it as benchmarks.csv
+  BUNKER_MINIO   the MinIO server binary for bunker-s3 (default: where scripts/minio.sh
+                 installs it, ${BUNKER_TOOLS:-~/.cache/bunker/tools}/bin/minio)
 EOF
 }
 
@@ -30,7 +33,7 @@ die() {
 log() { echo "bench: $*" >&2; }
 
 ORIG_ARGS=("$@")
-TOOLS_ARG=bunker,restic,borg,bunker-server
+TOOLS_ARG=bunker,restic,borg,bunker-server,bunker-s3
 SMOKE=0
 REPORT_ONLY=0
 while (($#)); do
@@ -65,12 +68,12 @@ done
 
 # Tools in report order, whatever order they were given in.
 TOOLS=()
-ALL_TOOLS=(bunker restic borg bunker-server)
+ALL_TOOLS=(bunker restic borg bunker-server bunker-s3)
 for t in "${ALL_TOOLS[@]}"; do
 	[[ ",$TOOLS_ARG," == *",$t,"* ]] && TOOLS+=("$t")
 done
 for t in ${TOOLS_ARG//,/ }; do
-	[[ " ${ALL_TOOLS[*]} " == *" $t "* ]] || die "unknown tool in --tools: $t (want bunker, restic, borg or bunker-server)"
+	[[ " ${ALL_TOOLS[*]} " == *" $t "* ]] || die "unknown tool in --tools: $t (want bunker, restic, borg, bunker-server or bunker-s3)"
 done
 ((${#TOOLS[@]})) || die "--tools names no tool"
 
@@ -120,14 +123,32 @@ LOADGEN=$WORK/bin/loadgen
 SRV=$WORK/server
 SRV_STATE=$WORK/state-bunker-server
 SPLIT=$WORK/split
+S3TOOL=$WORK/bin/s3tool
+S3_DIR=$WORK/minio
+# The S3 part's MinIO: root credentials (also bunker's, in a credentials
+# file), the bucket with Object Lock and the target's prefix in it, and
+# how its vault is created.
+S3_USER=bench-root
+S3_SECRET=bench-root-secret-0123456789
+S3_BUCKET=bench
+S3_PREFIX=vaults
+S3_VAULT_FLAGS=(--retention 30d --lock compliance --changeable-for 72h)
+MINIO_PID=""
+MINIO_BIN=""
 TABLE_NAME=bench-table.csv
 FAILED=0
 M_WALL="" M_USER="" M_SYS="" M_RSS=""
 SAMPLE_SERVER=0
 SERVER_PID=""
+S_OK=0 S_USER="" S_SYS="" S_RSS="" S_T0="" N_OK=0 N_USER="" N_SYS="" N_RSS="" N_T0=""
 CLK_TCK=$(getconf CLK_TCK)
-# The extra CSV fields of a row: the read API's figures, empty for others.
+# The extra CSV fields of a row: the read API's figures, empty for others,
+# and the S3 part's storage requests (op=N op=N ...) and retention
+# extensions, empty for others. M_STORED, when set, is the stored size.
 M_EXTRA=",,,,,,"
+M_S3=","
+M_STORED=""
+SERVER_LOG=""
 
 has_tool() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
 
@@ -146,15 +167,36 @@ install_missing() {
 	fi
 }
 
+# find_minio sets MINIO_BIN for bunker-s3: $BUNKER_MINIO, else where
+# scripts/minio.sh installs it; without either the run stops here.
+find_minio() {
+	has_tool bunker-s3 || return 0
+	if [[ -n ${BUNKER_MINIO:-} ]]; then
+		[[ -f $BUNKER_MINIO && -x $BUNKER_MINIO ]] ||
+			die "BUNKER_MINIO=$BUNKER_MINIO is not an executable file; run scripts/minio.sh and set BUNKER_MINIO to the path it prints"
+		MINIO_BIN=$BUNKER_MINIO
+		return 0
+	fi
+	local installed=${BUNKER_TOOLS:-$HOME/.cache/bunker/tools}/bin/minio
+	if [[ -f $installed && -x $installed ]]; then
+		MINIO_BIN=$installed
+		return 0
+	fi
+	die "bunker-s3 needs MinIO, and BUNKER_MINIO is unset and $installed missing: run scripts/minio.sh (it builds the pinned MinIO once and prints its path; set BUNKER_MINIO to it), or leave bunker-s3 out of --tools"
+}
+
 build() {
 	mkdir -p "$WORK/bin"
 	local bunker=0
-	if has_tool bunker || has_tool bunker-server; then bunker=1; fi
+	if has_tool bunker || has_tool bunker-server || has_tool bunker-s3; then bunker=1; fi
 	log "building the harness helpers$( ((bunker)) && echo ' and bunker')"
 	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$CG" ./bench/corpusgen &&
 		CGO_ENABLED=0 go build -o "$WORK/bin/report" ./bench/report)
 	if has_tool bunker-server; then
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$LOADGEN" ./bench/loadgen)
+	fi
+	if has_tool bunker-s3; then
+		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$S3TOOL" ./bench/s3tool)
 	fi
 	if ((bunker)); then
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$BUNKER" ./cmd/bunker) ||
@@ -226,12 +268,14 @@ measure() {
 record() {
 	local tool=$1 step=$2 status=$3 repo=${4:-} stored=""
 	if [[ $status == skipped ]]; then
-		M_WALL="" M_USER="" M_SYS="" M_RSS="" M_EXTRA=",,,,,,"
+		M_WALL="" M_USER="" M_SYS="" M_RSS="" M_EXTRA=",,,,,," M_S3="," M_STORED=""
 	elif [[ -n $repo && $status == ok ]]; then
 		stored=$(du -sb "$repo" | cut -f1)
+	elif [[ $status == ok ]]; then
+		stored=$M_STORED
 	fi
-	echo "$RUN,$tool,$step,$M_WALL,$M_USER,$M_SYS,$M_RSS,$stored,$status,$M_EXTRA" >>"$RESULTS"
-	M_EXTRA=",,,,,,"
+	echo "$RUN,$tool,$step,$M_WALL,$M_USER,$M_SYS,$M_RSS,$stored,$status,$M_EXTRA,$M_S3" >>"$RESULTS"
+	M_EXTRA=",,,,,," M_S3="," M_STORED=""
 	if [[ $status == skipped ]]; then
 		return 0
 	fi
@@ -389,16 +433,17 @@ remote_cmd() {
 		"$BUNKER" "$sub" --server "$SERVER_URL" --fingerprint "$SERVER_FP" "$@")
 }
 
-# server_start runs `bunker server` on a fresh data directory and key file,
-# on a free loopback port, and sets SERVER_PID, SERVER_URL, SERVER_FP and
-# ADMIN_PW from the line it prints when it listens.
+# server_start [ARGS...] runs `bunker server` (with ARGS) on a fresh data
+# directory and key file under SRV, on a free loopback port, logging to
+# SERVER_LOG, and sets SERVER_PID, SERVER_URL, SERVER_FP and ADMIN_PW from
+# the line it prints when it listens.
 server_start() {
 	rm -rf "$SRV"
 	mkdir -p "$SRV" "$SRV_STATE/server"
 	local out=$SRV/listening.json i
 	env HOME="$SRV_STATE/server" XDG_CONFIG_HOME="$SRV_STATE/server/config" XDG_DATA_HOME="$SRV_STATE/server/data" \
-		"$BUNKER" server --json --listen 127.0.0.1:0 --data "$SRV/data" --key-file "$SRV/server.key" \
-		>"$out" 2>"$LOGS/run$RUN-server.log" &
+		"$BUNKER" server --json --listen 127.0.0.1:0 --data "$SRV/data" --key-file "$SRV/server.key" "$@" \
+		>"$out" 2>"$SERVER_LOG" &
 	SERVER_PID=$!
 	for ((i = 0; i < 300; i++)); do
 		[[ -s $out ]] && break
@@ -428,60 +473,83 @@ server_stop() {
 		rc=1
 	fi
 	wait "$pid" 2>/dev/null || rc=1
-	if grep -q panic "$LOGS/run$RUN-server.log" 2>/dev/null; then rc=1; fi
+	if grep -q panic "$SERVER_LOG" 2>/dev/null; then rc=1; fi
 	return "$rc"
 }
 
-# server_ticks prints the server's user and system CPU time so far, in
+# proc_ticks PID prints a process's user and system CPU time so far, in
 # clock ticks (fields 14 and 15 of /proc/PID/stat, counted after the
 # parenthesised command name, which may hold spaces).
-server_ticks() {
+proc_ticks() {
 	local stat
-	stat=$(<"/proc/$SERVER_PID/stat") || return 1
+	stat=$(<"/proc/$1/stat") || return 1
 	stat=${stat##*) }
 	local f
 	read -r -a f <<<"$stat"
 	echo "${f[11]} ${f[12]}"
 }
 
-# server_begin notes the server's CPU time and resets its peak RSS (VmHWM)
-# to its current RSS, so that server_end sees this step's peak.
+# proc_begin PID notes a process's CPU time (printed) and resets its peak
+# RSS (VmHWM) to its current RSS, so that proc_end sees this step's peak.
+proc_begin() {
+	proc_ticks "$1" 2>/dev/null || true
+	echo 5 2>/dev/null >"/proc/$1/clear_refs" || true
+}
+
+# proc_end PID T0 sets P_USER and P_SYS (seconds of CPU time since
+# proc_begin printed T0) and P_RSS (peak RSS in kB since then), or P_OK=0
+# if the process is gone.
+proc_end() {
+	local t1
+	P_OK=0 P_USER="" P_SYS="" P_RSS=""
+	t1=$(proc_ticks "$1" 2>/dev/null) || return 0
+	[[ -n $2 ]] || return 0
+	P_RSS=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null) || return 0
+	read -r P_USER P_SYS < <(awk -v a="$2" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); printf "%.2f %.2f\n", (y[1] - x[1]) / hz, (y[2] - x[2]) / hz }')
+	[[ -n $P_RSS ]] && P_OK=1
+}
+
+# server_begin notes the server's CPU time and resets its peak RSS, and
+# MinIO's when it runs, so that server_end sees this step's figures.
 server_begin() {
-	S_T0=$(server_ticks 2>/dev/null) || S_T0=""
-	echo 5 2>/dev/null >"/proc/$SERVER_PID/clear_refs" || true
+	S_T0=$(proc_begin "$SERVER_PID")
+	if [[ -n $MINIO_PID ]]; then N_T0=$(proc_begin "$MINIO_PID"); fi
 }
 
 # server_end sets S_USER and S_SYS (seconds of CPU time since server_begin)
-# and S_RSS (peak RSS in kB since then), or S_OK=0 if the server is gone.
+# and S_RSS (peak RSS in kB since then), or S_OK=0 if the server is gone;
+# and the same for MinIO in N_*, when it runs.
 server_end() {
-	local t1
-	S_OK=0 S_USER="" S_SYS="" S_RSS=""
-	t1=$(server_ticks 2>/dev/null) || return 0
-	[[ -n $S_T0 ]] || return 0
-	S_RSS=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status" 2>/dev/null) || return 0
-	read -r S_USER S_SYS < <(awk -v a="$S_T0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN {
-		split(a, x, " "); split(b, y, " "); printf "%.2f %.2f\n", (y[1] - x[1]) / hz, (y[2] - x[2]) / hz }')
-	[[ -n $S_RSS ]] && S_OK=1
+	proc_end "$SERVER_PID" "$S_T0"
+	S_OK=$P_OK S_USER=$P_USER S_SYS=$P_SYS S_RSS=$P_RSS
+	N_OK=0 N_USER="" N_SYS="" N_RSS=""
+	if [[ -n $MINIO_PID ]]; then
+		proc_end "$MINIO_PID" "$N_T0"
+		N_OK=$P_OK N_USER=$P_USER N_SYS=$P_SYS N_RSS=$P_RSS
+	fi
 }
 
-# record_server STEP STATUS appends the server's row for STEP: the step's
-# wall time, the server's CPU time and peak RSS during it.
-record_server() {
-	local step=$1 status=$2
-	if [[ $status == ok && $S_OK != 1 ]]; then status=failed; fi
-	if [[ $status == skipped ]]; then
-		echo "$RUN,server,$step,,,,,,skipped,,,,,,," >>"$RESULTS"
-		return
-	fi
+# record_proc NAME STEP STATUS OK USER SYS RSS appends the row of a process
+# (the server, MinIO) for STEP: the step's wall time, the process's CPU
+# time and peak RSS during it (OK=1 if they were read).
+record_proc() {
+	local name=$1 step=$2 status=$3 ok=$4 user=$5 sys=$6 rss=$7
+	if [[ $status == ok && $ok != 1 ]]; then status=failed; fi
 	if [[ $status != ok ]]; then
-		echo "$RUN,server,$step,,,,,,$status,,,,,,," >>"$RESULTS"
+		echo "$RUN,$name,$step,,,,,,$status,,,,,,,,," >>"$RESULTS"
 		return
 	fi
-	echo "$RUN,server,$step,$M_WALL,$S_USER,$S_SYS,$S_RSS,,$status,,,,,,," >>"$RESULTS"
-	log "$(awk -v r="$RUN/$RUNS" -v s="$step" -v u="$S_USER" -v y="$S_SYS" -v m="$S_RSS" -v c="$M_USER $M_SYS" -v w="$M_WALL" 'BEGIN {
+	echo "$RUN,$name,$step,$M_WALL,$user,$sys,$rss,,$status,,,,,,,,," >>"$RESULTS"
+	log "$(awk -v r="$RUN/$RUNS" -v n="$name" -v s="$step" -v u="$user" -v y="$sys" -v m="$rss" -v c="$M_USER $M_SYS" -v w="$M_WALL" 'BEGIN {
 		split(c, k, " ")
-		printf "run %s %-13s %-10s %14s %7.2f s cpu %6.0f MiB rss; client+server CPU util %.2f", r, "server", s, "", u + y, m / 1024,
+		printf "run %s %-13s %-10s %14s %7.2f s cpu %6.0f MiB rss; client+%s CPU util %.2f", r, n, s, "", u + y, m / 1024, n,
 			(w > 0 ? (k[1] + k[2] + u + y) / w : 0) }')"
+}
+
+# record_server STEP STATUS appends the server's row for STEP.
+record_server() {
+	record_proc server "$1" "$2" "$S_OK" "$S_USER" "$S_SYS" "$S_RSS"
 }
 
 # server_steps are the steps of the server part, in order.
@@ -621,11 +689,12 @@ run_server() {
 	rm -rf "$DATA" "$RESTORE" "$SRV_STATE" "$SPLIT" "$WORK/repo-union" "$WORK/small"
 	mkdir -p "$SRV_STATE" "$RESTORE" "$WORK/small"
 	cp -a "$PRISTINE" "$DATA"
+	SERVER_LOG=$LOGS/run$RUN-server.log
 	printf 'a small tree, backed up again and again\n' >"$WORK/small/README"
 	seq 1 1000 >"$WORK/small/numbers"
 	if ! server_start >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 || ! server_setup >>"$LOGS/run$RUN-$tool-setup.log" 2>&1; then
 		log "$tool: starting the server or setting up its principals failed:"
-		tail -n 15 "$LOGS/run$RUN-$tool-setup.log" "$LOGS/run$RUN-server.log" | sed 's/^/    /' >&2
+		tail -n 15 "$LOGS/run$RUN-$tool-setup.log" "$SERVER_LOG" | sed 's/^/    /' >&2
 		FAILED=1
 		local s
 		M_WALL="" M_USER="" M_SYS="" M_RSS=""
@@ -704,10 +773,205 @@ run_server() {
 	server_api api-vault /v1/vaults/bench
 
 	if ! server_stop; then
-		log "the server did not stop cleanly; see $LOGS/run$RUN-server.log"
+		log "the server did not stop cleanly; see $SERVER_LOG"
 		FAILED=1
 	fi
 	rm -rf "$SRV" "$SRV_STATE" "$WORK/small"
+}
+
+# minio_start runs MinIO on a free loopback port with a fresh data
+# directory, and creates the bucket with Object Lock once it answers; it
+# sets MINIO_PID and MINIO_ENDPOINT. A port taken between choosing and
+# binding it is retried with another.
+minio_start() {
+	rm -rf "$S3_DIR"
+	mkdir -p "$S3_DIR/data"
+	local try port
+	for try in 1 2 3; do
+		port=$("$S3TOOL" port) || return 1
+		MINIO_ENDPOINT=127.0.0.1:$port
+		env MINIO_ROOT_USER="$S3_USER" MINIO_ROOT_PASSWORD="$S3_SECRET" MINIO_BROWSER=off MINIO_UPDATE=off \
+			MINIO_CALLHOME_ENABLE=off HOME="$S3_DIR" \
+			"$MINIO_BIN" server --quiet --address "$MINIO_ENDPOINT" --certs-dir "$S3_DIR/certs" "$S3_DIR/data" \
+			>>"$LOGS/run$RUN-minio.log" 2>&1 &
+		MINIO_PID=$!
+		if S3_ACCESS_KEY=$S3_USER S3_SECRET_KEY=$S3_SECRET "$S3TOOL" bucket -endpoint "$MINIO_ENDPOINT" \
+			-bucket "$S3_BUCKET" -pid "$MINIO_PID"; then
+			return 0
+		fi
+		minio_stop
+		echo "minio: attempt $try on $MINIO_ENDPOINT failed; see $LOGS/run$RUN-minio.log"
+	done
+	return 1
+}
+
+# minio_stop ends MinIO with SIGTERM (SIGKILL after 15 s).
+minio_stop() {
+	[[ -n $MINIO_PID ]] || return 0
+	local pid=$MINIO_PID i
+	MINIO_PID=""
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "MinIO did not stop within 15 s of SIGTERM; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# s3_setup makes the principals of the S3 part, as server_setup does for
+# the server part but with one vault, bench, created on the MinIO target
+# with a compliance lock; it sets S3_VAULT_PREFIX, the vault's prefix in
+# the bucket.
+s3_setup() {
+	local pw=$SRV_STATE/vadmin.pw who
+	as admin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user admin --password-file "$ADMIN_PW" || return 1
+	echo "$PASS-vault-admin" >"$pw"
+	as admin user create vadmin --password-file "$pw" || return 1
+	as admin role bind vadmin vault-admin || return 1
+	as admin user create host --service || return 1
+	as admin role bind host backup-operator --vault bench || return 1
+	as admin user create restorer --service || return 1
+	as admin role bind restorer restore-operator --vault bench || return 1
+	as vadmin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user vadmin --password-file "$pw" || return 1
+	as vadmin vault create bench --storage minio "${S3_VAULT_FLAGS[@]}" --json | tee "$SRV/vault.json" || return 1
+	grep -q '"storage_retention":true' "$SRV/vault.json" || {
+		echo "the vault on MinIO does not have its retention enforced by the storage"
+		return 1
+	}
+	for who in host restorer; do
+		mkdir -p "$SRV_STATE/$who"
+		as admin token create --principal "$who" --vault bench --json | json_field token >"$SRV_STATE/$who/token" || return 1
+		[[ -s $SRV_STATE/$who/token ]] || return 1
+	done
+	local loc
+	loc=$(as vadmin vault show bench --json | json_field location) || return 1
+	[[ $loc == minio:* ]] || return 1
+	S3_VAULT_PREFIX=${loc#minio:}
+}
+
+# s3_requests FILE saves the server's storage request counters for the
+# vault bench (op=N lines, then retention_extensions=N).
+s3_requests() {
+	"$S3TOOL" metrics -url "$SERVER_URL" -fingerprint "$SERVER_FP" -vault bench >"$1"
+}
+
+# s3_delta BEFORE AFTER prints the requests between two s3_requests
+# snapshots as the CSV's two S3 fields: "op=N op=N ...,EXTENSIONS". A
+# counter that went down (the vault's storage was reopened) counts from 0.
+s3_delta() {
+	awk -F= 'NR == FNR { b[$1] = $2; next }
+		{ d = $2 - b[$1]; if (d < 0) d = $2 }
+		$1 == "retention_extensions" { ext = d; next }
+		d > 0 { out = out sep $1 "=" d; sep = " " }
+		END { print out "," ext }' "$1" "$2"
+}
+
+# s3_measure STEP CMD... measures a step of the S3 part with the server
+# and MinIO sampled and the storage requests counted, and records the
+# client's, the server's and MinIO's rows. After a backup (any step but
+# restore) the stored size is what the vault's prefix holds in the bucket;
+# a restore is checked against the changed corpus.
+s3_measure() {
+	local step=$1 status=ok base=$LOGS/run$RUN-bunker-s3-$1
+	shift
+	s3_requests "$base.before" 2>>"$base.s3.log" || status=failed
+	SAMPLE_SERVER=1
+	measure bunker-s3 "$step" "$@" || status=failed
+	SAMPLE_SERVER=0
+	if [[ $status == ok && $step == restore ]] && ! verify_restore bunker-s3; then status=failed; fi
+	if [[ $status == ok ]] && ! s3_requests "$base.after" 2>>"$base.s3.log"; then status=failed; fi
+	if [[ $status == ok ]]; then M_S3=$(s3_delta "$base.before" "$base.after"); fi
+	if [[ $status == ok && $step != restore ]]; then
+		M_STORED=$(S3_ACCESS_KEY=$S3_USER S3_SECRET_KEY=$S3_SECRET "$S3TOOL" du -endpoint "$MINIO_ENDPOINT" \
+			-bucket "$S3_BUCKET" -prefix "$S3_VAULT_PREFIX" 2>>"$base.s3.log") || status=failed
+	fi
+	if [[ $status != ok && -s $base.s3.log ]]; then cat "$base.s3.log" >>"$base.log"; fi
+	local s3=$M_S3
+	record bunker-s3 "$step" "$status"
+	record_proc s3-server "$step" "$status" "$S_OK" "$S_USER" "$S_SYS" "$S_RSS"
+	record_proc minio "$step" "$status" "$N_OK" "$N_USER" "$N_SYS" "$N_RSS"
+	if [[ $status == ok ]]; then
+		log "$(echo "$s3" | awk -F, '{ n = split($1, ops, " "); t = 0
+			for (i = 1; i <= n; i++) { split(ops[i], kv, "="); t += kv[2] }
+			printf "  %d storage requests (%s), %d retention extensions", t, $1, $2 }')"
+	fi
+	[[ $status == ok ]]
+}
+
+# S3_STEPS are the steps of the S3 part, in order.
+S3_STEPS=(initial unchanged changed restore)
+
+# run_s3 measures bunker through its vault server with the vault on MinIO
+# (S3 Object Lock, compliance), on a fresh MinIO and a fresh server: the
+# backups and the restore of the server part, with the storage's requests.
+run_s3() {
+	local tool=bunker-s3 s
+	local srv=$SRV srv_state=$SRV_STATE
+	SRV=$WORK/server-s3 SRV_STATE=$WORK/state-bunker-s3 SERVER_LOG=$LOGS/run$RUN-s3-server.log
+	rm -rf "$DATA" "$RESTORE" "$SRV_STATE"
+	mkdir -p "$SRV_STATE" "$RESTORE"
+	cp -a "$PRISTINE" "$DATA"
+	local creds=$SRV_STATE/s3-credentials
+	(
+		umask 077
+		printf 'access_key_id = %s\nsecret_access_key = %s\n' "$S3_USER" "$S3_SECRET" >"$creds"
+	)
+	local target="minio=s3://$S3_BUCKET/$S3_PREFIX?endpoint=MINIO&tls=off&lookup=path&credentials=$creds"
+	if ! minio_start >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 ||
+		! server_start --s3 "${target/MINIO/$MINIO_ENDPOINT}" >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 ||
+		! s3_setup >>"$LOGS/run$RUN-$tool-setup.log" 2>&1; then
+		log "$tool: starting MinIO or the server, or creating the vault on MinIO, failed:"
+		tail -n 15 "$LOGS/run$RUN-$tool-setup.log" "$SERVER_LOG" "$LOGS/run$RUN-minio.log" 2>/dev/null | sed 's/^/    /' >&2 || true
+		FAILED=1
+		M_WALL="" M_USER="" M_SYS="" M_RSS=""
+		for s in "${S3_STEPS[@]}"; do
+			record "$tool" "$s" failed
+			record_proc s3-server "$s" failed 0 "" "" ""
+			record_proc minio "$s" failed 0 "" "" ""
+		done
+		server_stop || true
+		minio_stop
+		rm -rf "$DATA" "$RESTORE" "$SRV" "$SRV_STATE" "$S3_DIR"
+		SRV=$srv SRV_STATE=$srv_state
+		return
+	fi
+
+	local i step backed=1
+	for i in 0 1 2; do
+		step=${S3_STEPS[i]}
+		if [[ $step == changed ]]; then
+			"$CG" mutate -every 20 -seed 2 "$DATA" >"$LOGS/run$RUN-$tool-mutate.txt"
+			cmp -s "$LOGS/run$RUN-$tool-mutate.txt" "$WORK/mutate.txt" || die "the change step was not deterministic"
+		fi
+		warm "$DATA"
+		remote_cmd host backup --vault bench --quiet "$DATA"
+		if ! s3_measure "$step" "${CMD[@]}"; then
+			backed=0
+			for step in "${S3_STEPS[@]:i+1}"; do
+				record "$tool" "$step" skipped
+				record_proc s3-server "$step" skipped 0 "" "" ""
+				record_proc minio "$step" skipped 0 "" "" ""
+			done
+			break
+		fi
+	done
+	if ((backed)); then
+		warm "$S3_DIR/data"
+		remote_cmd restorer restore --vault bench latest --target "$RESTORE"
+		s3_measure restore "${CMD[@]}" || true
+	fi
+
+	if ! server_stop; then
+		log "the server (S3 part) did not stop cleanly; see $SERVER_LOG"
+		FAILED=1
+	fi
+	minio_stop
+	rm -rf "$DATA" "$RESTORE" "$SRV" "$SRV_STATE" "$S3_DIR"
+	SRV=$srv SRV_STATE=$srv_state
 }
 
 # machine_limits times reading, stat-ing and copying the corpus.
@@ -780,6 +1044,17 @@ write_meta() {
 		echo "server_small=$SERVER_SMALL"
 		echo "server_api_rate=$SERVER_API_RATE"
 		echo "server_api_seconds=$SERVER_API_SECONDS"
+		if has_tool bunker-s3; then
+			# scripts/minio.sh notes the pinned version beside the binary,
+			# whose own --version says only that it was built with go install.
+			if [[ -s $MINIO_BIN.version ]]; then
+				echo "s3_minio_version=github.com/minio/minio@$(<"$MINIO_BIN.version")"
+			else
+				echo "s3_minio_version=$({ "$MINIO_BIN" --version 2>/dev/null || true; } | head -n 1)"
+			fi
+			echo "s3_vault=bucket $S3_BUCKET with Object Lock; the vault created with \`--storage minio ${S3_VAULT_FLAGS[*]}\`"
+			echo "s3_retention_slack=168h (the default of \`bunker server --retention-slack\`)"
+		fi
 		for v in bunker restic borg; do
 			if has_tool "$v"; then
 				echo "${v}_version=$(version_of "$v")"
@@ -812,17 +1087,22 @@ main() {
 		return
 	fi
 	install_missing
+	find_minio
 	build
 	rm -rf "$LOGS"
 	mkdir -p "$LOGS"
 	write_meta
-	echo "run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status,requests,errors,rate_per_s,p50_ms,p90_ms,p99_ms,max_ms" >"$RESULTS"
+	echo "run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status,requests,errors,rate_per_s,p50_ms,p90_ms,p99_ms,max_ms,storage_requests,retention_extensions" >"$RESULTS"
 	make_corpus
 	log "corpus: $(grep -E '^corpus_(files|bytes)=' "$META" | tr '\n' ' ')"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		machine_limits
 		for t in "${TOOLS[@]}"; do
-			if [[ $t == bunker-server ]]; then run_server; else run_tool "$t"; fi
+			case $t in
+			bunker-server) run_server ;;
+			bunker-s3) run_s3 ;;
+			*) run_tool "$t" ;;
+			esac
 		done
 	done
 
@@ -836,8 +1116,9 @@ main() {
 	fi
 }
 
-# A server still running when the harness ends (an error, ^C) is stopped.
-trap 'server_stop || true' EXIT
+# A server or MinIO still running when the harness ends (an error, ^C) is
+# stopped.
+trap 'server_stop || true; minio_stop' EXIT
 trap 'exit 130' INT TERM
 main "$@"
 exit

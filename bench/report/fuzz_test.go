@@ -12,6 +12,7 @@ func FuzzParseResults(f *testing.F) {
 	f.Add(strings.Join(Header, ",") + "\n1,restic,initial,1e308,1,1,1,1,ok,,,,,,,\n")
 	f.Add(serverCSV)
 	f.Add(legacyCSV)
+	f.Add(s3CSV)
 	f.Fuzz(func(t *testing.T, in string) {
 		rows, err := ParseResults(strings.NewReader(in))
 		if err != nil {
@@ -34,6 +35,9 @@ func FuzzParseResults(f *testing.F) {
 			t.Fatal(err)
 		}
 		if err := Render(&buf, serverMeta, Aggregate(rows)); err != nil {
+			t.Fatal(err)
+		}
+		if err := Render(&buf, s3Meta, Aggregate(rows)); err != nil {
 			t.Fatal(err)
 		}
 	})

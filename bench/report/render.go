@@ -44,6 +44,7 @@ func Render(w io.Writer, meta Meta, stats map[Key]Stat) error {
 	r.againstLimits()
 	r.details()
 	r.server()
+	r.s3()
 	r.method()
 	return bw.Flush()
 }
@@ -80,6 +81,9 @@ func (r *report) header() {
 		"A target is met when the ratio is at or below it.\n\n", fmtMiB(atof(r.meta["corpus_bytes"])), plural(r.meta.Get("runs"), "run"))
 	if r.hasServer() {
 		fmt.Fprintf(r.w, "bunker's vault server is measured in the same runs, beside bunker's local mode: see [Server mode](#server-mode).\n\n")
+	}
+	if r.hasS3() {
+		fmt.Fprintf(r.w, "The server with its vault on MinIO (S3 Object Lock) is measured in the same runs too: see [S3 vault (MinIO)](#s3-vault-minio).\n\n")
 	}
 	fmt.Fprintf(r.w, "Command: `%s` (took %s). Raw numbers of every run: [%s](%s).\n\n",
 		r.meta.Get("command"), r.meta.Get("duration"), r.meta.Get("csv"), r.meta.Get("csv"))

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,31 +115,42 @@ func TestParseResultsReadsAPIFigures(t *testing.T) {
 
 func TestParseResultsRejectsBadInput(t *testing.T) {
 	head := strings.Join(Header, ",") + "\n"
-	const api = ",,,,,,,"
+	const api = ",,,,,,,,," // the read API's and the S3 part's fields, empty
 	for name, in := range map[string]string{
-		"empty":             "",
-		"wrong header":      "a,b,c,d,e,f,g,h,i\n",
-		"too few fields":    head + "1,restic,initial,1,1,1,1,1,ok\n",
-		"too many fields":   head + "1,restic,initial,1,1,1,1,1,ok" + api + ",\n",
-		"run zero":          head + "0,restic,initial,1,1,1,1,1,ok" + api + "\n",
-		"unknown tool":      head + "1,tar,initial,1,1,1,1,1,ok" + api + "\n",
-		"unknown step":      head + "1,restic,prune,1,1,1,1,1,ok" + api + "\n",
-		"machine step":      head + "1,restic,read,1,1,1,1,1,ok" + api + "\n",
-		"server-only step":  head + "1,restic,api-points,1,1,1,1,1,ok" + api + "\n",
-		"local-only server": head + "1,server,union-local,1,1,1,1,1,ok" + api + "\n",
-		"check in server":   head + "1,bunker-server,check,1,1,1,1,1,ok" + api + "\n",
-		"bad status":        head + "1,restic,initial,1,1,1,1,1,maybe" + api + "\n",
-		"negative wall":     head + "1,restic,initial,-1,1,1,1,1,ok" + api + "\n",
-		"NaN wall":          head + "1,restic,initial,NaN,1,1,1,1,ok" + api + "\n",
-		"bad rss":           head + "1,restic,initial,1,1,1,1.5,1,ok" + api + "\n",
-		"negative size":     head + "1,restic,initial,1,1,1,1,-4,ok" + api + "\n",
-		"fractional count":  head + "1,bunker-server,api-vault,1,1,1,1,,ok,1.5,0,1,1,1,1,1\n",
-		"negative errors":   head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,-1,1,1,1,1,1\n",
-		"errors > requests": head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,11,1,1,1,1,1\n",
-		"NaN rate":          head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,NaN,1,1,1,1\n",
-		"negative p50":      head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,-1,1,1,1\n",
-		"p99 above max":     head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,1,2,5,4\n",
-		"p50 above p90":     head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,3,2,5,6\n",
+		"empty":                "",
+		"wrong header":         "a,b,c,d,e,f,g,h,i\n",
+		"too few fields":       head + "1,restic,initial,1,1,1,1,1,ok\n",
+		"too many fields":      head + "1,restic,initial,1,1,1,1,1,ok" + api + ",\n",
+		"run zero":             head + "0,restic,initial,1,1,1,1,1,ok" + api + "\n",
+		"unknown tool":         head + "1,tar,initial,1,1,1,1,1,ok" + api + "\n",
+		"unknown step":         head + "1,restic,prune,1,1,1,1,1,ok" + api + "\n",
+		"machine step":         head + "1,restic,read,1,1,1,1,1,ok" + api + "\n",
+		"server-only step":     head + "1,restic,api-points,1,1,1,1,1,ok" + api + "\n",
+		"local-only server":    head + "1,server,union-local,1,1,1,1,1,ok" + api + "\n",
+		"check in server":      head + "1,bunker-server,check,1,1,1,1,1,ok" + api + "\n",
+		"bad status":           head + "1,restic,initial,1,1,1,1,1,maybe" + api + "\n",
+		"negative wall":        head + "1,restic,initial,-1,1,1,1,1,ok" + api + "\n",
+		"NaN wall":             head + "1,restic,initial,NaN,1,1,1,1,ok" + api + "\n",
+		"bad rss":              head + "1,restic,initial,1,1,1,1.5,1,ok" + api + "\n",
+		"negative size":        head + "1,restic,initial,1,1,1,1,-4,ok" + api + "\n",
+		"fractional count":     head + "1,bunker-server,api-vault,1,1,1,1,,ok,1.5,0,1,1,1,1,1,,\n",
+		"negative errors":      head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,-1,1,1,1,1,1,,\n",
+		"errors > requests":    head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,11,1,1,1,1,1,,\n",
+		"NaN rate":             head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,NaN,1,1,1,1,,\n",
+		"negative p50":         head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,-1,1,1,1,,\n",
+		"p99 above max":        head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,1,2,5,4,,\n",
+		"p50 above p90":        head + "1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,3,2,5,6,,\n",
+		"S3 step not known":    head + "1,bunker-s3,check,1,1,1,1,1,ok" + api + "\n",
+		"minio parallel":       head + "1,minio,parallel,1,1,1,1,,ok" + api + "\n",
+		"bad op name":          head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,Put-Object=1,0\n",
+		"op without count":     head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject,0\n",
+		"negative op count":    head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=-1,0\n",
+		"fractional op":        head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1.5,0\n",
+		"op twice":             head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1 PutObject=2,0\n",
+		"two spaces":           head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1  GetObject=2,0\n",
+		"bad extensions":       head + "1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1,x\n",
+		"requests elsewhere":   head + "1,bunker-server,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1,\n",
+		"extensions elsewhere": head + "1,s3-server,initial,1,1,1,1,,ok,,,,,,,,,0\n",
 	} {
 		if _, err := ParseResults(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -332,7 +345,7 @@ func TestRenderServerSection(t *testing.T) {
 }
 
 func TestServerTargetsMissedAndUnmeasured(t *testing.T) {
-	head := strings.Join(Header, ",") + "\n"
+	head := strings.Join(Header[:apiFields], ",") + "\n"
 	const api = ",,,,,,,"
 	doc := render(t, serverMeta, head+
 		"1,bunker,initial,5,5,1,1000,1000,ok"+api+"\n"+
@@ -356,7 +369,7 @@ func TestServerTargetsMissedAndUnmeasured(t *testing.T) {
 }
 
 func TestAggregateAPIFigures(t *testing.T) {
-	head := strings.Join(Header, ",") + "\n"
+	head := strings.Join(Header[:apiFields], ",") + "\n"
 	stats := Aggregate(parse(t, head+
 		"1,bunker-server,api-vault,15,1,1,100,,ok,3000,1,199,1,2,3,9\n"+
 		"2,bunker-server,api-vault,15,1,1,100,,ok,3002,2,200,2,3,5,30\n"+
@@ -366,5 +379,182 @@ func TestAggregateAPIFigures(t *testing.T) {
 	want := APIFigures{Requests: 3000, Errors: 3, Rate: 199, P50: 2, P90: 3, P99: 4, Max: 10}
 	if got.API != want || got.OK != 3 || got.Failed != 1 {
 		t.Errorf("aggregate %+v, want figures %+v (medians; errors summed)", got, want)
+	}
+}
+
+// current rewrites a CSV of the read API's era into the CSV's current
+// form: the S3 part's two fields, empty, added to every row.
+func current(csv string) string {
+	lines := strings.Split(strings.TrimSuffix(csv, "\n"), "\n")
+	lines[0] = strings.Join(Header, ",")
+	for i := 1; i < len(lines); i++ {
+		lines[i] += ",,"
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// s3CSV adds the S3 part to serverCSV: the server with its vault on MinIO,
+// its backups and restore with the server's and MinIO's processes, and
+// the storage requests of each step.
+var s3CSV = current(serverCSV) + `1,bunker-s3,initial,9.00,5.00,1.00,81920,2000000000,ok,,,,,,,,PutObject=100 UploadPart=40 CreateMultipartUpload=10 CompleteMultipartUpload=10 GetObject=40,0
+1,s3-server,initial,9.00,3.00,1.00,204800,,ok,,,,,,,,,
+1,minio,initial,9.00,4.00,2.00,409600,,ok,,,,,,,,,
+1,bunker-s3,unchanged,8.00,1.00,0.50,40960,2000000000,ok,,,,,,,,GetObject=30 PutObject=2 PutObjectRetention=5 HeadObject=5,5
+1,s3-server,unchanged,8.00,1.00,0.50,102400,,ok,,,,,,,,,
+1,minio,unchanged,8.00,2.00,0.50,409600,,ok,,,,,,,,,
+1,bunker-s3,changed,3.00,1.50,0.50,51200,2100000000,ok,,,,,,,,PutObject=10 GetObject=20,0
+1,s3-server,changed,3.00,1.00,0.50,102400,,ok,,,,,,,,,
+1,minio,changed,3.00,1.00,0.50,409600,,ok,,,,,,,,,
+1,bunker-s3,restore,12.00,4.00,2.00,30000,,ok,,,,,,,,GetObject=1000 ListObjectVersions=2,0
+1,s3-server,restore,12.00,3.00,1.00,102400,,ok,,,,,,,,,
+1,minio,restore,12.00,5.00,1.00,409600,,ok,,,,,,,,,
+`
+
+var s3Meta = func() Meta {
+	m := Meta{"s3_minio_version": "minio version TEST", "s3_vault": "bucket bench with Object Lock; the vault created with `--storage minio --lock compliance`",
+		"s3_retention_slack": "168h"}
+	for k, v := range serverMeta {
+		m[k] = v
+	}
+	return m
+}()
+
+func TestParseResultsReadsStorageFigures(t *testing.T) {
+	rows := parse(t, s3CSV)
+	var got []Row
+	for _, r := range rows {
+		if r.Tool == S3Tool || r.Tool == S3Server || r.Tool == MinIO {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 12 {
+		t.Fatalf("%d rows of the S3 part, want 12", len(got))
+	}
+	want := map[string]int64{"GetObject": 30, "PutObject": 2, "PutObjectRetention": 5, "HeadObject": 5}
+	if u := got[3]; u.Step != "unchanged" || !maps.Equal(u.Storage, want) || u.Extensions != 5 || u.Stored != 2000000000 {
+		t.Errorf("unchanged row parsed as %+v", u)
+	}
+	if p := got[1]; p.Tool != S3Server || p.Storage != nil || p.Extensions != -1 {
+		t.Errorf("server row parsed as %+v", p)
+	}
+	// Rows of the earlier forms have no storage figures.
+	for _, r := range parse(t, serverCSV) {
+		if r.Storage != nil || r.Extensions != -1 {
+			t.Fatalf("row without the S3 fields parsed as %+v", r)
+		}
+	}
+	// The rows that TestParseResultsRejectsBadInput breaks are accepted
+	// whole.
+	head := strings.Join(Header, ",") + "\n"
+	for _, in := range []string{
+		"1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=1 GetObject=2,0\n",
+		"1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,,\n",
+		"1,minio,restore,1,1,1,1,,ok,,,,,,,,,\n",
+		"1,bunker-server,api-vault,1,1,1,1,,ok,10,0,1,1,1,1,1,,\n",
+	} {
+		if _, err := ParseResults(strings.NewReader(head + in)); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}
+
+func TestAggregateStorageFigures(t *testing.T) {
+	head := strings.Join(Header, ",") + "\n"
+	stats := Aggregate(parse(t, head+
+		"1,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=10 GetObject=1,0\n"+
+		"2,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=20,2\n"+
+		"3,bunker-s3,initial,1,1,1,1,1,ok,,,,,,,,PutObject=30 GetObject=5,1\n"+
+		"4,bunker-s3,initial,,,,,,failed,,,,,,,,,\n"+
+		"1,minio,initial,1,1,1,1,,ok,,,,,,,,,\n"))
+	got := stats[Key{S3Tool, "initial"}].S3
+	// Medians per operation (a run without one counts 0) and of the totals.
+	want := StorageFigures{Runs: 3, Requests: 20, ByOp: map[string]float64{"PutObject": 20, "GetObject": 1}, Extensions: 1}
+	if got.Runs != want.Runs || got.Requests != want.Requests || !maps.Equal(got.ByOp, want.ByOp) || got.Extensions != want.Extensions {
+		t.Errorf("storage figures %+v, want %+v", got, want)
+	}
+	if m := stats[Key{MinIO, "initial"}].S3; m.Runs != 0 {
+		t.Errorf("MinIO's row has storage figures %+v", m)
+	}
+}
+
+func TestRenderS3Section(t *testing.T) {
+	doc := render(t, s3Meta, s3CSV)
+	for prefix, want := range map[string]string{
+		// 9 s against 6.25 s through the server with a local vault: 1.44×.
+		"| initial backup | 6.25 s | 9.00 s |":                    "| 1.44× | ≤ 1.50× | yes | 5.00 s | 1.80× | 1/1 |",
+		"| unchanged re-backup | 5.00 s | 8.00 s |":               "| 1.60× | ≤ 1.50× | **no** | 4.00 s | 2.00× | 1/1 |",
+		"| backup after changing 5% of files | failed | 3.00 s |": "| — | ≤ 1.50× | — | 2.00 s | 1.50× | 1/1 |",
+		"| full restore | failed | 12.0 s |":                      "| — | ≤ 1.50× | — | failed | — | 1/1 |",
+		// Client 6 s, server 4 s, MinIO 6 s of CPU in 9 s.
+		"| initial backup | 6.00 s | 4.00 s | 6.00 s |": "| 1.78 | 80.0 MiB | 200.0 MiB | 400.0 MiB | 1.0 MiB | 1907.3 MiB |",
+		"| full restore | 6.00 s | 4.00 s | 6.00 s |":   "| 1.33 | 29.3 MiB | 100.0 MiB | 400.0 MiB | — | — |",
+		// 200 requests for 2 GB stored.
+		"| requests per GB stored, initial backup |":                       "| 100.0 (200 requests; the vault holds 1907.3 MiB after it) |",
+		"| retention-extension requests (PutObjectRetention) per backup |": "| unchanged re-backup: 5; backup after changing 5% of files: 0 |",
+		"| storage objects whose retention was extended |":                 "| initial backup: 0; unchanged re-backup: 5; backup after changing 5% of files: 0 |",
+		// 1002 requests to restore 100 MiB.
+		"| requests for the restore |":     "| 1002 (9555.8 per GB restored) |",
+		"| `GetObject` |":                  "| 40 | 20.0 | 30 | 20 | 1000 |",
+		"| `PutObject` |":                  "| 100 | 50.0 | 2 | 10 | 0 |",
+		"| `PutObjectRetention` |":         "| 0 | 0.0 | 5 | 0 | 0 |",
+		"| all |":                          "| 200 | 100.0 | 42 | 30 | 1002 |",
+		"| retention extended (objects) |": "| 0 | — | 5 | 0 | 0 |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+	for _, want := range []string{
+		"see [S3 vault (MinIO)](#s3-vault-minio)",
+		"## S3 vault (MinIO)",
+		"### Target: within 1.50× of the local vault's time",
+		"with the vault on MinIO (minio version TEST)",
+		"creates a bucket bench with Object Lock; the vault created with `--storage minio --lock compliance`, and starts",
+		"with a retention slack of 168h.",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Operations in order of their requests over all steps; ties by name.
+	order := []string{"| `GetObject` |", "| `PutObject` |", "| `UploadPart` |", "| `CompleteMultipartUpload` |",
+		"| `CreateMultipartUpload` |", "| `HeadObject` |", "| `PutObjectRetention` |", "| `ListObjectVersions` |", "| all |"}
+	last := -1
+	for _, op := range order {
+		i := strings.Index(doc, op)
+		if i <= last {
+			t.Errorf("%s out of order", op)
+		}
+		last = i
+	}
+	for _, d := range []string{render(t, serverMeta, serverCSV), render(t, Meta{}, sampleCSV)} {
+		if strings.Contains(d, "S3 vault") {
+			t.Error("S3 section without results of the S3 part")
+		}
+	}
+}
+
+func TestRenderS3Failed(t *testing.T) {
+	head := strings.Join(Header, ",") + "\n"
+	var b strings.Builder
+	b.WriteString(head)
+	for _, step := range ServerModeSteps {
+		for _, tool := range []string{S3Tool, S3Server, MinIO} {
+			fmt.Fprintf(&b, "1,%s,%s,,,,,,failed,,,,,,,,,\n", tool, step)
+		}
+	}
+	doc := render(t, s3Meta, b.String())
+	for prefix, want := range map[string]string{
+		"| initial backup | — | failed |":                                  "| — | ≤ 1.50× | — | — | — | 0/1 |",
+		"| requests per GB stored, initial backup |":                       "| failed |",
+		"| retention-extension requests (PutObjectRetention) per backup |": "| unchanged re-backup: failed; backup after changing 5% of files: failed |",
+		"| requests for the restore |":                                     "| failed |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+	if strings.Contains(doc, "| all |") {
+		t.Error("table of operations without any measured")
 	}
 }

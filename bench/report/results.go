@@ -6,19 +6,28 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Header is the first record of the results CSV that bench/run.sh writes.
-// The last seven fields are the read API's figures under load, empty in
-// the rows of other steps.
+// Fields 10 to 16 are the read API's figures under load, empty in the rows
+// of other steps; the last two are the S3 part's storage requests during
+// the step ("op=N op=N ...", by S3 operation) and the storage objects whose
+// retention the server extended, empty in other rows.
 var Header = []string{"run", "tool", "step", "wall_s", "user_s", "sys_s", "max_rss_kb", "stored_bytes", "status",
-	"requests", "errors", "rate_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms"}
+	"requests", "errors", "rate_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+	"storage_requests", "retention_extensions"}
 
 // legacyFields is how many fields the CSV had before the read API's
-// figures were added; such files are still read.
-const legacyFields = 9
+// figures were added, apiFields how many before the S3 part's; such files
+// are still read.
+const (
+	legacyFields = 9
+	apiFields    = 16
+)
 
 // Status values of a measured step.
 const (
@@ -39,6 +48,12 @@ type Row struct {
 	Stored   int64 // bytes in the repository after the step; -1 if not measured
 	Status   string
 	API      APIFigures
+	// Storage is the S3 part's storage requests during the step, by
+	// operation; nil in other rows.
+	Storage map[string]int64
+	// Extensions is how many storage objects had their retention
+	// extended during the step; -1 when not recorded.
+	Extensions int64
 }
 
 // APIFigures are what a load of the read API gave: zero for other steps.
@@ -59,7 +74,7 @@ func ParseResults(r io.Reader) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("results: header: %w", err)
 	}
-	if !slices.Equal(head, Header) && !slices.Equal(head, Header[:legacyFields]) {
+	if !slices.Equal(head, Header) && !slices.Equal(head, Header[:apiFields]) && !slices.Equal(head, Header[:legacyFields]) {
 		return nil, fmt.Errorf("results: header %q, want %q", head, Header)
 	}
 	var rows []Row
@@ -85,7 +100,7 @@ func ParseResults(r io.Reader) ([]Row, error) {
 }
 
 func parseRow(rec []string) (Row, error) {
-	var row Row
+	row := Row{Extensions: -1}
 	var err error
 	if row.Run, err = strconv.Atoi(rec[0]); err != nil || row.Run < 1 {
 		return row, fmt.Errorf("run %q is not a positive integer", rec[0])
@@ -128,7 +143,47 @@ func parseRow(rec []string) (Row, error) {
 	if a.P50 > a.P90 || a.P90 > a.P99 || a.P99 > a.Max {
 		return row, fmt.Errorf("latency percentiles %v, %v, %v, %v out of order", a.P50, a.P90, a.P99, a.Max)
 	}
+	if len(rec) == apiFields {
+		return row, nil
+	}
+	if row.Storage, err = parseStorage(rec[16]); err != nil {
+		return row, fmt.Errorf("storage_requests: %w", err)
+	}
+	if rec[17] != "" {
+		if row.Extensions, err = parseCount(rec[17], false); err != nil {
+			return row, fmt.Errorf("retention_extensions: %w", err)
+		}
+	}
+	if (row.Storage != nil || row.Extensions >= 0) && row.Tool != S3Tool {
+		return row, fmt.Errorf("storage requests in a %s row: only %s rows have them", row.Tool, S3Tool)
+	}
 	return row, nil
+}
+
+var opNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
+
+// parseStorage reads "op=N op=N ...": S3 operation names, each once, with
+// their request counts. An empty field is nil (not measured).
+func parseStorage(s string) (map[string]int64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	ops := map[string]int64{}
+	for _, f := range strings.Split(s, " ") {
+		op, n, ok := strings.Cut(f, "=")
+		if !ok || !opNameRE.MatchString(op) {
+			return nil, fmt.Errorf("%q is not op=count", f)
+		}
+		if _, dup := ops[op]; dup {
+			return nil, fmt.Errorf("%s given twice", op)
+		}
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || v < 0 || v > 1e12 {
+			return nil, fmt.Errorf("%s=%q is not a request count", op, n)
+		}
+		ops[op] = v
+	}
+	return ops, nil
 }
 
 // parseSeconds accepts an empty field (not measured) as zero.

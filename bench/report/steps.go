@@ -59,6 +59,19 @@ const (
 	StepAPIVault   = "api-vault"   // GET /v1/vaults/{v} under load
 )
 
+// The S3 part of a run: S3Tool is bunker through its vault server with the
+// vault on MinIO (the client side of each step); S3Server and MinIO are the
+// server's and MinIO's processes, recorded under the same step names.
+const (
+	S3Tool   = "bunker-s3"
+	S3Server = "s3-server"
+	MinIO    = "minio"
+)
+
+// S3TimeGoal: a step of the S3 part takes at most this multiple of the
+// same step's wall time with the vault on the server's local disk.
+const S3TimeGoal = 1.5
+
 // ServerModeSteps are the steps measured in server mode beside bunker's
 // local ones of the same name.
 var ServerModeSteps = []string{"initial", "unchanged", "changed", "restore"}
@@ -92,6 +105,8 @@ func knownStep(tool, step string) bool {
 		steps = append(slices.Clone(ServerModeSteps), StepParallel, StepUnionLocal, StepSmall, StepAPIPoints, StepAPIVault)
 	case tool == ServerProc:
 		steps = append(slices.Clone(ServerModeSteps), StepParallel, StepSmall, StepAPIPoints, StepAPIVault)
+	case tool == S3Tool || tool == S3Server || tool == MinIO:
+		steps = ServerModeSteps
 	case isTool(tool):
 		steps = names(ToolSteps)
 	}
