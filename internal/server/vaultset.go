@@ -25,10 +25,11 @@ import (
 
 // openVault is a vault whose storage the server has open.
 type openVault struct {
-	name string
-	be   storage.Backend
-	repo *repo.Repository
-	lock storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
+	name   string
+	be     storage.Backend
+	repo   *repo.Repository
+	master crypto.MasterKey // opens fresh views of the vault for verification
+	lock   storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
 	// gc is held shared by every request that reads or adds blobs, and
 	// exclusively by garbage collection.
 	gc sync.RWMutex
@@ -115,6 +116,7 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	if err != nil {
 		return fail(err)
 	}
+	ov.master = master
 	if l, ok := be.(storage.Locker); ok {
 		if ov.lock, err = l.Lock(ctx, false); err != nil {
 			return fail(fmt.Errorf("lock: %w", err))
