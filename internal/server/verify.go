@@ -22,7 +22,10 @@ import (
 )
 
 // verifyLock returns the lock that serialises verifications of a vault.
-func (vs *vaultSet) verifyLock(name string) interface{ Lock(); Unlock() } {
+func (vs *vaultSet) verifyLock(name string) interface {
+	Lock()
+	Unlock()
+} {
 	return vs.maintenanceLock("\x00verify/" + name)
 }
 
