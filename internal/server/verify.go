@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
@@ -22,10 +23,7 @@ import (
 )
 
 // verifyLock returns the lock that serialises verifications of a vault.
-func (vs *vaultSet) verifyLock(name string) interface {
-	Lock()
-	Unlock()
-} {
+func (vs *vaultSet) verifyLock(name string) *sync.Mutex {
 	return vs.maintenanceLock("\x00verify/" + name)
 }
 
