@@ -253,3 +253,58 @@ func TestVerifyPermissions(t *testing.T) {
 		t.Errorf("%d denied verify attempts audited, want 3", denied)
 	}
 }
+
+// TestVerifySchedule checks the server's own verification: each vault once
+// every period of the server's clock, incrementally.
+func TestVerifySchedule(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{VerifyEvery: 20 * time.Millisecond})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := backupTo(t, host, "prod", "host1", randomTree(t, "one.bin", 1<<20))
+	runs := func() []store.Job {
+		jobs, err := vadmin.Jobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []store.Job
+		for _, j := range jobs {
+			if j.Kind == "verify" && j.By == "bunker server" && j.State != store.JobRunning {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
+	waitRuns := func(n int) []store.Job {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if js := runs(); len(js) >= n {
+				return js
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("fewer than %d scheduled verifications in 20s: %+v", n, runs())
+		return nil
+	}
+	// The first run may come before or after the backup.
+	n := len(waitRuns(1))
+	// The server's clock stands still: no further run is due.
+	time.Sleep(200 * time.Millisecond)
+	if js := runs(); len(js) != n {
+		t.Fatalf("%d scheduled runs while none was due, had %d", len(js), n)
+	}
+	s.Clock.Advance(time.Second)
+	waitRuns(n + 1)
+	if pt, err := vadmin.Point(ctx, "prod", p.ID.String()); err != nil || pt.Verified == nil || !pt.Verified.OK {
+		t.Fatalf("point after scheduled runs: %+v %v", pt.Verified, err)
+	}
+	s.Clock.Advance(time.Second)
+	last := waitRuns(n + 2)[0] // newest first
+	if last.State != store.JobSucceded || last.Detail["packs_read"] != float64(0) || last.Detail["points"] != float64(1) {
+		t.Fatalf("a later scheduled run is not incremental: %+v", last)
+	}
+}
