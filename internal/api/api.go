@@ -142,6 +142,7 @@ type VerifyReport struct {
 	PacksSkipped  int             `json:"packs_skipped"` // verified sound within max_age
 	BytesRead     int64           `json:"bytes_read"`
 	Problems      []VerifyProblem `json:"problems"`
+	Notes         []string        `json:"notes,omitempty"` // findings that damage nothing
 }
 
 // VerifyProblem is one defect a verification found: the damaged object,

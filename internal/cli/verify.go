@@ -184,6 +184,9 @@ func (g *globals) printVaultVerify(rep api.VerifyReport) {
 			}
 		}
 	}
+	for _, n := range rep.Notes {
+		g.printf("note: %s\n", display(n))
+	}
 	if len(rep.PointsDamaged) > 0 {
 		ids := make([]string, len(rep.PointsDamaged))
 		for i, id := range rep.PointsDamaged {

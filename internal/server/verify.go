@@ -212,6 +212,34 @@ func (s *Server) verifySteps(ctx context.Context, name string, maxAge time.Durat
 		slices.Sort(rep.Problems[i].Points)
 		rep.Problems[i].Points = slices.Compact(rep.Problems[i].Points)
 	}
+	// A missing pack that no point needs is what garbage collection leaves
+	// where the storage still retains an index object naming it: noted,
+	// not a problem.
+	keep := make([]bool, len(rep.Problems))
+	for i, pr := range rep.Problems {
+		keep[i] = pr.Kind != "pack-missing" || len(pr.Points) > 0 || len(pr.Affected) > 0
+		if !keep[i] {
+			rep.Notes = append(rep.Notes, pr.Object+" is missing, but no point needs it (collected as garbage; an index object naming it is still retained)")
+		}
+	}
+	var kept []api.VerifyProblem
+	renum := map[int]int{}
+	for i, pr := range rep.Problems {
+		if keep[i] {
+			renum[i] = len(kept)
+			kept = append(kept, pr)
+		}
+	}
+	rep.Problems = append([]api.VerifyProblem{}, kept...)
+	for _, res := range results {
+		m := map[int]bool{}
+		for i := range res.problems {
+			if j, ok := renum[i]; ok {
+				m[j] = true
+			}
+		}
+		res.problems = m
+	}
 
 	// Missing packs are unsound too: should one come back, it is read.
 	for _, pr := range rep.Problems {
