@@ -39,6 +39,11 @@ type openVault struct {
 	// recover is set when a write to the storage failed: packs stored
 	// before the failure are indexed when the next backup starts.
 	recover atomic.Bool
+	// verifying counts verifications reading the vault under a shared hold
+	// of gc, for hours on a large vault: garbage collection waits for none
+	// of them (a waiting writer would hold off every backup) but skips its
+	// pass.
+	verifying atomic.Int32
 }
 
 func (v *openVault) close() {

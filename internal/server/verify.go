@@ -123,8 +123,10 @@ func (s *Server) verifySteps(ctx context.Context, name string, maxAge time.Durat
 	if err != nil {
 		return err
 	}
-	// Garbage collection waits until the data is read: nothing disappears
-	// under the check.
+	// Nothing disappears under the check: garbage collection skips its
+	// passes until the data is read (see openVault.verifying).
+	ov.verifying.Add(1)
+	defer ov.verifying.Add(-1)
 	ov.gc.RLock()
 	defer ov.gc.RUnlock()
 	r, err := repo.Open(ctx, ov.be, ov.master, repo.Options{Logger: s.log})
