@@ -308,3 +308,37 @@ func TestVerifySchedule(t *testing.T) {
 		t.Fatalf("a later scheduled run is not incremental: %+v", last)
 	}
 }
+
+// TestVerifyAlongsideBackupsAndMaintenance runs verifications while hosts
+// back up and maintenance runs: every one succeeds, and each point found
+// is sound.
+func TestVerifyAlongsideBackupsAndMaintenance(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	backupTo(t, host, "prod", "host1", randomTree(t, "first.bin", 1<<20))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 3 {
+			backupTo(t, host, "prod", "host1", randomTree(t, "more.bin", (i+1)<<19))
+		}
+	}()
+	for range 3 {
+		rep, err := vadmin.Verify(ctx, "prod", api.VerifyRequest{Full: true})
+		if err != nil || !rep.OK || len(rep.PointsDamaged) != 0 {
+			t.Fatalf("verify during backups: %+v %v", rep, err)
+		}
+		if _, err := vadmin.Maintain(ctx, "prod"); err != nil {
+			t.Fatalf("maintenance during verification: %v", err)
+		}
+	}
+	<-done
+	if rep := verify(t, vadmin, api.VerifyRequest{Full: true}); !rep.OK || rep.Points != 4 {
+		t.Fatalf("after the backups: %+v", rep)
+	}
+}
