@@ -102,6 +102,63 @@ type Point struct {
 	Retained bool           `json:"retained"` // the vault's lock keeps it from deletion now
 	Holds    []int64        `json:"holds,omitempty"`
 	Lock     retention.Mode `json:"lock_mode,omitempty"`
+	// Verified is the point's latest verification; absent until one ran.
+	Verified *PointVerified `json:"verified,omitempty"`
+}
+
+// PointVerified is the outcome of a point's latest verification.
+type PointVerified struct {
+	At          time.Time `json:"at"`
+	OK          bool      `json:"ok"`
+	SignatureOK bool      `json:"signature_ok"`
+	Job         int64     `json:"job"`
+	Problems    int       `json:"problems"` // how many defects affect it
+}
+
+// VerifyRequest is the body of a verification request; both fields are
+// optional.
+type VerifyRequest struct {
+	// MaxAge skips packs verified sound within this span ("7d"); the
+	// server's --verify-max-age when empty.
+	MaxAge string `json:"max_age,omitempty"`
+	// Full reads every pack, whatever was verified before.
+	Full bool `json:"full,omitempty"`
+}
+
+// VerifyReport is what one verification of a vault found.
+type VerifyReport struct {
+	Vault         string          `json:"vault"`
+	Job           int64           `json:"job"`
+	Started       time.Time       `json:"started"`
+	Finished      time.Time       `json:"finished"`
+	MaxAge        string          `json:"max_age"` // "0" with full
+	Full          bool            `json:"full"`
+	OK            bool            `json:"ok"`             // no problem found at all
+	Points        int             `json:"points"`         // points verified
+	PointsOK      []string        `json:"points_ok"`      // ids
+	PointsDamaged []string        `json:"points_damaged"` // ids: a problem affects them or their signature is invalid
+	Packs         int             `json:"packs"`          // indexed packs
+	PacksRead     int             `json:"packs_read"`
+	PacksSkipped  int             `json:"packs_skipped"` // verified sound within max_age
+	BytesRead     int64           `json:"bytes_read"`
+	Problems      []VerifyProblem `json:"problems"`
+	Notes         []string        `json:"notes,omitempty"` // findings that damage nothing
+}
+
+// VerifyProblem is one defect a verification found: the damaged object,
+// the files it damages and every point that needs it.
+type VerifyProblem struct {
+	Kind     string           `json:"kind"` // pack-missing, pack-damaged, blob-missing, blob-damaged, tree-damaged, index-damaged, point-damaged, point-missing, signature-invalid
+	Object   string           `json:"object"`
+	Detail   string           `json:"detail"`
+	Affected []VerifyAffected `json:"affected,omitempty"` // files and directories
+	Points   []string         `json:"points,omitempty"`   // every point it affects
+}
+
+// VerifyAffected is a file or directory of a point that a problem damages.
+type VerifyAffected struct {
+	Point string `json:"point"`
+	Path  string `json:"path"`
 }
 
 // RetentionRequest is a request body.

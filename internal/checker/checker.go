@@ -25,6 +25,14 @@ type Options struct {
 	ReadData bool // read and authenticate every pack
 	// Progress, if set, is told of each pack read.
 	Progress func(done, total int)
+	// SkipPack, if set, is asked of each stored pack before ReadData reads
+	// it: a pack it names is not read, so damage inside it goes unseen
+	// (a missing pack is still reported). An incremental verification
+	// skips the packs it verified recently.
+	SkipPack func(id blob.ID) bool
+	// PackDone, if set, is told of each pack read with whether it was
+	// sound: complete, hashing to its name, every blob authentic.
+	PackDone func(id blob.ID, ok bool)
 }
 
 // Affected is a file or directory whose data is damaged.
@@ -47,6 +55,7 @@ type Report struct {
 	Packs         int       `json:"packs"`
 	Blobs         int       `json:"blobs"`
 	PacksRead     int       `json:"packs_read"`
+	PacksSkipped  int       `json:"packs_skipped,omitempty"` // not read: SkipPack named them
 	BytesRead     int64     `json:"bytes_read"`
 	UnindexedPack []string  `json:"unindexed_packs,omitempty"` // left by interrupted backups; harmless, removed by prune
 	Problems      []Problem `json:"problems"`

@@ -63,13 +63,21 @@ type blobCheck struct {
 func (c *checker) readPacks(ctx context.Context, stored map[blob.ID]int64) error {
 	contents := c.r.Index().PackContents()
 	var todo []*packCheck
+	skipped := 0
 	for id, pe := range contents {
-		if size, ok := stored[id]; ok {
-			todo = append(todo, &packCheck{pe: pe, size: size})
+		size, ok := stored[id]
+		if !ok {
+			continue
 		}
+		if c.opts.SkipPack != nil && c.opts.SkipPack(id) {
+			skipped++
+			continue
+		}
+		todo = append(todo, &packCheck{pe: pe, size: size})
 	}
+	c.rep.PacksSkipped = skipped
 	slices.SortFunc(todo, func(a, b *packCheck) int { return bytes.Compare(a.pe.Pack[:], b.pe.Pack[:]) })
-	total := len(contents)
+	total := len(contents) - skipped
 	var done int
 	finish := func(pc *packCheck) {
 		c.finishPack(pc)
@@ -215,6 +223,7 @@ func (c *checker) readAside(ctx context.Context, pc *packCheck, e pack.Entry, se
 func (c *checker) finishPack(pc *packCheck) {
 	name := "packs/" + pc.pe.Pack.String()
 	if pc.readErr != nil {
+		c.packDone(pc, false)
 		i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: "unreadable: " + pc.readErr.Error()})
 		c.markDamaged(pc.pe.Entries, i)
 		return
@@ -223,7 +232,9 @@ func (c *checker) finishPack(pc *packCheck) {
 	c.rep.PacksRead++
 	c.rep.BytesRead += pc.read
 	c.mu.Unlock()
-	if pc.hashOK && len(pc.bad) == 0 {
+	sound := pc.hashOK && len(pc.bad) == 0
+	c.packDone(pc, sound)
+	if sound {
 		return
 	}
 	detail := fmt.Sprintf("%d of %d blobs damaged", len(pc.bad), len(pc.pe.Entries))
@@ -232,6 +243,16 @@ func (c *checker) finishPack(pc *packCheck) {
 	}
 	i := c.problem(Problem{Kind: "pack-damaged", Object: name, Detail: detail})
 	c.markDamaged(pc.bad, i)
+}
+
+// packDone tells Options.PackDone about a pack, one call at a time.
+func (c *checker) packDone(pc *packCheck, ok bool) {
+	if c.opts.PackDone == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.PackDone(pc.pe.Pack, ok)
 }
 
 // packStream reads a pack, hashing what it reads. A read error other than

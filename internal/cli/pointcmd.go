@@ -188,6 +188,16 @@ func (g *globals) printPoint(p api.Point) {
 		g.printf("state        %s\n", p.State)
 	}
 	g.printf("signed by    %s\n", display(p.KeyID))
+	switch v := p.Verified; {
+	case v == nil:
+		g.printf("verified     never (see `bunker verify`)\n")
+	case v.OK:
+		g.printf("verified     %s: ok (job %d)\n", when(v.At), v.Job)
+	case !v.SignatureOK:
+		g.printf("verified     %s: DAMAGED, the signature is invalid; %d problems (job %d)\n", when(v.At), v.Problems, v.Job)
+	default:
+		g.printf("verified     %s: DAMAGED, %d problems (job %d)\n", when(v.At), v.Problems, v.Job)
+	}
 }
 
 func newPointDeleteCmd(g *globals) *cobra.Command {

@@ -122,7 +122,7 @@ and a key file in your config directory, both created on first use.`,
 	root.PersistentPostRunE = func(*cobra.Command, []string) error { return g.stopProfiles() }
 	root.AddCommand(
 		newInitCmd(g), newBackupCmd(g), newRestoreCmd(g), newPointsCmd(g), newLsCmd(g),
-		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g),
+		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g), newVerifyCmd(g),
 		newStatsCmd(g), newKeyCmd(g),
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),

@@ -52,6 +52,13 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 				}
 				cfg.Storages[name] = sc
 			}
+			// Zero switches these off; the server reads zero as its default.
+			if cfg.VerifyEvery == 0 {
+				cfg.VerifyEvery = -1
+			}
+			if cfg.VerifyMaxAge == 0 {
+				cfg.VerifyMaxAge = -1
+			}
 			return runServer(cmd, g, cfg)
 		},
 	}
@@ -64,6 +71,8 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.StringArrayVar(&cfg.Hosts, "host", nil, "a DNS `name` or address clients use, for the generated certificate (repeatable)")
 	fl.StringArrayVar(&cfg.Relax, "relax-constraint", nil, "switch off a separation-of-duties `constraint` (see `bunker role constraints`)")
 	fl.DurationVar(&cfg.MaintenanceEvery, "maintenance-every", time.Hour, "how often expiry, bin purge and garbage collection run")
+	fl.DurationVar(&cfg.VerifyEvery, "verify-every", 24*time.Hour, "how often each vault is verified, incrementally (0: never)")
+	fl.DurationVar(&cfg.VerifyMaxAge, "verify-max-age", 7*24*time.Hour, "verification skips packs verified sound within this age (0: read every pack every time)")
 	fl.DurationVar(&cfg.GCMargin, "gc-margin", 6*time.Hour, "garbage collection leaves packs younger than this alone")
 	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fl.StringArrayVar(&targets, "s3", nil, "an S3 storage `target` for vaults: NAME=s3://bucket/prefix?endpoint=host:port&credentials=FILE (repeatable; see docs/S3.md)")

@@ -328,3 +328,10 @@ func (c *Client) Audit(ctx context.Context, after uint64, limit int) (api.AuditP
 func (c *Client) AuditExport(ctx context.Context) (io.ReadCloser, error) {
 	return c.Stream(ctx, "/v1/audit/export", nil)
 }
+
+// Verify verifies a vault's data and point signatures now, incrementally
+// unless req.Full.
+func (c *Client) Verify(ctx context.Context, vault string, req api.VerifyRequest) (api.VerifyReport, error) {
+	var out api.VerifyReport
+	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/verify", nil, req, &out)
+}

@@ -75,6 +75,7 @@ const (
 	VaultPolicy      Permission = "vault.policy"      // locks, retention, bin settings
 	VaultDelete      Permission = "vault.delete"      // delete an empty vault
 	VaultMaintain    Permission = "vault.maintain"    // run maintenance: expiry, bin purge, garbage collection
+	VaultVerify      Permission = "vault.verify"      // verify a vault's data and point signatures
 	GovernanceBypass Permission = "governance.bypass" // delete or shorten governance-locked points early (binding option)
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
@@ -89,10 +90,10 @@ func grants(r Role) []Permission {
 	case RestoreOperator:
 		return []Permission{VaultRead, PointRead, DataRead}
 	case VaultAdmin:
-		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain,
+		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
 			PointRead, PointDelete, PointRetain, PointHold}
 	case Auditor:
-		return []Permission{AuditRead, VaultRead, PointRead}
+		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify}
 	case SecurityAdmin:
 		return []Permission{PrincipalAdmin}
 	}

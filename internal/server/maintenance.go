@@ -193,6 +193,10 @@ func (s *Server) purgeBin(ctx context.Context, v *store.Vault, ov *openVault, by
 // held off. Packs younger than the margin and blobs that open backup
 // sessions rely on are kept.
 func (s *Server) collect(ctx context.Context, v *store.Vault, ov *openVault, rep *api.MaintenanceReport) error {
+	if ov.verifying.Load() > 0 {
+		s.log.Info("garbage collection left to the next pass: a verification is reading the vault", "vault", v.Name)
+		return nil
+	}
 	ov.gc.Lock()
 	defer ov.gc.Unlock()
 	if err := ov.repo.Flush(ctx); err != nil {

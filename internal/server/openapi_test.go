@@ -432,6 +432,11 @@ var schemaTypes = map[string]any{
 	"Vault":             api.Vault{},
 	"VaultUpdate":       api.VaultUpdate{},
 	"LockRequest":       api.LockRequest{},
+	"VerifyRequest":     api.VerifyRequest{},
+	"VerifyReport":      api.VerifyReport{},
+	"VerifyProblem":     api.VerifyProblem{},
+	"VerifyAffected":    api.VerifyAffected{},
+	"PointVerified":     api.PointVerified{},
 	// store
 	"StorePrincipal": store.Principal{},
 	"Token":          store.Token{},
@@ -459,7 +464,7 @@ var requestTypes = map[string]bool{
 	"SessionRequest": true, "CommitRequest": true, "BindingRequest": true, "RetentionRequest": true,
 	"HoldRequest": true, "LoginRequest": true, "PrincipalRequest": true, "PrincipalUpdate": true,
 	"PasswordChange": true, "TOTPRequest": true, "TokenRequest": true, "VaultRequest": true,
-	"VaultUpdate": true, "LockRequest": true,
+	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true,
 }
 
 // marshalSamples are filled-in values of the types that encode themselves

@@ -68,8 +68,16 @@ func (s *Server) handlePointList(c *call) error {
 		if err != nil {
 			return err
 		}
+		vs, err := tx.PointVerifications(c.ctx, vault)
+		if err != nil {
+			return err
+		}
 		for i := range ps {
-			out = append(out, s.pointView(v, &ps[i], hs))
+			view := s.pointView(v, &ps[i], hs)
+			if pv, ok := vs[ps[i].ID]; ok {
+				view.Verified = verifyView(&pv)
+			}
+			out = append(out, view)
 		}
 		return nil
 	})
@@ -133,6 +141,13 @@ func (s *Server) handlePointShow(c *call) error {
 			return err
 		}
 		view = s.pointView(v, p, hs)
+		pv, err := tx.PointVerification(c.ctx, vault, p.ID)
+		switch {
+		case err == nil:
+			view.Verified = verifyView(pv)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		return nil
 	})
 	if err != nil {

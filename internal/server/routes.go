@@ -69,6 +69,7 @@ func (s *Server) routes() http.Handler {
 	add("PUT /v1/vaults/{vault}/lock", "vault.lock", true, s.handleLockSet)
 	add("DELETE /v1/vaults/{vault}/lock", "vault.unlock", true, s.handleLockRemove)
 	add("POST /v1/vaults/{vault}/maintenance", "vault.maintain", true, s.handleMaintain)
+	add("POST /v1/vaults/{vault}/verify", "vault.verify", true, s.handleVerify)
 	add("GET /v1/jobs", "job.list", true, s.handleJobs)
 
 	// Points, holds, the bin.

@@ -59,6 +59,13 @@ type Config struct {
 	// MaintenanceEvery is the period of the maintenance pass: expiry, bin
 	// purge, garbage collection (default 1h; negative disables it).
 	MaintenanceEvery time.Duration
+	// VerifyEvery is how often each vault is verified, incrementally: packs
+	// verified sound within VerifyMaxAge are not read again (default 24h;
+	// negative disables it).
+	VerifyEvery time.Duration
+	// VerifyMaxAge is how recent a pack's sound verification must be for a
+	// verification to skip it (default 7 days; negative reads every pack).
+	VerifyMaxAge time.Duration
 	// GCMargin keeps packs younger than this from garbage collection, so
 	// that data a backup is still uploading is never collected (default 6h).
 	GCMargin time.Duration
@@ -198,6 +205,15 @@ func (c *Config) defaults() error {
 	if c.GCMargin == 0 {
 		c.GCMargin = 6 * time.Hour
 	}
+	if c.VerifyEvery == 0 {
+		c.VerifyEvery = 24 * time.Hour
+	}
+	if c.VerifyMaxAge == 0 {
+		c.VerifyMaxAge = 7 * 24 * time.Hour
+	}
+	if c.VerifyMaxAge < 0 {
+		c.VerifyMaxAge = 0
+	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 64
 	}
@@ -272,6 +288,10 @@ func (s *Server) Start(ctx context.Context) {
 	if s.cfg.MaintenanceEvery > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.maintenanceLoop(ctx) }()
+	}
+	if s.cfg.VerifyEvery > 0 {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
 	}
 }
 

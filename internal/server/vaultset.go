@@ -31,10 +31,11 @@ const treeCacheBytes = 32 << 20
 
 // openVault is a vault whose storage the server has open.
 type openVault struct {
-	name string
-	be   storage.Backend
-	repo *repo.Repository
-	lock storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
+	name   string
+	be     storage.Backend
+	repo   *repo.Repository
+	master crypto.MasterKey // opens fresh views of the vault for verification
+	lock   storage.Unlocker // shared process lock: no other process prunes the vault meanwhile
 	// gc is held shared by every request that reads or adds blobs, and
 	// exclusively by garbage collection.
 	gc sync.RWMutex
@@ -44,6 +45,11 @@ type openVault struct {
 	// recover is set when a write to the storage failed: packs stored
 	// before the failure are indexed when the next backup starts.
 	recover atomic.Bool
+	// verifying counts verifications reading the vault under a shared hold
+	// of gc, for hours on a large vault: garbage collection waits for none
+	// of them (a waiting writer would hold off every backup) but skips its
+	// pass.
+	verifying atomic.Int32
 }
 
 func (v *openVault) close() {
@@ -121,6 +127,7 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	if err != nil {
 		return fail(err)
 	}
+	ov.master = master
 	if l, ok := be.(storage.Locker); ok {
 		if ov.lock, err = l.Lock(ctx, false); err != nil {
 			return fail(fmt.Errorf("lock: %w", err))

@@ -206,6 +206,35 @@ type ObjectRetention struct {
 	Held   bool   // under a legal hold
 }
 
+// PackVerification is the last time a pack of a vault was read whole and
+// checked: complete, hashing to its name, every blob authentic.
+type PackVerification struct {
+	Pack       string    `json:"pack"`
+	VerifiedAt time.Time `json:"verified_at"`
+	OK         bool      `json:"ok"`
+}
+
+// VerifyProblem is one defect a verification found that affects a point.
+type VerifyProblem struct {
+	Kind   string   `json:"kind"`   // as the checker names it, or "signature-invalid", "point-missing"
+	Object string   `json:"object"` // the stored object concerned
+	Detail string   `json:"detail"`
+	Paths  []string `json:"paths,omitempty"` // files and directories of the point it damages
+}
+
+// PointVerification is the result of one verification of one point.
+type PointVerification struct {
+	Vault       string          `json:"vault"`
+	Point       string          `json:"point"`
+	Job         int64           `json:"job"`
+	VerifiedAt  time.Time       `json:"verified_at"`
+	OK          bool            `json:"ok"` // no problem affects it and its signature is valid
+	SignatureOK bool            `json:"signature_ok"`
+	Problems    []VerifyProblem `json:"problems,omitempty"`
+	PacksRead   int             `json:"packs_read"` // by the run, for the whole vault
+	BytesRead   int64           `json:"bytes_read"`
+}
+
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a
 // missing record; creates return ErrExists for a duplicate name.
 type Tx interface {
@@ -264,4 +293,20 @@ type Tx interface {
 
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
+
+	// PackVerifications returns the last verification of each pack of a
+	// vault, by pack id.
+	PackVerifications(ctx context.Context, vault string) (map[string]PackVerification, error)
+	// RecordPackVerifications stores verifications, replacing earlier ones
+	// of the same packs.
+	RecordPackVerifications(ctx context.Context, vault string, vs []PackVerification) error
+	// ForgetPackVerifications drops what is recorded of packs (deleted ones).
+	ForgetPackVerifications(ctx context.Context, vault string, packs []string) error
+	// RecordPointVerification adds a point's verification to its history.
+	RecordPointVerification(ctx context.Context, v *PointVerification) error
+	// PointVerification returns the latest verification of a point.
+	PointVerification(ctx context.Context, vault, point string) (*PointVerification, error)
+	// PointVerifications returns the latest verification of each point of a
+	// vault, by point id.
+	PointVerifications(ctx context.Context, vault string) (map[string]PointVerification, error)
 }

@@ -68,6 +68,8 @@ type Options struct {
 	RealTime bool
 	// RetentionSlack is passed to the server (default: one second).
 	RetentionSlack time.Duration
+	// VerifyEvery is passed to the server (default: never).
+	VerifyEvery time.Duration
 }
 
 // Start runs a server until the test ends.
@@ -90,6 +92,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.RetentionSlack == 0 {
 		opts.RetentionSlack = time.Second
 	}
+	if opts.VerifyEvery == 0 {
+		opts.VerifyEvery = -1
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
@@ -99,6 +104,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Relax:          opts.Relax,
 		Storages:       opts.Storages,
 		RetentionSlack: opts.RetentionSlack,
+		VerifyEvery:    opts.VerifyEvery,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -123,4 +123,27 @@ var sqliteSchema = []string{
 	`CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END`,
 	`CREATE TRIGGER checkpoint_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END`,
 	`CREATE TRIGGER checkpoint_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END`,
+	// Statements from here on are added to older databases when they open.
+	`CREATE TABLE pack_verifications (
+		vault TEXT NOT NULL,
+		pack TEXT NOT NULL,
+		verified_at INTEGER NOT NULL,
+		ok INTEGER NOT NULL,
+		PRIMARY KEY (vault, pack))`,
+	`CREATE TABLE point_verifications (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		vault TEXT NOT NULL,
+		point TEXT NOT NULL,
+		job INTEGER NOT NULL DEFAULT 0,
+		verified_at INTEGER NOT NULL,
+		ok INTEGER NOT NULL,
+		signature_ok INTEGER NOT NULL,
+		problems TEXT NOT NULL DEFAULT '[]',
+		packs_read INTEGER NOT NULL DEFAULT 0,
+		bytes_read INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE INDEX point_verifications_by_point ON point_verifications (vault, point, id)`,
 }
+
+// v1Statements is how many statements of sqliteSchema a database of
+// schema version 1 was created with, before the applied count was kept.
+const v1Statements = 17

@@ -57,6 +57,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 		var v string
 		err := tx.tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
+		applied := 1 // the meta table
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -69,15 +70,34 @@ func (s *DB) migrate(ctx context.Context) error {
 			if n > schemaVersion {
 				return fmt.Errorf("the database has schema version %d, newer than this bunker (%d): upgrade bunker", n, schemaVersion)
 			}
-			return nil // version 1 is the only version so far
+			// Within a version, statements are only ever added at the end
+			// of sqliteSchema: a database runs the ones it has not.
+			applied = v1Statements
+			err = tx.tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_statements'`).Scan(&v)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("read schema statements: %w", err)
+			default:
+				if applied, err = strconv.Atoi(v); err != nil {
+					return fmt.Errorf("schema statements %q is not a number", v)
+				}
+			}
+			if applied > len(sqliteSchema) {
+				return fmt.Errorf("the database has %d schema statements, more than this bunker knows (%d): upgrade bunker", applied, len(sqliteSchema))
+			}
 		}
-		for _, stmt := range sqliteSchema[1:] {
+		for _, stmt := range sqliteSchema[applied:] {
 			if _, err := tx.tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("create schema: %w", err)
 			}
 		}
-		_, err = tx.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('schema_version', ?)`, strconv.Itoa(schemaVersion))
-		return err
+		for _, kv := range [][2]string{{"schema_version", strconv.Itoa(schemaVersion)}, {"schema_statements", strconv.Itoa(len(sqliteSchema))}} {
+			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

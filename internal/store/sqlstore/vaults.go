@@ -217,7 +217,13 @@ func (t *tx) UpdatePoint(ctx context.Context, p *store.Point) error {
 }
 
 func (t *tx) DeletePoint(ctx context.Context, vault, id string) error {
-	return t.execOne(ctx, "point "+id, `DELETE FROM points WHERE vault = ? AND id = ?`, vault, id)
+	if err := t.execOne(ctx, "point "+id, `DELETE FROM points WHERE vault = ? AND id = ?`, vault, id); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM point_verifications WHERE vault = ? AND point = ?`, vault, id); err != nil {
+		return fmt.Errorf("forget verifications of point %s: %w", id, err)
+	}
+	return nil
 }
 
 const holdCols = `id, vault, point, tag, range_from, range_to, reason, created_at, created_by, released_at, released_by`
