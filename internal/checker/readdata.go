@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -105,6 +106,7 @@ func (c *checker) readPacks(ctx context.Context, stored map[blob.ID]int64) error
 			for j := range jobs {
 				h := blob.Handle{ID: j.e.ID, Type: j.e.Type}
 				l := index.Location{Pack: j.pc.pe.Pack, Salt: j.pc.pe.Salt, Offset: j.e.Offset, Length: j.e.Length, RawLen: j.e.RawLen, Flags: j.e.Flags}
+				buf = room(buf, int(j.e.RawLen))
 				out, err := c.r.OpenBlob(h, l, j.sealed, buf)
 				if err != nil {
 					j.pc.markBad(j.e)
@@ -319,4 +321,14 @@ func (b *budget) release(n int) {
 	b.held -= n
 	b.mu.Unlock()
 	b.cond.Broadcast()
+}
+
+// room returns buf, or a new empty buffer of at least n bytes rounded up to
+// a power of two when buf is smaller: a verifier then allocates a few times
+// in all as larger blobs come, not each time one is the largest yet.
+func room(buf []byte, n int) []byte {
+	if cap(buf) >= n {
+		return buf[:0]
+	}
+	return make([]byte, 0, 1<<bits.Len(uint(n-1)))
 }
