@@ -2,10 +2,12 @@ package checker_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/archiver"
 	"github.com/bunkerhq/bunker/internal/blob"
@@ -37,6 +39,7 @@ func fixture(t *testing.T) (*repotest.Vault, *repo.Point, string, string) {
 	}
 	mk("damaged.bin", 1)
 	mk("intact.bin", 2)
+	settleAtimes(t, src)
 	a, err := archiver.New(r, archiver.Options{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +59,27 @@ func fixture(t *testing.T) (*repotest.Vault, *repo.Point, string, string) {
 		t.Fatal("first chunk not indexed")
 	}
 	return v, p, loc.Pack.String(), src
+}
+
+// settleAtimes sets the access time of dir and what it holds an hour
+// ahead, so that reading them (relatime updates an access time older than
+// the modification) does not change the metadata the next backup records.
+func settleAtimes(t *testing.T, dir string) {
+	t.Helper()
+	ahead := time.Now().Add(time.Hour)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, ahead, fi.ModTime())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func findFile(t *testing.T, r *repo.Repository, p *repo.Point, path string) *tree.Node {
