@@ -39,7 +39,7 @@ func SQLite(path string, p *Prose, target int64) error {
 // GrowSQLite inserts rows into a database created by SQLite until the file
 // is at least target bytes (at least one batch is always inserted).
 func GrowSQLite(path string, p *Prose, target int64) error {
-	db, err := sql.Open("sqlite", path)
+	db, err := sql.Open("sqlite", path+"?_pragma=synchronous(OFF)&_pragma=journal_mode(MEMORY)")
 	if err != nil {
 		return fmt.Errorf("sqlite open %s: %w", path, err)
 	}
@@ -53,7 +53,7 @@ func GrowSQLite(path string, p *Prose, target int64) error {
 		if !first && st.Size() >= target {
 			break
 		}
-		if err := insertBatch(db, p, 2000); err != nil {
+		if err := insertBatch(db, p, 250); err != nil {
 			return fmt.Errorf("sqlite insert %s: %w", path, err)
 		}
 	}
