@@ -119,8 +119,12 @@ func (b *builder) generate(c Category, rem int64, found int) error {
 			}
 		}
 	case Encrypted:
-		for need(made, used) {
-			plain := []byte(strings.Repeat(p.Paragraph()+"\n", 4+b.rng.IntN(int(unit/400)+1)))
+		for need(made, used) && made < 12 {
+			var pb strings.Builder
+			for pb.Len() < int(unit) {
+				pb.WriteString(p.Paragraph() + "\n")
+			}
+			plain := []byte(pb.String())
 			var data []byte
 			var err error
 			var rel, gen string

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -25,23 +24,38 @@ func photo(rng *rand.Rand, w, h int) *image.RGBA {
 			[3]float64{rng.Float64() * 255, rng.Float64() * 255, rng.Float64() * 255}}
 	}
 	base := [3]float64{rng.Float64() * 200, rng.Float64() * 200, rng.Float64() * 200}
+	buf := make([][3]float64, w*h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			c := base
 			for k := range c {
 				c[k] += 40 * float64(y) / float64(h)
 			}
-			for _, b := range blobs {
+			buf[y*w+x] = c
+		}
+	}
+	for _, b := range blobs {
+		x0, x1 := max(int(b.x-b.r), 0), min(int(b.x+b.r)+1, w)
+		y0, y1 := max(int(b.y-b.r), 0), min(int(b.y+b.r)+1, h)
+		for y := y0; y < y1; y++ {
+			for x := x0; x < x1; x++ {
 				d := math.Hypot(float64(x)-b.x, float64(y)-b.y)
 				if d < b.r {
 					t := 1 - d/b.r
+					c := &buf[y*w+x]
 					for k := range c {
 						c[k] = c[k]*(1-t) + b.c[k]*t
 					}
 				}
 			}
+		}
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := buf[y*w+x]
 			n := rng.NormFloat64() * 6
-			img.Set(x, y, color.RGBA{clamp(c[0] + n), clamp(c[1] + n), clamp(c[2] + n), 255})
+			i := img.PixOffset(x, y)
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = clamp(c[0]+n), clamp(c[1]+n), clamp(c[2]+n), 255
 		}
 	}
 	return img
