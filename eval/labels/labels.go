@@ -9,6 +9,7 @@
 package labels
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -90,14 +91,17 @@ func (l *Labels) Touched() int { return len(l.AttackedPresent()) }
 
 // Write stores l as dir/<scenario>.json.
 func (l *Labels) Write(dir string) error {
-	b, err := json.MarshalIndent(l, "", " ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(l); err != nil {
 		return fmt.Errorf("labels %s: %w", l.Scenario, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("labels %s: %w", l.Scenario, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, l.Scenario+".json"), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, l.Scenario+".json"), buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("labels %s: %w", l.Scenario, err)
 	}
 	return nil
