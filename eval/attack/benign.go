@@ -168,7 +168,11 @@ func (e *env) editText(data []byte) []byte {
 			}
 		}
 	}
-	return []byte(strings.Join(lines, "\n"))
+	out := []byte(strings.Join(lines, "\n"))
+	if bytes.Equal(out, data) {
+		out = append(out, "\n"+e.prose.Sentence(5)+"\n"...)
+	}
+	return out
 }
 
 func benign(cfg Config) []Scenario {

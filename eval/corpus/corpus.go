@@ -372,13 +372,16 @@ func Build(dir string, opt Options) (*Manifest, error) {
 	if avail < 0 {
 		avail = opt.Budget / 2
 	}
+	// Bound the file count per category so small budgets stay fast to
+	// build and scan: about one file per 256 KiB of budget.
+	maxFiles := int(min(max(opt.Budget/(256<<10), 30), 4000))
 	for _, c := range Categories() {
 		quota := avail * share(c) / 100
 		var used int64
 		n := 0
 		var rest []candidate
 		for _, cd := range cands[c] {
-			if (used+cd.size > quota && n >= 3) || n >= 400 {
+			if (used+cd.size > quota && n >= 3) || n >= maxFiles {
 				rest = append(rest, cd)
 				continue
 			}
@@ -389,7 +392,7 @@ func Build(dir string, opt Options) (*Manifest, error) {
 			n++
 		}
 		cands[c] = rest
-		if err := b.generate(c, quota-used, n); err != nil {
+		if err := b.generate(c, quota-used, n, maxFiles); err != nil {
 			return nil, err
 		}
 	}

@@ -22,10 +22,10 @@ func (b *builder) prose() *synth.Prose { return synth.NewProse(b.m.Words, b.rng)
 // generate fills what is left of category c's quota (rem bytes) with
 // generated files when c is a kind the machine typically lacks, and
 // guarantees a minimum presence for every category.
-func (b *builder) generate(c Category, rem int64, found int) error {
+func (b *builder) generate(c Category, rem int64, found, maxFiles int) error {
 	const minFiles = 5
 	need := func(made int, used int64) bool {
-		return found+made < minFiles || (used < rem && made < 400)
+		return found+made < minFiles || (used < rem && found+made < maxFiles)
 	}
 	p := b.prose()
 	mod := BaseTime().Add(-48 * time.Hour)
@@ -108,7 +108,7 @@ func (b *builder) generate(c Category, rem int64, found int) error {
 		}
 	case Image:
 		// Real photos are scarce on servers: add camera-like JPEGs.
-		for n := 0; n < 3 || (used < rem && made < 200); n++ {
+		for n := 0; n < 3 || (used < rem && found+made < maxFiles); n++ {
 			w, h := 320+b.rng.IntN(640), 240+b.rng.IntN(480)
 			data, err := synth.JPEG(b.rng, w, h)
 			if err != nil {
