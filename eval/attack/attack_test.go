@@ -163,7 +163,7 @@ func TestScenariosOnSmallCorpus(t *testing.T) {
 			if err := Clone(cleanDir, tree); err != nil {
 				t.Fatal(err)
 			}
-			res, err := s.Apply(tree, filepath.Join(dir, "pool"), m, 3, cfg)
+			res, err := s.Apply(tree, filepath.Join(dir, "pool"), m, 3)
 			if errors.Is(err, ErrSkipped) {
 				t.Skip(err)
 			}
@@ -190,7 +190,7 @@ func TestScenariosOnSmallCorpus(t *testing.T) {
 			if err := Clone(cleanDir, tree2); err != nil {
 				t.Fatal(err)
 			}
-			res2, err := s.Apply(tree2, filepath.Join(dir, "pool"), m, 3, cfg)
+			res2, err := s.Apply(tree2, filepath.Join(dir, "pool"), m, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +439,7 @@ func TestStripes10MiB(t *testing.T) {
 	if err := Clone(clean, tree); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Apply(tree, "", m, 1, Config{})
+	res, err := s.Apply(tree, "", m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

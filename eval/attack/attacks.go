@@ -206,6 +206,10 @@ func attacks(cfg Config) []Scenario {
 			run: func(e *env) error { return e.encryptAll(e.victims(n, nil), full(ChaCha20, TechFullChaCha)) }},
 		{Name: "attack-full-few", Kind: a, Probe: true, Description: fmt.Sprintf("threshold probe: only %d files fully encrypted (AES-256-CTR)", few),
 			run: func(e *env) error { return e.encryptAll(e.victims(few, nil), full(AES256CTR, TechFullAES)) }},
+		{Name: "attack-full-at-threshold", Kind: a, Description: "exactly 20 files fully encrypted (AES-256-CTR): the smallest point that must be infected",
+			run: func(e *env) error { return e.encryptAll(e.victims(20, nil), full(AES256CTR, TechFullAES)) }},
+		{Name: "attack-full-19", Kind: a, Probe: true, Description: "threshold probe: 19 files fully encrypted (ChaCha20), one below the threshold",
+			run: func(e *env) error { return e.encryptAll(e.victims(19, nil), full(ChaCha20, TechFullChaCha)) }},
 		{Name: "attack-intermittent-10m", Kind: a, Description: fmt.Sprintf("the %d largest files: 1 MiB of every 10 MiB encrypted (ChaCha20)", n),
 			run: func(e *env) error {
 				return e.encryptAll(e.largest(n), encSpec{tech: TechStripes10M, cipher: ChaCha20,

@@ -129,15 +129,14 @@ func copyFile(src, dst string) error {
 // Apply mutates tree (a Clone of the clean point described by m) into the
 // scenario's point and returns its labels. pool holds spare files from
 // corpus.Build. The selection is deterministic for seed.
-func (s Scenario) Apply(tree, pool string, m *corpus.Manifest, seed uint64, cfg Config) (*Result, error) {
-	cfg = cfg.withDefaults()
+func (s Scenario) Apply(tree, pool string, m *corpus.Manifest, seed uint64) (*Result, error) {
 	h := uint64(14695981039346656037)
 	for _, c := range []byte(s.Name) {
 		h = (h ^ uint64(c)) * 1099511628211
 	}
 	rng := rand.New(rand.NewPCG(seed, h))
 	e := &env{
-		root: tree, pool: pool, m: m, rng: rng, cfg: cfg,
+		root: tree, pool: pool, m: m, rng: rng,
 		prose: synth.NewProse(m.Words, rng),
 		now:   corpus.BaseTime().Add(36 * time.Hour),
 		lab: &labels.Labels{Scenario: s.Name, Kind: s.Kind, Description: s.Description, Probe: s.Probe,
@@ -164,7 +163,6 @@ type env struct {
 	m          *corpus.Manifest
 	rng        *rand.Rand
 	prose      *synth.Prose
-	cfg        Config
 	now        time.Time
 	lab        *labels.Labels
 	keys       map[string]Key

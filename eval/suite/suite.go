@@ -93,7 +93,7 @@ func Generate(dir string, opt Options) (*Manifest, error) {
 		if err := attack.Clone(clean, tree); err != nil {
 			return nil, fmt.Errorf("suite: %s: %w", s.Name, err)
 		}
-		res, err := s.Apply(tree, pool, cm, opt.Seed, opt.Attack)
+		res, err := s.Apply(tree, pool, cm, opt.Seed)
 		if err != nil && !errors.Is(err, attack.ErrSkipped) {
 			return nil, fmt.Errorf("suite: %w", err)
 		}
