@@ -76,7 +76,12 @@ func Scenarios(cfg Config) []Scenario {
 // Clone makes dst a copy of the tree src, hard-linking files when the file
 // system allows (scenarios never write through a link: every change goes
 // to a fresh inode) and copying otherwise. Modification times are kept.
-func Clone(src, dst string) error {
+func Clone(src, dst string) error { return clone(src, dst, true) }
+
+// CloneCopy is Clone without hard links: every file is copied.
+func CloneCopy(src, dst string) error { return clone(src, dst, false) }
+
+func clone(src, dst string, link bool) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("clone: %w", err)
@@ -92,8 +97,10 @@ func Clone(src, dst string) error {
 			}
 			return nil
 		}
-		if err := os.Link(p, target); err == nil {
-			return nil
+		if link {
+			if err := os.Link(p, target); err == nil {
+				return nil
+			}
 		}
 		return copyFile(p, target)
 	})

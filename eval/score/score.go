@@ -101,6 +101,7 @@ func (r Rate) Value() float64 {
 	return float64(r.K) / float64(r.N)
 }
 
+// String formats the rate as "k/n (p%)".
 func (r Rate) String() string {
 	return fmt.Sprintf("%d/%d (%.1f%%)", r.K, r.N, 100*r.Value())
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Attack attack.Config
 	// Roots overrides the directories walked for real files.
 	Roots []string
+	// Copy makes every point a full copy instead of hard-linking the
+	// unchanged files to the clean point.
+	Copy bool
 }
 
 // Point summarises one generated point.
@@ -90,7 +93,11 @@ func Generate(dir string, opt Options) (*Manifest, error) {
 		}
 		t := time.Now()
 		tree := filepath.Join(dir, s.Name)
-		if err := attack.Clone(clean, tree); err != nil {
+		cl := attack.Clone
+		if opt.Copy {
+			cl = attack.CloneCopy
+		}
+		if err := cl(clean, tree); err != nil {
 			return nil, fmt.Errorf("suite: %s: %w", s.Name, err)
 		}
 		res, err := s.Apply(tree, pool, cm, opt.Seed)

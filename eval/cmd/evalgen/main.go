@@ -30,6 +30,7 @@ func main() {
 	large := flag.Int("large", 0, "files of 20 MiB or more: 1 always, -1 never, 0 when -size-mb >= 96")
 	only := flag.String("only", "", "comma-separated scenario names (default all)")
 	list := flag.Bool("list", false, "list the scenarios and exit")
+	copyAll := flag.Bool("copy", false, "copy unchanged files into every point instead of hard-linking them to clean/")
 	flag.Parse()
 	cfg := attack.Config{Files: *files, Few: *few}
 	if *list {
@@ -42,7 +43,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "evalgen: -out is required")
 		os.Exit(2)
 	}
-	opt := suite.Options{Seed: *seed, Budget: int64(*sizeMB) << 20, Large: *large, Attack: cfg}
+	opt := suite.Options{Seed: *seed, Budget: int64(*sizeMB) << 20, Large: *large, Attack: cfg, Copy: *copyAll}
 	if *only != "" {
 		opt.Only = strings.Split(*only, ",")
 	}
