@@ -247,7 +247,7 @@ func attacks(cfg Config) []Scenario {
 			run: func(e *env) error {
 				return e.encryptAll(e.victims(n, nil), encSpec{tech: TechEncryptRename, cipher: AES256CTR, ext: e.randomExt()})
 			}},
-		{Name: "attack-rename-only", Kind: a, Description: fmt.Sprintf("%d files renamed to one new extension without encryption (a wiper/scareware probe)", n),
+		{Name: "attack-rename-only", Kind: a, Probe: true, Description: fmt.Sprintf("probe: %d files renamed to one new extension without encryption (content intact, so not held to the infected target)", n),
 			run: func(e *env) error {
 				ext := e.randomExt()
 				for _, en := range e.victims(n, nil) {

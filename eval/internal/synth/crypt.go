@@ -13,7 +13,8 @@ import (
 	"io"
 	"time"
 
-	"golang.org/x/crypto/openpgp" //nolint:staticcheck // frozen but produces real OpenPGP messages
+	"golang.org/x/crypto/openpgp"        //nolint:staticcheck // frozen but produces real OpenPGP messages
+	"golang.org/x/crypto/openpgp/packet" //nolint:staticcheck // see above
 	"golang.org/x/crypto/pbkdf2"
 )
 
@@ -61,8 +62,9 @@ func ZipAES(files map[string][]byte, order []string, password string, mod time.T
 		mac.Write(data)
 		payload := append(append(append(salt, dk[64:66]...), data...), mac.Sum(nil)[:10]...)
 		extra := []byte{0x01, 0x99, 7, 0, 2, 0, 'A', 'E', 3, byte(zip.Deflate), 0}
+		d, t := DOSTime(mod)
 		h := &zip.FileHeader{
-			Name: name, Method: ZipAESMethod, Flags: 0x1, Modified: mod, Extra: extra,
+			Name: name, Method: ZipAESMethod, Flags: 0x1, ModifiedDate: d, ModifiedTime: t, Extra: extra,
 			CompressedSize64: uint64(len(payload)), UncompressedSize64: uint64(len(files[name])),
 		}
 		w, err := zw.CreateRaw(h)
@@ -79,12 +81,13 @@ func ZipAES(files map[string][]byte, order []string, password string, mod time.T
 	return buf.Bytes(), nil
 }
 
-// PGP returns a real OpenPGP symmetrically encrypted message (as written by
-// `gpg --symmetric`: SKESK packet with iterated S2K, then an integrity
-// protected AES-256 data packet) of plaintext.
+// PGP returns a real OpenPGP symmetrically encrypted message (like
+// `gpg --symmetric`: an SKESK packet with iterated S2K, then an integrity
+// protected AES-256 data packet holding a ZLIB-compressed literal packet) of plaintext.
 func PGP(plaintext []byte, password string) ([]byte, error) {
 	var buf bytes.Buffer
-	w, err := openpgp.SymmetricallyEncrypt(&buf, []byte(password), &openpgp.FileHints{IsBinary: true}, nil)
+	w, err := openpgp.SymmetricallyEncrypt(&buf, []byte(password), &openpgp.FileHints{IsBinary: true},
+		&packet.Config{DefaultCipher: packet.CipherAES256, DefaultCompressionAlgo: packet.CompressionZLIB})
 	if err != nil {
 		return nil, fmt.Errorf("pgp encrypt: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"html"
 	"strings"
 	"time"
@@ -16,10 +17,22 @@ func zipParts(parts [][2]string, stored map[string]bool, mod time.Time) ([]byte,
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, p := range parts {
-		h := &zip.FileHeader{Name: p[0], Method: zip.Deflate, Modified: mod}
 		if stored[p[0]] {
-			h.Method = zip.Store
+			// As office suites write it: no extra field, no data
+			// descriptor, so the content sits at a fixed offset.
+			d, t := DOSTime(mod)
+			h := &zip.FileHeader{Name: p[0], Method: zip.Store, ModifiedDate: d, ModifiedTime: t,
+				CRC32: crc32.ChecksumIEEE([]byte(p[1])), CompressedSize64: uint64(len(p[1])), UncompressedSize64: uint64(len(p[1]))}
+			w, err := zw.CreateRaw(h)
+			if err != nil {
+				return nil, fmt.Errorf("zip part %s: %w", p[0], err)
+			}
+			if _, err := w.Write([]byte(p[1])); err != nil {
+				return nil, fmt.Errorf("zip part %s: %w", p[0], err)
+			}
+			continue
 		}
+		h := &zip.FileHeader{Name: p[0], Method: zip.Deflate, Modified: mod}
 		w, err := zw.CreateHeader(h)
 		if err != nil {
 			return nil, fmt.Errorf("zip part %s: %w", p[0], err)
@@ -32,6 +45,14 @@ func zipParts(parts [][2]string, stored map[string]bool, mod time.Time) ([]byte,
 		return nil, fmt.Errorf("zip close: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// DOSTime returns t in the MS-DOS date and time fields of ZIP headers.
+func DOSTime(t time.Time) (date, tm uint16) {
+	t = t.UTC()
+	date = uint16(t.Day() + int(t.Month())<<5 + (t.Year()-1980)<<9)
+	tm = uint16(t.Second()/2 + t.Minute()<<5 + t.Hour()<<11)
+	return date, tm
 }
 
 const xmlHeader = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n"
