@@ -58,7 +58,11 @@ func ReadResults(p string) (*Results, error) {
 }
 
 // Counts are per-file confusion counts.
-type Counts struct{ TP, FP, FN int }
+type Counts struct {
+	TP int `json:"tp"`
+	FP int `json:"fp"`
+	FN int `json:"fn"`
+}
 
 // Add accumulates o into c.
 func (c *Counts) Add(o Counts) { c.TP += o.TP; c.FP += o.FP; c.FN += o.FN }
@@ -91,7 +95,10 @@ type PointScore struct {
 }
 
 // Rate is k out of n.
-type Rate struct{ K, N int }
+type Rate struct {
+	K int `json:"k"`
+	N int `json:"n"`
+}
 
 // Value is K/N (0 when N is 0).
 func (r Rate) Value() float64 {
@@ -112,19 +119,21 @@ type Report struct {
 	Points  []PointScore `json:"points"`
 	// Detection: attack points touching ≥ Threshold files judged infected;
 	// DetectionAny counts suspicious too.
-	Detection, DetectionAny Rate
+	Detection    Rate `json:"detection"`
+	DetectionAny Rate `json:"detection_any"`
 	// Probes: attack points below the threshold judged infected or
 	// suspicious (informational).
-	Probes Rate
+	Probes Rate `json:"probes"`
 	// FalsePositive: benign points judged infected; Suspicious: benign
 	// points judged suspicious.
-	FalsePositive, Suspicious Rate
-	Files                     Counts
-	ByTechnique               map[string]Counts // TP/FN per attack technique
-	ByFamily                  map[string]Counts // TP/FN per technique family
-	FPByCause                 map[string]int    // flagged benign paths per benign technique ("unchanged" for untouched)
-	Missing                   []string          // scenarios without a result
-	Unknown                   []string          // results for scenarios without labels
+	FalsePositive Rate              `json:"false_positive"`
+	Suspicious    Rate              `json:"suspicious"`
+	Files         Counts            `json:"files"`
+	ByTechnique   map[string]Counts `json:"by_technique"` // TP/FN per attack technique
+	ByFamily      map[string]Counts `json:"by_family"`    // TP/FN per technique family
+	FPByCause     map[string]int    `json:"fp_by_cause"`  // flagged benign paths per benign technique ("unchanged" for untouched)
+	Missing       []string          `json:"missing,omitempty"`
+	Unknown       []string          `json:"unknown,omitempty"`
 }
 
 func norm(p string) string {
