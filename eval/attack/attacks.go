@@ -81,7 +81,16 @@ func (e *env) encrypt(rel string, s encSpec) error {
 	if err := e.write(dst, ct, e.mode(rel)); err != nil {
 		return err
 	}
-	f := labels.File{Attacked: true, Technique: s.tech, Family: Family(s.tech), Change: labels.Modified}
+	f := labels.File{Attacked: true, Technique: s.tech, Family: Family(s.tech), Change: labels.Modified,
+		Cipher: string(k.Cipher), Encoding: string(k.Encoding)}
+	if k.Ranges == nil {
+		f.Encrypted = [][2]int64{{0, int64(len(plain))}}
+	}
+	for _, r := range k.Ranges {
+		if end := min(r.Off+r.Len, int64(len(plain))); end > r.Off {
+			f.Encrypted = append(f.Encrypted, [2]int64{r.Off, end - r.Off})
+		}
+	}
 	if dst != rel {
 		if err := e.remove(rel); err != nil {
 			return err

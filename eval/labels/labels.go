@@ -54,6 +54,12 @@ type File struct {
 	Change    Change `json:"change"`
 	From      string `json:"from,omitempty"`
 	Category  string `json:"category,omitempty"`
+	// Cipher, Encrypted and Encoding describe an encryption attack (never
+	// the key): the cipher, the encrypted [offset, length) ranges of the
+	// original file, and how the ciphertext is stored (raw, base64, hex).
+	Cipher    string     `json:"cipher,omitempty"`
+	Encrypted [][2]int64 `json:"encrypted,omitempty"`
+	Encoding  string     `json:"encoding,omitempty"`
 }
 
 // Labels is the ground truth of one scenario.
