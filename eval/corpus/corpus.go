@@ -259,6 +259,17 @@ func classify(p string, size int64) (Category, bool) {
 	return "", false
 }
 
+// secretLike reports paths that may hold credentials or keys.
+func secretLike(p string) bool {
+	l := strings.ToLower(p)
+	for _, w := range []string{"secret", "private", "passw", "shadow", "credential", "token", "/ssh", "/ssl/", "key", ".pem", "gshadow", "sudoers"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
 func hasPrefix(p, magic string) bool {
 	f, err := os.Open(p)
 	if err != nil {
@@ -300,6 +311,11 @@ func scan(roots []string, maxVisits int, maxSize int64) map[Category][]candidate
 			}
 			info, err := d.Info()
 			if err != nil || info.Size() == 0 || info.Size() > maxSize {
+				return nil
+			}
+			// Only files every user may read, and nothing that looks like a
+			// secret: the corpus must not carry credentials.
+			if info.Mode().Perm()&0o004 == 0 || secretLike(p) {
 				return nil
 			}
 			if seen[p] {

@@ -23,7 +23,7 @@ import (
 
 func main() {
 	out := flag.String("out", "", "output directory (must not exist or be empty)")
-	sizeMB := flag.Int("size-mb", 64, "approximate size of the clean point in MiB")
+	sizeMB := flag.Int("size-mb", 128, "approximate size of the clean point in MiB (CI: 8)")
 	seed := flag.Uint64("seed", 1, "seed for every selection")
 	files := flag.Int("files", 25, "files touched per scenario")
 	few := flag.Int("few", 5, "files touched by the threshold probes")
