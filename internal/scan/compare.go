@@ -1,0 +1,104 @@
+package scan
+
+import "fmt"
+
+// Evidence weights. A strong file finding weighs 1; the point-level
+// findings are documented in [Judge].
+const (
+	weightStrong    = 1.0
+	weightBroken    = 0.3
+	weightNewBroken = 0.1
+	weightNewRandom = 0.05
+)
+
+// Compare judges one file from its previous and current profiles. old is
+// nil for a new file. It returns evidence with Weight 0 when the change is
+// not suspicious.
+//
+// Strong evidence (Weight 1, Strong true) is:
+//   - a structure that was valid before and is broken now, while the new
+//     version has ciphertext-like cells;
+//   - cells, compared at the same offsets, that turned from text or plain
+//     data into uniform random bytes or base64/hex of random bytes: two or
+//     more, or one when it is the first cell, the file is now malformed or
+//     the file has at most two cells. For container formats whose layout
+//     may legitimately move (ZIP, PDF, ELF, tar, media...), such cells
+//     count only when the file is still malformed or kept its size (in
+//     place encryption keeps the size or adds a small footer).
+//
+// Weak evidence is a broken structure without random data (0.3), and for
+// new files a malformed known format (0.1) or an unknown format that is
+// entirely random (0.05). A file that became a valid archive or media file
+// is never evidence, nor is a file that was random before and still is.
+func Compare(old, cur *Profile) Evidence {
+	ev := Evidence{Path: cur.Name}
+	if old == nil {
+		switch {
+		case cur.Format.Known() && !cur.Valid:
+			ev.Weight = weightNewBroken
+			ev.Reason = fmt.Sprintf("new %s file is malformed: %s", cur.Format, cur.Problem)
+		case !cur.Format.Known() && cur.JudgedCells() > 0 && cur.RandomCells() == cur.JudgedCells():
+			ev.Weight = weightNewRandom
+			ev.Reason = "new file of unknown format holds only random data"
+		}
+		return ev
+	}
+	if cur.Valid && cur.Format.Compressed() && cur.Format != old.Format {
+		return ev
+	}
+	newly, encoded, compared := 0, 0, 0
+	first := int64(-1)
+	j := 0
+	for i := range cur.Regions {
+		nc := &cur.Regions[i]
+		for j < len(old.Regions) && old.Regions[j].Offset < nc.Offset {
+			j++
+		}
+		if j >= len(old.Regions) || old.Regions[j].Offset != nc.Offset {
+			continue
+		}
+		oc := &old.Regions[j]
+		if oc.Class == ClassTiny || nc.Class == ClassTiny {
+			continue
+		}
+		compared++
+		if nc.Class.Random() && (oc.Class == ClassText || oc.Class == ClassPlain) && oc.Entropy < 7.2 {
+			newly++
+			if nc.Class == ClassEncoded {
+				encoded++
+			}
+			if first < 0 {
+				first = nc.Offset
+			}
+		}
+	}
+	random := cur.RandomCells()
+	broken := old.Valid && !cur.Valid && old.Format.Known()
+	grown := cur.Size - old.Size
+	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
+	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown || cur.Format == FormatSQLite
+	enough := newly >= 2 || (newly == 1 && (first == 0 || !cur.Valid || compared <= 2))
+	switch {
+	case broken && random > 0:
+		ev.Weight, ev.Strong = weightStrong, true
+		ev.Reason = fmt.Sprintf("%s was valid, now broken (%s); %d of %d sampled cells random", old.Format, problemOrFormat(cur), random, len(cur.Regions))
+	case enough && (loose || sameLayout):
+		ev.Weight, ev.Strong = weightStrong, true
+		what := "random data"
+		if encoded == newly {
+			what = "base64/hex of random data"
+		}
+		ev.Reason = fmt.Sprintf("%d of %d compared cells turned from plain into %s, first at offset %d", newly, compared, what, first)
+	case broken:
+		ev.Weight = weightBroken
+		ev.Reason = fmt.Sprintf("%s was valid, now broken: %s", old.Format, problemOrFormat(cur))
+	}
+	return ev
+}
+
+func problemOrFormat(p *Profile) string {
+	if p.Problem != "" {
+		return p.Problem
+	}
+	return "now " + string(p.Format)
+}
