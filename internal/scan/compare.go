@@ -24,7 +24,9 @@ const (
 //     the file has at most two cells. For container formats whose layout
 //     may legitimately move (ZIP, PDF, ELF, tar, media...), such cells
 //     count only when the file is still malformed or kept its size (in
-//     place encryption keeps the size or adds a small footer).
+//     place encryption keeps the size or adds a small footer). Text that
+//     is still valid text needs half its compared cells turned, since a
+//     base64 attachment embedded in a document is not an attack.
 //
 // Weak evidence is a broken structure without random data (0.3), and for
 // new files a malformed known format (0.1) or an unknown format that is
@@ -78,6 +80,11 @@ func Compare(old, cur *Profile) Evidence {
 	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
 	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown || cur.Format == FormatSQLite
 	enough := newly >= 2 || (newly == 1 && (first == 0 || !cur.Valid || compared <= 2))
+	if cur.Valid && cur.Format == FormatText && 2*newly < compared {
+		// Text that is still text and only partly turned into base64 or
+		// hex is more likely an embedded attachment than a re-encoding.
+		enough = false
+	}
 	switch {
 	case broken && random > 0:
 		ev.Weight, ev.Strong = weightStrong, true
@@ -100,5 +107,5 @@ func problemOrFormat(p *Profile) string {
 	if p.Problem != "" {
 		return p.Problem
 	}
-	return "now " + string(p.Format)
+	return "now " + string(p.Format) + " format"
 }

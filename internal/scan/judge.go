@@ -356,10 +356,19 @@ func pairChanges(changes []Change, st *Stats) ([]pair, []*FileRef) {
 			m = take(byStem[stemPath(a.Path)], func(*FileRef) bool { return true })
 		}
 		if m < 0 {
+			// The closest smaller-or-equal size first.
 			l := byDir[path.Dir(a.Path)]
-			lo := sort.Search(len(l), func(k int) bool { return dels[l[k]].Size*101/100+4096 >= a.Size })
-			if lo < len(l) {
-				m = take(l[lo:], func(d *FileRef) bool { return d.Size <= a.Size && a.Size <= d.Size+4096+d.Size/100 })
+			hi := sort.Search(len(l), func(k int) bool { return dels[l[k]].Size > a.Size })
+			for k := hi - 1; k >= 0; k-- {
+				d := dels[l[k]]
+				if a.Size > d.Size+4096+d.Size/100 {
+					break
+				}
+				if !used[l[k]] {
+					used[l[k]] = true
+					m = l[k]
+					break
+				}
 			}
 		}
 		if m >= 0 {
