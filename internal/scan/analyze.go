@@ -261,11 +261,12 @@ func (s *source) tail() ([]byte, int64) {
 // cancellation; a malformed file is a Profile with Valid false.
 func Analyze(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (Profile, error) {
 	opts = opts.withDefaults()
-	return analyzePlan(ctx, r, size, name, opts, opts.plan(size))
+	return analyzePlan(ctx, r, size, name, opts, opts.plan(size), "")
 }
 
-// analyzePlan is Analyze over the given spans (clipped to the file).
-func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span) (Profile, error) {
+// analyzePlan is Analyze over the given spans (clipped to the file). A
+// non-empty force skips identification (for fuzzing the parsers).
+func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format) (Profile, error) {
 	p := Profile{Name: name, Size: size, Format: FormatUnknown}
 	if size < 0 {
 		return p, fmt.Errorf("analyze %s: negative size %d", name, size)
@@ -295,7 +296,10 @@ func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, op
 		}
 	}
 	h := s.head()
-	p.Format = Identify(h[:min(len(h), IdentifyHeader)], name)
+	p.Format = force
+	if p.Format == "" {
+		p.Format = Identify(h[:min(len(h), IdentifyHeader)], name)
+	}
 	if p.Format.Known() {
 		prob, err := checkFormat(s, p.Format, p.Regions)
 		p.BytesRead += s.read

@@ -418,7 +418,7 @@ func examine(ctx context.Context, p pair, opts Options) result {
 	}
 	defer closeReader(ra)
 	spans := opts.plan(p.cur.Size)
-	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans)
+	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "")
 	r.read += cur.BytesRead
 	if err != nil {
 		r.err = err
@@ -449,7 +449,7 @@ func examine(ctx context.Context, p pair, opts Options) result {
 	// The old version is sampled at the new version's offsets, plus its
 	// own tail for the structure check.
 	ospans := append(spans[:len(spans):len(spans)], span{max(0, p.old.Size-int64(opts.TailSize)), int64(opts.TailSize)})
-	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans)
+	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "")
 	r.read += old.BytesRead
 	if err != nil {
 		r.err = err
