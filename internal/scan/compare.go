@@ -16,8 +16,10 @@ const (
 // not suspicious.
 //
 // Strong evidence (Weight 1, Strong true) is:
+//
 //   - a structure that was valid before and is broken now, while the new
 //     version has ciphertext-like cells;
+//
 //   - cells, compared at the same offsets, that turned from text or plain
 //     data into uniform random bytes or base64/hex of random bytes: two or
 //     more, or one when it is the first cell, the file is now malformed or
@@ -27,6 +29,10 @@ const (
 //     place encryption keeps the size or adds a small footer). Text that
 //     is still valid text needs half its compared cells turned, since a
 //     base64 attachment embedded in a document is not an attack.
+//
+//   - at least half the compared cells turning from dense but non-uniform
+//     data (media such as JPEG or MP3 frames) into uniform random bytes,
+//     under the same layout condition.
 //
 // Weak evidence is a broken structure without random data (0.3), and for
 // new files a malformed known format (0.1) or an unknown format that is
@@ -48,7 +54,7 @@ func Compare(old, cur *Profile) Evidence {
 	if cur.Valid && cur.Format.Compressed() && cur.Format != old.Format {
 		return ev
 	}
-	newly, encoded, compared := 0, 0, 0
+	newly, encoded, compared, dense := 0, 0, 0, 0
 	first := int64(-1)
 	j := 0
 	for i := range cur.Regions {
@@ -64,6 +70,9 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		compared++
+		if nc.Class == ClassRandom && oc.Class == ClassDense {
+			dense++
+		}
 		if nc.Class.Random() && (oc.Class == ClassText || oc.Class == ClassPlain) && oc.Entropy < 7.2 {
 			newly++
 			if nc.Class == ClassEncoded {
@@ -96,6 +105,9 @@ func Compare(old, cur *Profile) Evidence {
 			what = "base64/hex of random data"
 		}
 		ev.Reason = fmt.Sprintf("%d of %d compared cells turned from plain into %s, first at offset %d", newly, compared, what, first)
+	case dense >= 2 && 2*(dense+newly) >= compared && (loose || sameLayout):
+		ev.Weight, ev.Strong = weightStrong, true
+		ev.Reason = fmt.Sprintf("%d of %d compared cells turned from dense but structured (media, compressed) into uniform random data", dense+newly, compared)
 	case broken:
 		ev.Weight = weightBroken
 		ev.Reason = fmt.Sprintf("%s was valid, now broken: %s", old.Format, problemOrFormat(cur))

@@ -10,6 +10,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"image"
@@ -18,6 +19,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -254,6 +256,8 @@ func samples(t testing.TB, seed uint64) []sample {
 		{"data.txt.zst", makeZstd(t, text), FormatZstd},
 		{"bundle.tar", makeTar(t, seed, 20), FormatTar},
 		{"records.bin", plainBinary(seed, 300<<10), FormatUnknown},
+		{"clip.mp4", makeMP4(t, seed), FormatMP4},
+		{"sound.wav", makeWAV(seed, 200<<10), FormatRIFF},
 	}
 }
 
@@ -360,4 +364,51 @@ func hexs(p []byte) string { return hex.EncodeToString(p) }
 func readFileOrNil(p string) []byte {
 	b, _ := os.ReadFile(p)
 	return b
+}
+
+func box(typ string, body []byte) []byte {
+	b := make([]byte, 8, 8+len(body))
+	binary.BigEndian.PutUint32(b, uint32(8+len(body)))
+	copy(b[4:], typ)
+	return append(b, body...)
+}
+
+// makeMP4 builds an ISO media file: ftyp, an mdat of JPEG frames (dense
+// media data) and a moov with sample tables.
+func makeMP4(t testing.TB, seed uint64) []byte {
+	var mdat []byte
+	for i := 0; i < 6; i++ {
+		mdat = append(mdat, makeJPEG(t, seed+uint64(i))...)
+	}
+	moov := box("moov", append(box("mvhd", make([]byte, 100)), box("trak", plainBinary(seed, 8<<10))...))
+	out := box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2mp41"))
+	out = append(out, box("mdat", mdat)...)
+	return append(out, moov...)
+}
+
+// makeWAV builds a RIFF WAVE file of 16-bit PCM.
+func makeWAV(seed uint64, n int) []byte {
+	r := mrand.New(mrand.NewPCG(seed, 4))
+	pcm := make([]byte, n)
+	for i := 0; i+1 < n; i += 2 {
+		v := int16(8000*math.Sin(float64(i)/40) + float64(r.IntN(200)))
+		binary.LittleEndian.PutUint16(pcm[i:], uint16(v))
+	}
+	fmtc := make([]byte, 16)
+	binary.LittleEndian.PutUint16(fmtc, 1)
+	binary.LittleEndian.PutUint16(fmtc[2:], 1)
+	binary.LittleEndian.PutUint32(fmtc[4:], 44100)
+	binary.LittleEndian.PutUint32(fmtc[8:], 88200)
+	binary.LittleEndian.PutUint16(fmtc[12:], 2)
+	binary.LittleEndian.PutUint16(fmtc[14:], 16)
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(4+8+16+8+len(pcm)))
+	b.WriteString("WAVEfmt ")
+	binary.Write(&b, binary.LittleEndian, uint32(16))
+	b.Write(fmtc)
+	b.WriteString("data")
+	binary.Write(&b, binary.LittleEndian, uint32(len(pcm)))
+	b.Write(pcm)
+	return b.Bytes()
 }

@@ -27,6 +27,10 @@ const (
 	FormatXZ     Format = "xz"
 	FormatZstd   Format = "zstd"
 	FormatTar    Format = "tar"
+	// FormatMP4 is an ISO base media file (MP4, MOV, M4A, HEIC...).
+	FormatMP4 Format = "mp4"
+	// FormatRIFF is a RIFF container (WAV, AVI, WebP).
+	FormatRIFF Format = "riff"
 	// FormatText is UTF-8 (or ASCII) text.
 	FormatText Format = "text"
 )
@@ -39,7 +43,7 @@ const IdentifyHeader = 4096
 // format: compressed archives and media.
 func (f Format) Compressed() bool {
 	switch f {
-	case FormatZIP, FormatOffice, FormatJPEG, FormatPNG, FormatGIF, FormatGzip, FormatXZ, FormatZstd, FormatPDF:
+	case FormatZIP, FormatOffice, FormatJPEG, FormatPNG, FormatGIF, FormatGzip, FormatXZ, FormatZstd, FormatPDF, FormatMP4, FormatRIFF:
 		return true
 	}
 	return false
@@ -87,6 +91,10 @@ func Identify(header []byte, name string) Format {
 		return FormatXZ
 	case bytes.HasPrefix(h, zstdMagic):
 		return FormatZstd
+	case len(h) >= 12 && bytes.HasPrefix(h, []byte("RIFF")) && printable4(h[8:12]):
+		return FormatRIFF
+	case len(h) >= 8 && isMP4Box(h[4:8]) && be32(h) >= 8:
+		return FormatMP4
 	case pdfHeaderAt(h) >= 0:
 		return FormatPDF
 	case len(h) >= 262 && bytes.Equal(h[257:262], []byte("ustar")):
@@ -152,4 +160,23 @@ func textStats(p []byte) (bool, float64) {
 		i += n
 	}
 	return true, float64(printable) / float64(len(p))
+}
+
+// isMP4Box reports whether t is a box type that starts ISO media files.
+func isMP4Box(t []byte) bool {
+	switch string(t) {
+	case "ftyp", "moov", "mdat", "wide", "free", "skip", "pnot":
+		return true
+	}
+	return false
+}
+
+// printable4 reports whether a four-character code is printable ASCII.
+func printable4(t []byte) bool {
+	for _, c := range t {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return len(t) == 4
 }

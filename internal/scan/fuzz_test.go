@@ -62,18 +62,46 @@ func FuzzCompare(f *testing.F) {
 	})
 }
 
-func FuzzCheckZIP(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatZIP) }) }
-func FuzzCheckPDF(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatPDF) }) }
-func FuzzCheckJPEG(f *testing.F)   { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatJPEG) }) }
-func FuzzCheckPNG(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatPNG) }) }
-func FuzzCheckGIF(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatGIF) }) }
-func FuzzCheckSQLite(f *testing.F) { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatSQLite) }) }
-func FuzzCheckELF(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatELF) }) }
-func FuzzCheckGzip(f *testing.F)   { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatGzip) }) }
-func FuzzCheckXZ(f *testing.F)     { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatXZ) }) }
-func FuzzCheckZstd(f *testing.F)   { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatZstd) }) }
-func FuzzCheckTar(f *testing.F)    { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatTar) }) }
-func FuzzCheckText(f *testing.F)   { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatText) }) }
+func FuzzCheckZIP(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatZIP) })
+}
+func FuzzCheckPDF(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatPDF) })
+}
+func FuzzCheckJPEG(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatJPEG) })
+}
+func FuzzCheckPNG(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatPNG) })
+}
+func FuzzCheckGIF(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatGIF) })
+}
+func FuzzCheckSQLite(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatSQLite) })
+}
+func FuzzCheckELF(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatELF) })
+}
+func FuzzCheckGzip(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatGzip) })
+}
+func FuzzCheckXZ(f *testing.F) { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatXZ) }) }
+func FuzzCheckZstd(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatZstd) })
+}
+func FuzzCheckTar(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatTar) })
+}
+func FuzzCheckMP4(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatMP4) })
+}
+func FuzzCheckRIFF(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatRIFF) })
+}
+func FuzzCheckText(f *testing.F) {
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatText) })
+}
 
 // tinyELF is a minimal valid 64-bit little-endian ELF executable header
 // with one program header.
@@ -142,6 +170,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"FuzzCheckZstd":   {zstB},
 		"FuzzCheckTar":    {tarB},
 		"FuzzCheckText":   {text},
+		"FuzzCheckMP4":    {append(box("ftyp", []byte("isom\x00\x00\x02\x00isom")), append(box("mdat", jpgB), box("moov", box("mvhd", make([]byte, 100)))...)...)},
+		"FuzzCheckRIFF":   {makeWAV(1, 2000)},
 		"FuzzAnalyze":     {zipB, pdfB, pngB, gzB, tarB, elfB, text, randomBytes(3000)},
 	}
 	// Every parser seed is valid under its parser, also with the small
@@ -150,7 +180,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		fm, ok := map[string]Format{"FuzzCheckZIP": FormatZIP, "FuzzCheckPDF": FormatPDF, "FuzzCheckJPEG": FormatJPEG,
 			"FuzzCheckPNG": FormatPNG, "FuzzCheckGIF": FormatGIF, "FuzzCheckSQLite": FormatSQLite, "FuzzCheckELF": FormatELF,
 			"FuzzCheckGzip": FormatGzip, "FuzzCheckXZ": FormatXZ, "FuzzCheckZstd": FormatZstd, "FuzzCheckTar": FormatTar,
-			"FuzzCheckText": FormatText}[name]
+			"FuzzCheckText": FormatText, "FuzzCheckMP4": FormatMP4, "FuzzCheckRIFF": FormatRIFF}[name]
 		if !ok {
 			continue
 		}

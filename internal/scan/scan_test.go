@@ -137,6 +137,8 @@ func TestBenignChanges(t *testing.T) {
 		{"data.txt.gz", makeGzip(t, text), makeGzip(t, prose(8, 300<<10))},
 		{"data.zst", makeZstd(t, text), makeZstd(t, prose(9, 400<<10))},
 		{"records.bin", plainBinary(1, 300<<10), plainBinary(2, 320<<10)},
+		{"clip.mp4", makeMP4(t, 1), makeMP4(t, 2)},
+		{"sound.wav", makeWAV(1, 200<<10), makeWAV(2, 220<<10)},
 		{"bin/tool", elf, otherELF(t, elf)},
 	}
 	for _, c := range cases {

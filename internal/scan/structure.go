@@ -49,6 +49,10 @@ func checkFormat(s *source, f Format, regions []RegionStats) (string, error) {
 		err = checkZstd(s)
 	case FormatTar:
 		err = checkTar(s)
+	case FormatMP4:
+		err = checkMP4(s)
+	case FormatRIFF:
+		err = checkRIFF(s)
 	case FormatText:
 		err = checkText(s)
 	default:
@@ -1134,6 +1138,81 @@ func checkText(s *source) error {
 			if pr < 0.9 {
 				return bad("text: binary data at %d", sp.off+int64(c))
 			}
+		}
+	}
+	return nil
+}
+
+// ---- ISO media ----
+
+func checkMP4(s *source) error {
+	off := int64(0)
+	for steps := 0; steps < 4096; steps++ {
+		if off == s.size {
+			return nil
+		}
+		h, err := s.at(off, min(16, s.size-off))
+		if err != nil {
+			return err
+		}
+		if len(h) < 8 {
+			return bad("mp4: trailing bytes at %d", off)
+		}
+		if !printable4(h[4:8]) && !(h[4] == 0xA9 && printable4(append([]byte{'x'}, h[5:8]...))) {
+			return bad("mp4: invalid box type at %d", off)
+		}
+		n := int64(be32(h))
+		switch n {
+		case 0:
+			return nil // the box extends to the end
+		case 1:
+			if len(h) < 16 {
+				return bad("mp4: large box header truncated at %d", off)
+			}
+			n = int64(binary.BigEndian.Uint64(h[8:]))
+			if n < 16 {
+				return bad("mp4: box size %d at %d", n, off)
+			}
+		default:
+			if n < 8 {
+				return bad("mp4: box size %d at %d", n, off)
+			}
+		}
+		if n > s.size-off {
+			return bad("mp4: box at %d runs past the end", off)
+		}
+		off += n
+	}
+	return nil
+}
+
+// ---- RIFF ----
+
+func checkRIFF(s *source) error {
+	h, err := s.at(0, 12)
+	if err != nil {
+		return err
+	}
+	n := int64(le32(h[4:]))
+	if n+8 != s.size && n+9 != s.size {
+		return bad("riff: size field %d for a file of %d bytes", n, s.size)
+	}
+	off := int64(12)
+	for steps := 0; steps < 4096; steps++ {
+		if off >= n+8 {
+			return nil
+		}
+		c, err := s.at(off, 8)
+		if err != nil {
+			return err
+		}
+		if !printable4(c[:4]) {
+			return bad("riff: invalid chunk id at %d", off)
+		}
+		l := int64(le32(c[4:]))
+		off += 8 + l + l&1
+		if off > s.size+1 {
+			return bad("riff: chunk runs past the end")
 		}
 	}
 	return nil
