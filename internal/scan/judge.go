@@ -145,7 +145,29 @@ const (
 	noteMaxSize = 64 << 10
 	// spikeMin is the least number of deletions that can be a spike.
 	spikeMin = 20
+	// newWeakCap bounds the summed weight of weak findings on new files.
+	newWeakCap = 1.5
 )
+
+// isNewFinding reports whether a reason is one [Compare] gives new files.
+func isNewFinding(reason string) bool {
+	return strings.HasPrefix(reason, "new ")
+}
+
+// sameStats reports whether two profiles have the same size and identical
+// sampled statistics: the content most likely did not change.
+func sameStats(a, b *Profile) bool {
+	if a.Size != b.Size || len(a.Regions) != len(b.Regions) || a.Format != b.Format {
+		return false
+	}
+	for i := range a.Regions {
+		x, y := &a.Regions[i], &b.Regions[i]
+		if x.Offset != y.Offset || x.Entropy != y.Entropy || x.ChiSquare != y.ChiSquare {
+			return false
+		}
+	}
+	return true
+}
 
 // pair is one unit of analysis.
 type pair struct {
@@ -160,6 +182,7 @@ type result struct {
 	cur      *Profile
 	noteHash [32]byte
 	noteKW   bool
+	same     bool // both versions have identical sampled statistics
 	err      error
 	read     int64
 }
@@ -227,6 +250,7 @@ feed:
 		return v, fmt.Errorf("judge point: %w", cerr)
 	}
 	var evs []Evidence
+	newWeak := 0.0
 	for i, r := range results {
 		v.Stats.BytesRead += r.read
 		if r.err != nil {
@@ -244,7 +268,20 @@ feed:
 			} else {
 				v.Stats.Weak++
 			}
+			if pairs[i].old == nil {
+				newWeak += r.ev.Weight
+			}
 			evs = append(evs, r.ev)
+		}
+	}
+	// New files alone (random blobs, malformed files) never make a point
+	// suspicious: their weights together count at most newWeakCap.
+	if newWeak > newWeakCap {
+		f := newWeakCap / newWeak
+		for i := range evs {
+			if evs[i].Weight > 0 && !evs[i].Strong && isNewFinding(evs[i].Reason) {
+				evs[i].Weight *= f
+			}
 		}
 	}
 	corroborated := false
@@ -295,9 +332,7 @@ func pairChanges(changes []Change, st *Stats) ([]pair, []*FileRef) {
 			if c.Old.ID != "" && c.Old.ID == c.New.ID {
 				continue
 			}
-			if !renamed {
-				st.Modified++
-			}
+			st.Modified++
 			pairs = append(pairs, pair{old: c.Old, cur: c.New, renamed: renamed})
 		case c.New != nil:
 			adds = append(adds, c.New)
@@ -448,7 +483,10 @@ func examine(ctx context.Context, p pair, opts Options) result {
 	defer closeReader(ro)
 	// The old version is sampled at the new version's offsets, plus its
 	// own tail for the structure check.
-	ospans := append(spans[:len(spans):len(spans)], span{max(0, p.old.Size-int64(opts.TailSize)), int64(opts.TailSize)})
+	ospans := spans
+	if t := p.old.Size - int64(opts.TailSize); len(spans) > 0 && t >= spans[len(spans)-1].off+spans[len(spans)-1].n {
+		ospans = append(spans[:len(spans):len(spans)], span{t, int64(opts.TailSize)})
+	}
 	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "")
 	r.read += old.BytesRead
 	if err != nil {
@@ -457,6 +495,7 @@ func examine(ctx context.Context, p pair, opts Options) result {
 	}
 	r.ev = Compare(&old, &cur)
 	r.ev.Path = p.cur.Path
+	r.same = sameStats(&old, &cur)
 	return r
 }
 
@@ -514,7 +553,7 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		if ne == oe {
 			continue
 		}
-		if r.ev.Strong || !(r.cur.Valid && r.cur.Format.Known()) {
+		if !r.same && (r.ev.Strong || !(r.cur.Valid && r.cur.Format.Known())) {
 			exts[ne]++
 		}
 	}

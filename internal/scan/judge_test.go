@@ -235,6 +235,26 @@ func TestJudgeBenignPoints(t *testing.T) {
 		}
 		expectClean(t, judge(t, ch, Options{}))
 	})
+	t.Run("new encrypted blobs", func(t *testing.T) {
+		var ch []Change
+		for i := 0; i < 100; i++ {
+			ch = append(ch, Change{Kind: Added, New: ref(fmt.Sprintf("keys/k%d.gpg", i), randomBytes(4096+i))})
+		}
+		v := judge(t, ch, Options{})
+		if v.Level != Clean || v.Score > newWeakCap+1e-9 {
+			logVerdict(t, v)
+			t.Fatalf("new random blobs: %s score %.2f", v.Level, v.Score)
+		}
+	})
+	t.Run("backup copies renamed", func(t *testing.T) {
+		var ch []Change
+		for i := 0; i < 30; i++ {
+			d := plainBinary(uint64(i), 20<<10)
+			ch = append(ch, Change{Kind: Deleted, Old: ref(fmt.Sprintf("data/t%d.dat", i), d)})
+			ch = append(ch, Change{Kind: Added, New: ref(fmt.Sprintf("data/t%d.dat.bak", i), d)})
+		}
+		expectClean(t, judge(t, ch, Options{}))
+	})
 	t.Run("renamed photos", func(t *testing.T) {
 		var ch []Change
 		for i := 0; i < 30; i++ {
