@@ -13,23 +13,21 @@ const (
 
 // Compare judges one file from its previous and current profiles. old is
 // nil for a new file. It returns evidence with Weight 0 when the change is
-// not suspicious.
+// not suspicious. Cells are compared at equal offsets.
 //
 // Strong evidence (Weight 1, Strong true) is:
-//
 //   - a structure that was valid before and is broken now, while the new
 //     version has ciphertext-like cells;
-//
-//   - cells, compared at the same offsets, that turned from text or plain
-//     data into uniform random bytes or base64/hex of random bytes: two or
-//     more, or one when it is the first cell, the file is now malformed or
-//     the file has at most two cells. For container formats whose layout
-//     may legitimately move (ZIP, PDF, ELF, tar, media...), such cells
-//     count only when the file is still malformed or kept its size (in
-//     place encryption keeps the size or adds a small footer). Text that
-//     is still valid text needs half its compared cells turned, since a
-//     base64 attachment embedded in a document is not an attack.
-//
+//   - cells that turned from text or plain data into uniform random bytes
+//     or base64/hex of random bytes: two or more, or one when it is the
+//     first cell, the file is now malformed or has at most two cells.
+//     Nearly constant old cells (zeroed or preallocated space) do not
+//     count. For valid files of a known format whose layout may move
+//     (ZIP, PDF, ELF, tar, SQLite, media...) the cells count only when the
+//     size was kept or grew by at most 4 KiB + 1% (in-place encryption,
+//     perhaps with a footer); text that is still valid text needs half
+//     its compared cells turned, since an embedded base64 attachment is
+//     not an attack;
 //   - at least half the compared cells turning from dense but non-uniform
 //     data (media such as JPEG or MP3 frames) into uniform random bytes,
 //     under the same layout condition.
@@ -66,7 +64,9 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		oc := &old.Regions[j]
-		if oc.Class == ClassTiny || nc.Class == ClassTiny {
+		if oc.Class == ClassTiny || nc.Class == ClassTiny || oc.Entropy < 1 {
+			// Nearly constant old cells (zeroed, preallocated or sparse
+			// space) legitimately fill with anything.
 			continue
 		}
 		compared++
@@ -87,7 +87,7 @@ func Compare(old, cur *Profile) Evidence {
 	broken := old.Valid && !cur.Valid && old.Format.Known()
 	grown := cur.Size - old.Size
 	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
-	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown || cur.Format == FormatSQLite
+	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown
 	enough := newly >= 2 || (newly == 1 && (first == 0 || !cur.Valid || compared <= 2))
 	if cur.Valid && cur.Format == FormatText && 2*newly < compared {
 		// Text that is still text and only partly turned into base64 or

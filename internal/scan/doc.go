@@ -10,7 +10,8 @@
 //
 //   - per file ([Analyze] and the comparison inside [Judge]): the structure
 //     of common formats (ZIP and the office formats built on it, PDF, JPEG,
-//     PNG, GIF, SQLite, ELF, gzip, xz, zstd, tar, UTF-8 text) and byte
+//     PNG, GIF, SQLite, ELF, gzip, xz, zstd, tar, ISO media (MP4/MOV),
+//     RIFF (WAV/AVI/WebP), UTF-8 text) and byte
 //     statistics (Shannon entropy, chi-square against the uniform
 //     distribution, printable ratio, base64/hex alphabets and the entropy of
 //     the decoded bytes) over sampled cells of the file. A file whose
@@ -28,7 +29,10 @@
 //
 // Reading is bounded: a file's statistics come from a head, a tail and a
 // fixed number of blocks at strided offsets, at most [Options.MaxRead] bytes,
-// and structure checks read at most [Options.StructureRead] bytes more. The
+// and structure checks read at most [Options.StructureRead] bytes more; in
+// [Judge] the previous version of a changed file is read the same way
+// (at the new version's offsets, plus its own tail), so a changed file
+// costs at most twice that. The
 // parsers never trust lengths found in the data and never panic on hostile
 // input.
 package scan

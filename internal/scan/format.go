@@ -77,19 +77,19 @@ func Identify(header []byte, name string) Format {
 		return FormatZIP
 	case len(h) >= 3 && h[0] == 0xFF && h[1] == 0xD8 && h[2] == 0xFF:
 		return FormatJPEG
-	case bytes.HasPrefix(h, pngSig):
+	case bytes.HasPrefix(h, []byte(pngSig)):
 		return FormatPNG
 	case bytes.HasPrefix(h, []byte("GIF87a")) || bytes.HasPrefix(h, []byte("GIF89a")):
 		return FormatGIF
-	case bytes.HasPrefix(h, sqliteSig):
+	case bytes.HasPrefix(h, []byte(sqliteSig)):
 		return FormatSQLite
 	case bytes.HasPrefix(h, []byte("\x7fELF")):
 		return FormatELF
 	case len(h) >= 3 && h[0] == 0x1f && h[1] == 0x8b && h[2] == 8:
 		return FormatGzip
-	case bytes.HasPrefix(h, xzMagic):
+	case bytes.HasPrefix(h, []byte(xzMagic)):
 		return FormatXZ
-	case bytes.HasPrefix(h, zstdMagic):
+	case bytes.HasPrefix(h, []byte(zstdMagic)):
 		return FormatZstd
 	case len(h) >= 12 && bytes.HasPrefix(h, []byte("RIFF")) && printable4(h[8:12]):
 		return FormatRIFF

@@ -461,7 +461,7 @@ func checkJPEG(s *source) error {
 
 // ---- PNG ----
 
-var pngSig = []byte("\x89PNG\r\n\x1a\n")
+const pngSig = "\x89PNG\r\n\x1a\n"
 
 func checkPNG(s *source) error {
 	off := int64(8)
@@ -610,7 +610,7 @@ func checkGIF(s *source) error {
 
 // ---- SQLite ----
 
-var sqliteSig = []byte("SQLite format 3\x00")
+const sqliteSig = "SQLite format 3\x00"
 
 func checkSQLite(s *source) error {
 	h, err := s.at(0, 100)
@@ -895,7 +895,7 @@ func checkGzip(s *source) error {
 
 // ---- xz ----
 
-var xzMagic = []byte{0xFD, '7', 'z', 'X', 'Z', 0}
+const xzMagic = "\xFD7zXZ\x00"
 
 func checkXZ(s *source) error {
 	h, err := s.at(0, min(s.size, 12+1024))
@@ -959,7 +959,7 @@ func checkXZ(s *source) error {
 
 // ---- zstd ----
 
-var zstdMagic = []byte{0x28, 0xB5, 0x2F, 0xFD}
+const zstdMagic = "\x28\xB5\x2F\xFD"
 
 func checkZstd(s *source) error {
 	off := int64(0)
