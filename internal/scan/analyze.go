@@ -228,6 +228,9 @@ func (s *source) bytesAt(off int64, n int) ([]byte, error) {
 	if n < 0 {
 		return nil, io.ErrUnexpectedEOF
 	}
+	if int64(n) > s.budget && !s.buffered(off, int64(n)) {
+		return nil, errBudget
+	}
 	p := make([]byte, n)
 	if err := s.readAt(p, off); err != nil {
 		return nil, err

@@ -198,7 +198,9 @@ type result struct {
 // at the new one's sampled offsets, so cells compare one to one) and judged
 // with [Compare]. Files are analysed on Options.Parallelism goroutines.
 //
-// Point findings: at least 5 content-changing renames to one new extension
+// Point findings: at least 10 new random files of one extension, not
+// paired, while at least half as many files were deleted (weight 3,
+// corroborating); at least 5 content-changing renames to one new extension
 // whose new content is not a valid known format (weight 3, or 5 from 10
 // files; corroborating); the same small text/HTML file name or body added
 // in at least 3 directories (weight 5 and corroborating when it speaks of
@@ -572,6 +574,20 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		}
 		out = append(out, Evidence{Path: name, Weight: w, Strong: true,
 			Reason: fmt.Sprintf("%d files renamed to %s with content no longer a valid known format", n, name)})
+	}
+	// Random files replacing deleted ones without being paired to them
+	// (moved and renamed beyond recognition).
+	rnd := map[string]int{}
+	for i, p := range pairs {
+		if p.old == nil && results[i].err == nil && results[i].ev.Weight > 0 && strings.HasPrefix(results[i].ev.Reason, "new file of unknown format") {
+			rnd[strings.ToLower(path.Ext(p.cur.Path))]++
+		}
+	}
+	for _, e := range sortedKeys(rnd) {
+		if n := rnd[e]; n >= 2*renameMin && 2*len(deleted) >= n {
+			out = append(out, Evidence{Path: "*" + e, Weight: 3, Strong: true,
+				Reason: fmt.Sprintf("%d new random files *%s while %d files were deleted", n, e, len(deleted))})
+		}
 	}
 	// Ransom notes: same name or same body in several directories.
 	type group struct {

@@ -120,6 +120,20 @@ func TestJudgeScrambledNames(t *testing.T) {
 	}
 }
 
+func TestJudgeMovedAway(t *testing.T) {
+	var ch []Change
+	for i := 0; i < 30; i++ {
+		d := prose(uint64(i), 10<<10+i*1000)
+		ch = append(ch, Change{Kind: Deleted, Old: ref(fmt.Sprintf("docs/d%d.txt", i), d)})
+		ch = append(ch, Change{Kind: Added, New: ref(fmt.Sprintf("tmp/x/%04d.enc", i*31), encryptRange(aesStream(t), d, 0, len(d)))})
+	}
+	v := judge(t, ch, Options{})
+	logVerdict(t, v)
+	if v.Level != Suspicious {
+		t.Fatalf("level %s, want suspicious", v.Level)
+	}
+}
+
 func TestJudgeNotesAlone(t *testing.T) {
 	note := []byte("<html><body><h1>Files encrypted</h1><p>Pay 1 BTC to get the private key.</p></body></html>")
 	var ch []Change
