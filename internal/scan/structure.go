@@ -15,6 +15,7 @@ import (
 // problem is a structure violation found by a format check.
 type problem struct{ msg string }
 
+// Error returns the description of the violation.
 func (p *problem) Error() string { return p.msg }
 
 func bad(format string, args ...any) error {
