@@ -264,24 +264,40 @@ func (s *source) tail() ([]byte, int64) {
 // cancellation; a malformed file is a Profile with Valid false.
 func Analyze(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (Profile, error) {
 	opts = opts.withDefaults()
-	return analyzePlan(ctx, r, size, name, opts, opts.plan(size), "")
+	return analyzePlan(ctx, r, size, name, opts, opts.plan(size), "", nil)
 }
 
 // analyzePlan is Analyze over the given spans (clipped to the file). A
-// non-empty force skips identification (for fuzzing the parsers).
-func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format) (Profile, error) {
+// non-empty force skips identification (for fuzzing the parsers). arena,
+// when not nil, is reused for the sampled bytes: the profile keeps no
+// reference to them.
+func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format, arena *[]byte) (Profile, error) {
 	p := Profile{Name: name, Size: size, Format: FormatUnknown}
 	if size < 0 {
 		return p, fmt.Errorf("analyze %s: negative size %d", name, size)
 	}
 	spans = clipSpans(spans, size)
 	s := &source{ctx: ctx, r: r, size: size, budget: opts.StructureRead}
-	var scratch []byte
+	sc := newScratch(opts.CellSize)
+	var total int64
+	for _, sp := range spans {
+		total += sp.n
+	}
+	var mem []byte
+	if arena != nil && int64(cap(*arena)) >= total {
+		mem = (*arena)[:total]
+	} else {
+		mem = make([]byte, total)
+		if arena != nil {
+			*arena = mem
+		}
+	}
 	for _, sp := range spans {
 		if err := ctx.Err(); err != nil {
 			return p, fmt.Errorf("analyze %s: %w", name, err)
 		}
-		buf := make([]byte, sp.n)
+		buf := mem[:sp.n:sp.n]
+		mem = mem[sp.n:]
 		n, err := r.ReadAt(buf, sp.off)
 		p.BytesRead += int64(n)
 		if n < len(buf) {
@@ -295,7 +311,7 @@ func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, op
 		cell := opts.CellSize
 		for i := 0; i < len(buf); i += cell {
 			j := min(i+cell, len(buf))
-			p.Regions = append(p.Regions, cellStats(buf[i:j], sp.off+int64(i), &scratch))
+			p.Regions = append(p.Regions, cellStats(buf[i:j], sp.off+int64(i), sc))
 		}
 	}
 	h := s.head()

@@ -83,6 +83,15 @@ func Compare(old, cur *Profile) Evidence {
 			}
 		}
 	}
+	// The denominator of the ratios: cells of the new version that exist
+	// in the old one (which may have been sampled only where needed).
+	comparable := 0
+	for i := range cur.Regions {
+		if rg := &cur.Regions[i]; rg.Class != ClassTiny && rg.Offset+int64(rg.Length) <= old.Size {
+			comparable++
+		}
+	}
+	compared = max(compared, comparable)
 	random := cur.RandomCells()
 	broken := old.Valid && !cur.Valid && old.Format.Known()
 	grown := cur.Size - old.Size

@@ -353,7 +353,7 @@ func profile(t testing.TB, name string, data []byte) Profile {
 // compareFiles runs the same sampling Judge uses for a modified file.
 func compareFiles(t testing.TB, name string, old, cur []byte) Evidence {
 	t.Helper()
-	r := examine(context.Background(), pair{old: ref(name, old), cur: ref(name, cur)}, DefaultOptions())
+	r := examine(context.Background(), pair{old: ref(name, old), cur: ref(name, cur)}, DefaultOptions(), nil)
 	mustT(t, r.err)
 	return r.ev
 }

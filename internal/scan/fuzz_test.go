@@ -23,7 +23,7 @@ func fuzzOptions() Options {
 
 func fuzzAnalyze(t *testing.T, data []byte, force Format) {
 	o := fuzzOptions()
-	p, err := analyzePlan(context.Background(), bytes.NewReader(data), int64(len(data)), "f", o, o.plan(int64(len(data))), force)
+	p, err := analyzePlan(context.Background(), bytes.NewReader(data), int64(len(data)), "f", o, o.plan(int64(len(data))), force, nil)
 	if err != nil {
 		t.Fatalf("analyze of in-memory data failed: %v", err)
 	}
@@ -52,7 +52,7 @@ func FuzzAnalyze(f *testing.F) {
 func FuzzCompare(f *testing.F) {
 	f.Fuzz(func(t *testing.T, old, cur []byte) {
 		o := fuzzOptions()
-		r := examine(context.Background(), pair{old: ref("a.docx", old), cur: ref("a.docx.x", cur)}, o)
+		r := examine(context.Background(), pair{old: ref("a.docx", old), cur: ref("a.docx.x", cur)}, o, nil)
 		if r.err != nil {
 			t.Fatal(r.err)
 		}
@@ -186,7 +186,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		o := fuzzOptions()
 		d := list[0]
-		p, err := analyzePlan(t.Context(), bytes.NewReader(d), int64(len(d)), "seed", o, o.plan(int64(len(d))), "")
+		p, err := analyzePlan(t.Context(), bytes.NewReader(d), int64(len(d)), "seed", o, o.plan(int64(len(d))), "", nil)
 		mustT(t, err)
 		if p.Format != fm || !p.Valid {
 			t.Errorf("%s seed: %s valid=%v %s", name, p.Format, p.Valid, p.Problem)

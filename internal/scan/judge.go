@@ -154,19 +154,29 @@ func isNewFinding(reason string) bool {
 	return strings.HasPrefix(reason, "new ")
 }
 
-// sameStats reports whether two profiles have the same size and identical
-// sampled statistics: the content most likely did not change.
+// sameStats reports whether two profiles have the same size and format
+// and identical statistics in every cell sampled in both: the content most
+// likely did not change.
 func sameStats(a, b *Profile) bool {
-	if a.Size != b.Size || len(a.Regions) != len(b.Regions) || a.Format != b.Format {
+	if a.Size != b.Size || a.Format != b.Format {
 		return false
 	}
-	for i := range a.Regions {
-		x, y := &a.Regions[i], &b.Regions[i]
-		if x.Offset != y.Offset || x.Entropy != y.Entropy || x.ChiSquare != y.ChiSquare {
+	n, j := 0, 0
+	for i := range b.Regions {
+		y := &b.Regions[i]
+		for j < len(a.Regions) && a.Regions[j].Offset < y.Offset {
+			j++
+		}
+		if j == len(a.Regions) || a.Regions[j].Offset != y.Offset {
+			continue
+		}
+		x := &a.Regions[j]
+		if x.Length != y.Length || x.Entropy != y.Entropy || x.ChiSquare != y.ChiSquare {
 			return false
 		}
+		n++
 	}
-	return true
+	return n > 0
 }
 
 // pair is one unit of analysis.
@@ -195,7 +205,8 @@ type result struct {
 // its extension replaced, or when they sit in the same directory with
 // nearly the same size (the new one at most 4 KiB + 1% larger). Every
 // content change is analysed with [Analyze] on both versions (the old one
-// at the new one's sampled offsets, so cells compare one to one) and judged
+// at the offsets of the new one's dense or random cells, so cells compare
+// one to one and benign changes read little of the old version) and judged
 // with [Compare]. Files are analysed on Options.Parallelism goroutines.
 //
 // Point findings: at least 10 new random files of one extension, not
@@ -228,8 +239,9 @@ func Judge(ctx context.Context, changes []Change, opts Options) (Verdict, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var arena []byte
 			for i := range next {
-				results[i] = examine(ctx, pairs[i], opts)
+				results[i] = examine(ctx, pairs[i], opts, &arena)
 			}
 		}()
 	}
@@ -446,7 +458,7 @@ func noteName(p string) bool {
 }
 
 // examine analyses one pair.
-func examine(ctx context.Context, p pair, opts Options) result {
+func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 	var r result
 	ra, err := open(ctx, p.cur)
 	if err != nil {
@@ -455,7 +467,7 @@ func examine(ctx context.Context, p pair, opts Options) result {
 	}
 	defer closeReader(ra)
 	spans := opts.plan(p.cur.Size)
-	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "")
+	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "", arena)
 	r.read += cur.BytesRead
 	if err != nil {
 		r.err = err
@@ -483,13 +495,24 @@ func examine(ctx context.Context, p pair, opts Options) result {
 		return r
 	}
 	defer closeReader(ro)
-	// The old version is sampled at the new version's offsets, plus its
-	// own tail for the structure check.
-	ospans := spans
-	if t := p.old.Size - int64(opts.TailSize); len(spans) > 0 && t >= spans[len(spans)-1].off+spans[len(spans)-1].n {
-		ospans = append(spans[:len(spans):len(spans)], span{t, int64(opts.TailSize)})
+	// The old version is sampled where the new one has dense or random
+	// cells (the only cells a comparison can use), at the same offsets,
+	// plus its head for identification and its own tail for the structure
+	// check.
+	ospans := []span{{0, int64(max(opts.CellSize, IdentifyHeader))}}
+	for _, rg := range cur.Regions {
+		if rg.Class.Random() || rg.Class == ClassDense {
+			if last := &ospans[len(ospans)-1]; last.off+last.n == rg.Offset {
+				last.n += int64(rg.Length)
+			} else if rg.Offset > last.off+last.n {
+				ospans = append(ospans, span{rg.Offset, int64(rg.Length)})
+			}
+		}
 	}
-	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "")
+	if t := p.old.Size - int64(opts.TailSize); t >= ospans[len(ospans)-1].off+ospans[len(ospans)-1].n {
+		ospans = append(ospans, span{t, int64(opts.TailSize)})
+	}
+	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "", arena)
 	r.read += old.BytesRead
 	if err != nil {
 		r.err = err

@@ -148,7 +148,7 @@ func TestBenignChanges(t *testing.T) {
 	}
 	// New files.
 	for _, s := range samples(t, 6) {
-		r := examine(t.Context(), pair{cur: ref(s.name, s.data)}, DefaultOptions())
+		r := examine(t.Context(), pair{cur: ref(s.name, s.data)}, DefaultOptions(), nil)
 		mustT(t, r.err)
 		if r.ev.Weight > 0 {
 			t.Errorf("new %s flagged: %q", s.name, r.ev.Reason)
@@ -170,7 +170,7 @@ func otherELF(t *testing.T, self []byte) []byte {
 }
 
 func TestCellClasses(t *testing.T) {
-	var scratch []byte
+	scratch := newScratch(4096)
 	cases := []struct {
 		name string
 		data []byte
@@ -186,7 +186,7 @@ func TestCellClasses(t *testing.T) {
 		{"small-text", prose(3, 200), ClassText},
 	}
 	for _, c := range cases {
-		rs := cellStats(c.data, 0, &scratch)
+		rs := cellStats(c.data, 0, scratch)
 		if rs.Class != c.want {
 			t.Errorf("%s: class %s (entropy %.3f chi %.1f enc %q dchi %.1f), want %s", c.name, rs.Class, rs.Entropy, rs.ChiSquare, rs.Encoding, rs.DecodedChiSquare, c.want)
 		}
@@ -194,7 +194,7 @@ func TestCellClasses(t *testing.T) {
 	// Compressed data is dense or random, never plain or text.
 	z := makeGzip(t, prose(4, 1<<20))
 	for off := 4096; off+4096 < len(z); off += 4096 {
-		if rs := cellStats(z[off:off+4096], 0, &scratch); rs.Class < ClassDense {
+		if rs := cellStats(z[off:off+4096], 0, scratch); rs.Class < ClassDense {
 			t.Errorf("gzip cell at %d: %s", off, rs.Class)
 		}
 	}

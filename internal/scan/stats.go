@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"encoding/binary"
 	"math"
 )
 
@@ -86,15 +87,21 @@ type RegionStats struct {
 // minCell is the shortest cell whose statistics are judged.
 const minCell = 128
 
-// histogram counts byte values of p.
+// histogram counts byte values of p, spreading consecutive bytes over four
+// tables so that repeated values do not serialise on one counter.
 func histogram(p []byte, h *[256]uint32) {
 	var h1, h2, h3 [256]uint32
 	i := 0
-	for ; i+4 <= len(p); i += 4 {
-		h[p[i]]++
-		h1[p[i+1]]++
-		h2[p[i+2]]++
-		h3[p[i+3]]++
+	for ; i+8 <= len(p); i += 8 {
+		v := binary.LittleEndian.Uint64(p[i:])
+		h[byte(v)]++
+		h1[byte(v>>8)]++
+		h2[byte(v>>16)]++
+		h3[byte(v>>24)]++
+		h[byte(v>>32)]++
+		h1[byte(v>>40)]++
+		h2[byte(v>>48)]++
+		h3[byte(v>>56)]++
 	}
 	for ; i < len(p); i++ {
 		h[p[i]]++
@@ -104,24 +111,52 @@ func histogram(p []byte, h *[256]uint32) {
 	}
 }
 
+// scratch is per-analysis working memory: memoised c·log2(c) values and
+// the decoded bytes of base64/hex cells.
+type scratch struct {
+	xlogx []float64
+	dec   []byte
+}
+
+func newScratch(cell int) *scratch {
+	return &scratch{xlogx: make([]float64, cell+1)}
+}
+
+// clog2c returns c·log2(c), memoised.
+func (sc *scratch) clog2c(c uint32) float64 {
+	if c < 2 {
+		return 0
+	}
+	if int(c) >= len(sc.xlogx) {
+		return float64(c) * math.Log2(float64(c))
+	}
+	v := sc.xlogx[c]
+	if v == 0 {
+		v = float64(c) * math.Log2(float64(c))
+		sc.xlogx[c] = v
+	}
+	return v
+}
+
 // entropyChi returns the Shannon entropy (bits per byte) and the chi-square
 // statistic against uniform of a histogram over n bytes.
-func entropyChi(h *[256]uint32, n int) (float64, float64) {
+func (sc *scratch) entropyChi(h *[256]uint32, n int) (float64, float64) {
 	if n == 0 {
 		return 0, 0
 	}
-	fn := float64(n)
-	e := fn / 256
-	var ent, chi float64
+	var sq uint64
+	var sum float64
 	for _, c := range h {
-		d := float64(c) - e
-		chi += d * d
-		if c != 0 {
-			p := float64(c) / fn
-			ent -= p * math.Log2(p)
-		}
+		sq += uint64(c) * uint64(c)
+		sum += sc.clog2c(c)
 	}
-	return ent, chi / e
+	fn := float64(n)
+	ent := math.Log2(fn) - sum/fn
+	if ent < 0 {
+		ent = 0
+	}
+	chi := 256*float64(sq)/fn - fn
+	return ent, chi
 }
 
 // chiBound is the largest chi-square accepted as uniform for n bytes: the
@@ -148,16 +183,15 @@ func isHex(b int) bool {
 
 func isSpace(b int) bool { return b == ' ' || b == '\n' || b == '\r' || b == '\t' }
 
-// cellStats computes the statistics of one cell. scratch is reused for the
-// decoded bytes of base64/hex cells.
-func cellStats(p []byte, off int64, scratch *[]byte) RegionStats {
+// cellStats computes the statistics of one cell.
+func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 	rs := RegionStats{Offset: off, Length: len(p)}
 	if len(p) == 0 {
 		return rs
 	}
 	var h [256]uint32
 	histogram(p, &h)
-	rs.Entropy, rs.ChiSquare = entropyChi(&h, len(p))
+	rs.Entropy, rs.ChiSquare = sc.entropyChi(&h, len(p))
 	var printable, b64, hex, space uint32
 	for b, c := range h {
 		if c == 0 {
@@ -188,16 +222,16 @@ func cellStats(p []byte, off int64, scratch *[]byte) RegionStats {
 	switch {
 	case hex+space+slack >= n && hex >= n/2:
 		rs.Encoding = EncodingHex
-		*scratch = decodeHex(p, (*scratch)[:0])
+		sc.dec = decodeHex(p, sc.dec[:0])
 	case b64+space+slack >= n && b64 >= n/2:
 		rs.Encoding = EncodingBase64
-		*scratch = decodeB64(p, (*scratch)[:0])
+		sc.dec = decodeB64(p, sc.dec[:0])
 	}
 	if rs.Encoding != EncodingNone {
-		d := *scratch
+		d := sc.dec
 		var dh [256]uint32
 		histogram(d, &dh)
-		rs.DecodedEntropy, rs.DecodedChiSquare = entropyChi(&dh, len(d))
+		rs.DecodedEntropy, rs.DecodedChiSquare = sc.entropyChi(&dh, len(d))
 		if len(d) >= minCell && rs.DecodedChiSquare <= chiBound(len(d)) {
 			rs.Class = ClassEncoded
 			return rs

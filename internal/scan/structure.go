@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // problem is a structure violation found by a format check.
@@ -55,7 +56,7 @@ func checkFormat(s *source, f Format, regions []RegionStats) (string, error) {
 	case FormatRIFF:
 		err = checkRIFF(s)
 	case FormatText:
-		err = checkText(s)
+		err = checkText(s, regions)
 	default:
 		return "", nil
 	}
@@ -1127,18 +1128,48 @@ func allZero(p []byte) bool {
 
 // ---- text ----
 
-func checkText(s *source) error {
-	for i, sp := range s.bufs {
-		d := s.data[i]
-		for c := 0; c < len(d); c += 4096 {
-			cell := d[c:min(c+4096, len(d))]
-			ok, pr := textStats(cell)
-			if !ok {
-				return bad("text: not valid UTF-8 at %d", sp.off+int64(c))
+func checkText(s *source, regions []RegionStats) error {
+	for _, r := range regions {
+		cell := s.slice(r.Offset, int64(r.Length))
+		if cell == nil {
+			continue
+		}
+		if !utf8Cell(cell) {
+			return bad("text: not valid UTF-8 at %d", r.Offset)
+		}
+		if r.Printable < 0.9 {
+			return bad("text: binary data at %d", r.Offset)
+		}
+	}
+	return nil
+}
+
+// utf8Cell reports whether a cell cut from a file is valid UTF-8, allowing
+// a sequence cut at either edge.
+func utf8Cell(p []byte) bool {
+	for i := 0; i < 3 && len(p) > 0 && p[0]&0xC0 == 0x80; i++ {
+		p = p[1:]
+	}
+	if utf8.Valid(p) {
+		return true
+	}
+	// Drop an incomplete sequence at the end.
+	for i := 1; i <= 3 && i <= len(p); i++ {
+		if c := p[len(p)-i]; c&0xC0 != 0x80 {
+			if c >= 0xC0 && !utf8.FullRune(p[len(p)-i:]) {
+				return utf8.Valid(p[:len(p)-i])
 			}
-			if pr < 0.9 {
-				return bad("text: binary data at %d", sp.off+int64(c))
-			}
+			break
+		}
+	}
+	return false
+}
+
+// slice returns the buffered bytes [off, off+n), or nil.
+func (s *source) slice(off, n int64) []byte {
+	for i, b := range s.bufs {
+		if off >= b.off && off+n <= b.off+int64(len(s.data[i])) {
+			return s.data[i][off-b.off : off-b.off+n]
 		}
 	}
 	return nil
