@@ -72,6 +72,24 @@ func TestFileEncryptionDetected(t *testing.T) {
 	t.Logf("detected %d of %d encrypted files", caught, total)
 }
 
+func TestTinyFiles(t *testing.T) {
+	for _, n := range []int{40, 64, 100, 127, 200} {
+		txt := prose(uint64(n), n)
+		ev := compareFiles(t, "short.txt", txt, encryptRange(aesStream(t), txt, 0, n))
+		if !ev.Strong {
+			t.Errorf("%d-byte text encrypted: not detected: %q", n, ev.Reason)
+		}
+		edit := append(bytes.Clone(txt[:n/2]), prose(uint64(n+1), n/2)...)
+		if ev := compareFiles(t, "short.txt", txt, edit); ev.Weight > 0 {
+			t.Errorf("%d-byte text edited: %q", n, ev.Reason)
+		}
+		tok := []byte(b64(randomBytes(n * 3 / 4)))
+		if ev := compareFiles(t, "token", tok, []byte(b64(randomBytes(n*3/4)))); ev.Weight > 0 {
+			t.Errorf("%d-byte token rotated: %q", n, ev.Reason)
+		}
+	}
+}
+
 func TestELFEncryptionDetected(t *testing.T) {
 	elf := selfELF(t)
 	for _, a := range attacks() {

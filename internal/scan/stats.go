@@ -84,8 +84,40 @@ type RegionStats struct {
 	Class Class
 }
 
-// minCell is the shortest cell whose statistics are judged.
-const minCell = 128
+// minCell is the shortest cell whose statistics are judged by
+// chi-square; shorter cells down to minTiny are judged by their distinct
+// byte values and UTF-8 validity.
+const (
+	minCell = 128
+	minTiny = 32
+)
+
+// tinyClass classifies a cell of minTiny..minCell bytes: random when it
+// is not UTF-8 and has nearly as many distinct byte values as random bytes
+// would (at least 80% of the expectation), text when it is printable
+// UTF-8, else too short to judge.
+func tinyClass(p []byte, h *[256]uint32) Class {
+	if len(p) < minTiny {
+		return ClassTiny
+	}
+	if ok, pr := textStats(p); ok {
+		if pr >= 0.95 {
+			return ClassText
+		}
+		return ClassTiny
+	}
+	distinct := 0
+	for _, c := range h {
+		if c != 0 {
+			distinct++
+		}
+	}
+	want := 256 * (1 - math.Pow(255.0/256, float64(len(p))))
+	if float64(distinct) >= 0.8*want {
+		return ClassRandom
+	}
+	return ClassTiny
+}
 
 // histogram counts byte values of p, spreading consecutive bytes over four
 // tables so that repeated values do not serialise on one counter.
@@ -213,7 +245,7 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 	n := uint32(len(p))
 	rs.Printable = float64(printable) / float64(n)
 	if len(p) < minCell {
-		rs.Class = ClassTiny
+		rs.Class = tinyClass(p, &h)
 		return rs
 	}
 	// Alphabet cells: allow a few stray bytes (a header line, a cut UTF-8
