@@ -306,3 +306,27 @@ func TestJudgeUnreadableAndCancel(t *testing.T) {
 		t.Fatalf("cancelled judge: %v", err)
 	}
 }
+
+func TestJudgeIDsAndExplicitRenames(t *testing.T) {
+	d := prose(1, 20<<10)
+	withID := func(f *FileRef, id string) *FileRef { f.ID = id; return f }
+	ch := []Change{
+		{Kind: Deleted, Old: withID(ref("a/x.txt", d), "h1")},
+		{Kind: Added, New: withID(ref("b/y.txt", d), "h1")},
+		{Kind: Modified, Old: withID(ref("c/z.txt", d), "h2"), New: withID(ref("c/z.txt", d), "h2")},
+	}
+	v := judge(t, ch, Options{})
+	if v.Level != Clean || v.Stats.Examined != 0 || v.Stats.Renamed != 1 || v.Stats.Added != 0 || v.Stats.Deleted != 0 {
+		t.Fatalf("identical content: %+v", v)
+	}
+	ch = nil
+	for i := 0; i < 12; i++ {
+		d := prose(uint64(i), 30<<10)
+		ch = append(ch, Change{Kind: Renamed, Old: ref(fmt.Sprintf("s/f%d.txt", i), d), New: ref(fmt.Sprintf("s/f%d.txt.x", i), encryptRange(aesStream(t), d, 0, len(d)))})
+	}
+	v = judge(t, ch, Options{MaxEvidence: 4})
+	if v.Level != Infected || v.Stats.Strong != 12 || len(v.Evidence) != 4 || v.Evidence[0].Path != "*.x" {
+		logVerdict(t, v)
+		t.Fatalf("explicit renames: %s strong %d evidence %d", v.Level, v.Stats.Strong, len(v.Evidence))
+	}
+}
