@@ -40,6 +40,7 @@ type Index struct {
 	mu    sync.RWMutex
 	packs []blob.ID
 	salts [][crypto.SaltSize]byte
+	ends  []uint64 // per pack: where its last blob ends
 	pack  map[blob.ID]uint32
 	blobs map[blob.Handle]loc
 	extra map[blob.Handle][]loc // further copies of a blob, for check and prune
@@ -62,7 +63,9 @@ func (x *Index) AddPack(id blob.ID, salt [crypto.SaltSize]byte, entries []pack.E
 	x.packs = append(x.packs, id)
 	x.salts = append(x.salts, salt)
 	x.pack[id] = p
+	var end uint64
 	for _, e := range entries {
+		end = max(end, e.Offset+uint64(e.Length))
 		h := blob.Handle{ID: e.ID, Type: e.Type}
 		l := loc{pack: p, offset: e.Offset, length: e.Length, rawLen: e.RawLen, flags: e.Flags}
 		if _, dup := x.blobs[h]; dup {
@@ -71,6 +74,7 @@ func (x *Index) AddPack(id blob.ID, salt [crypto.SaltSize]byte, entries []pack.E
 		}
 		x.blobs[h] = l
 	}
+	x.ends = append(x.ends, end)
 }
 
 // Replace makes x hold exactly what y holds. y must not be used afterwards.
@@ -79,7 +83,19 @@ func (x *Index) Replace(y *Index) {
 	defer y.mu.Unlock()
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.packs, x.salts, x.pack, x.blobs, x.extra = y.packs, y.salts, y.pack, y.blobs, y.extra
+	x.packs, x.salts, x.ends, x.pack, x.blobs, x.extra = y.packs, y.salts, y.ends, y.pack, y.blobs, y.extra
+}
+
+// BlobsEnd returns where the last blob of an indexed pack ends: reading a
+// pack up to there never reaches past its end.
+func (x *Index) BlobsEnd(id blob.ID) (uint64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	p, ok := x.pack[id]
+	if !ok {
+		return 0, false
+	}
+	return x.ends[p], true
 }
 
 // HasPack reports whether the pack is indexed.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
@@ -16,7 +17,7 @@ import (
 // Prefetching: as listings are read, the file content they name is fetched
 // ahead in batches, by a few fetchers, up to a bound on what waits unread.
 const (
-	prefetchBatch   = 32
+	prefetchBatch   = 64
 	prefetchers     = 2
 	prefetchedBytes = 64 << 20
 )
@@ -72,33 +73,90 @@ func (p *prefetcher) want(hs []blob.Handle) {
 	p.cond.Broadcast()
 }
 
-// take returns the blob if it was fetched ahead, waiting while it is being
-// fetched. It reports false when the caller must fetch it itself: it was
-// never queued, its fetch failed, or it is still waiting in the queue (then
-// it is taken out, so a full buffer of other blobs cannot hold it up).
-func (p *prefetcher) take(h blob.Handle) (frame, bool) {
+// take returns the blob, fetched ahead or now. It waits while the blob is
+// being fetched. One still waiting in the queue is fetched at once by the
+// caller, together with the blobs queued after it (so a reader that has
+// caught up with the fetchers sends batches, not a request per blob); one
+// never queued, or whose fetch failed, is fetched alone.
+func (p *prefetcher) take(ctx context.Context, h blob.Handle) (frame, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for {
 		if f, ok := p.ready[h]; ok {
 			delete(p.ready, h)
 			p.size -= len(f.payload)
 			p.cond.Broadcast()
-			return f, true
+			p.mu.Unlock()
+			return f, nil
 		}
 		if _, ok := p.failed[h]; ok {
 			delete(p.failed, h)
-			return frame{}, false
+			break
 		}
-		if p.queued[h] {
-			delete(p.queued, h) // run skips handles no longer queued
-			return frame{}, false
-		}
-		if !p.inFlight[h] || p.closed {
-			return frame{}, false
+		if p.queued[h] || !p.inFlight[h] || p.closed {
+			break
 		}
 		p.cond.Wait()
 	}
+	batch := p.claimFrom(h)
+	p.mu.Unlock()
+	got, err := p.get(ctx, batch)
+	p.deliver(batch[1:], got, err)
+	if err != nil {
+		return frame{}, err
+	}
+	f, ok := got[h]
+	if !ok {
+		return frame{}, errors.New("the server sent nothing")
+	}
+	return f, nil
+}
+
+// claimFrom takes h and up to prefetchBatch-1 handles queued after it out
+// of the queue and marks them in flight; h comes first. p.mu is held.
+func (p *prefetcher) claimFrom(h blob.Handle) []blob.Handle {
+	batch := []blob.Handle{h}
+	if !p.queued[h] {
+		return batch
+	}
+	delete(p.queued, h) // run skips handles no longer queued
+	i := slices.Index(p.queue, h)
+	for _, o := range p.queue[i+1:] {
+		if len(batch) == prefetchBatch {
+			break
+		}
+		if p.queued[o] {
+			delete(p.queued, o)
+			p.inFlight[o] = true
+			batch = append(batch, o)
+		}
+	}
+	return batch
+}
+
+// deliver files what a fetch of hs brought: fetched blobs become ready,
+// those the server left out are queued again at the front, and with err
+// the rest are marked failed so that their readers fetch them themselves.
+func (p *prefetcher) deliver(hs []blob.Handle, got map[blob.Handle]frame, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var again []blob.Handle
+	for _, h := range hs {
+		delete(p.inFlight, h)
+		if f, ok := got[h]; ok {
+			p.ready[h] = f
+			p.size += len(f.payload)
+		} else if err != nil {
+			p.failed[h] = err
+		} else {
+			// The server sent fewer than asked (large blobs): ask again.
+			again = append(again, h)
+			p.queued[h] = true
+		}
+	}
+	if len(again) > 0 {
+		p.queue = append(again, p.queue...)
+	}
+	p.cond.Broadcast()
 }
 
 func (p *prefetcher) run(ctx context.Context) {
@@ -109,22 +167,7 @@ func (p *prefetcher) run(ctx context.Context) {
 			return
 		}
 		got, err := p.get(ctx, batch)
-		p.mu.Lock()
-		for _, h := range batch {
-			delete(p.inFlight, h)
-			if f, ok := got[h]; ok {
-				p.ready[h] = f
-				p.size += len(f.payload)
-			} else if err != nil {
-				p.failed[h] = err
-			} else {
-				// The server sent fewer than asked (large blobs): ask again.
-				p.queue = append([]blob.Handle{h}, p.queue...)
-				p.queued[h] = true
-			}
-		}
-		p.cond.Broadcast()
-		p.mu.Unlock()
+		p.deliver(batch, got, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/restorer"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/tree"
 	"github.com/bunkerhq/bunker/internal/wire"
@@ -152,5 +153,92 @@ func TestRestorePrefetchesInBatches(t *testing.T) {
 	defer mu.Unlock()
 	if requests > 200/prefetchBatch+20 {
 		t.Fatalf("%d requests for 200 small files: not batched", requests)
+	}
+}
+
+// fakeRestoreServer serves a restore session over blobs and counts the
+// requests for blobs.
+func fakeRestoreServer(t *testing.T, ck *crypto.IDKey, root blob.ID, blobs map[blob.Handle][]byte) (*client.Client, func() int) {
+	t.Helper()
+	var mu sync.Mutex
+	requests := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/vaults/prod/points/latest/restore", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.RestoreResponse{Session: "s1", ContentKey: base64.StdEncoding.EncodeToString(ck.Bytes()),
+			Point: api.Point{Point: &store.Point{ID: strings.Repeat("a", 64), Tree: root.String()}}})
+	})
+	mux.HandleFunc("POST /v1/restores/s1/blobs", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		hs, err := wire.DecodeHandles(body, 1024)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var out []byte
+		for _, h := range hs {
+			out = wire.AppendFrame(out, wire.Frame{Handle: h, RawLen: len(blobs[h]), Payload: blobs[h]})
+		}
+		w.Write(out)
+	})
+	mux.HandleFunc("DELETE /v1/restores/s1", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, err := client.New(client.Options{URL: srv.URL, HTTPClient: srv.Client(), Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, func() int { mu.Lock(); defer mu.Unlock(); return requests }
+}
+
+// Listings are fetched ahead with the content: restoring a point of many
+// small directories costs batched requests, not a few per directory.
+func TestRestorePrefetchesListings(t *testing.T) {
+	m, _ := crypto.NewMasterKey()
+	k, _ := m.Derive()
+	ck := k.ContentKey()
+	blobs := map[blob.Handle][]byte{}
+	put := func(t blob.Type, data []byte) blob.ID {
+		h := blob.Handle{ID: ck.BlobID(data), Type: t}
+		blobs[h] = data
+		return h.ID
+	}
+	var dirs []*tree.Node
+	const nDirs, nFiles = 50, 4
+	for d := range nDirs {
+		var files []*tree.Node
+		for f := range nFiles {
+			data := []byte(fmt.Sprintf("file %d of directory %d", f, d))
+			files = append(files, &tree.Node{Name: fmt.Sprintf("f%d", f), Type: tree.TypeFile, Mode: 0o644, Size: uint64(len(data)), Content: []blob.ID{put(blob.DataBlob, data)}})
+		}
+		listing, err := tree.Encode(&tree.Tree{Nodes: files})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := put(blob.TreeBlob, listing)
+		dirs = append(dirs, &tree.Node{Name: fmt.Sprintf("d%02d", d), Type: tree.TypeDir, Mode: 0o755, Subtree: &id})
+	}
+	listing, err := tree.Encode(&tree.Tree{Nodes: dirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := put(blob.TreeBlob, listing)
+	c, requests := fakeRestoreServer(t, ck, root, blobs)
+	ctx := context.Background()
+	r, err := StartRestore(ctx, c, "prod", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	res, err := restorer.Restore(ctx, r, r.Point(), restorer.Options{Target: t.TempDir(), Verify: true})
+	if err != nil || len(res.Errors) > 0 || res.Files != nDirs*nFiles {
+		t.Fatalf("restore: %+v %v", res, err)
+	}
+	// Fetched one listing at a time, with the content of each, this takes
+	// over a hundred requests.
+	if n := requests(); n > nDirs {
+		t.Fatalf("%d requests to restore %d directories of %d files: listings are not fetched ahead", n, nDirs, nFiles)
 	}
 }

@@ -78,9 +78,15 @@ func (r *Restore) LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error) 
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
 	}
-	// The files of this listing are about to be restored: fetch their
-	// content ahead.
+	// The files of this listing are about to be restored and its
+	// directories walked: fetch their listings and content ahead, the
+	// listings first, since each of them names more to fetch.
 	var want []blob.Handle
+	for _, n := range t.Nodes {
+		if n.Subtree != nil {
+			want = append(want, blob.Handle{ID: *n.Subtree, Type: blob.TreeBlob})
+		}
+	}
 	for _, n := range t.Nodes {
 		for _, cid := range n.Content {
 			want = append(want, blob.Handle{ID: cid, Type: blob.DataBlob})
@@ -93,18 +99,11 @@ func (r *Restore) LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error) 
 // LoadBlob reads one blob, checked against its id; it may reuse buf.
 func (r *Restore) LoadBlob(ctx context.Context, t blob.Type, id blob.ID, buf []byte) ([]byte, error) {
 	h := blob.Handle{ID: id, Type: t}
-	f, ok := r.ahead.take(h)
-	if !ok {
-		got, err := r.ahead.get(ctx, []blob.Handle{h})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", h, err)
-		}
-		if f, ok = got[h]; !ok {
-			return nil, fmt.Errorf("read %s: the server sent nothing", h)
-		}
+	f, err := r.ahead.take(ctx, h)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h, err)
 	}
 	var plain []byte
-	var err error
 	if f.compressed {
 		if plain, err = r.comp.Decompress(buf, f.payload, f.rawLen); err != nil {
 			return nil, fmt.Errorf("read %s: %w", h, err)

@@ -129,18 +129,30 @@ func (r *Repository) planRuns(hs []blob.Handle) ([]*run, error) {
 	return runs, nil
 }
 
+// readRun reads the stretch of a run's pack, from what was read ahead
+// when it can.
 func (r *Repository) readRun(ctx context.Context, rn *run) ([]byte, error) {
+	if data, ok := r.ahead.find(rn.pack, rn.start, rn.end); ok {
+		return data, nil
+	}
+	end := rn.end
+	if last, ok := r.idx.BlobsEnd(rn.pack); ok {
+		end = r.ahead.extend(rn.start, rn.end, last)
+	}
 	ph := storage.Handle{Kind: storage.KindPack, Name: rn.pack.String()}
-	rd, err := r.be.Get(ctx, ph, int64(rn.start), int64(rn.end-rn.start))
+	rd, err := r.be.Get(ctx, ph, int64(rn.start), int64(end-rn.start))
 	if err != nil {
 		return nil, fmt.Errorf("read pack %s: %w", rn.pack.Short(), err)
 	}
 	defer rd.Close()
-	data := make([]byte, rn.end-rn.start)
+	data := make([]byte, end-rn.start)
 	if _, err := io.ReadFull(rd, data); err != nil {
 		return nil, fmt.Errorf("read pack %s: %w", rn.pack.Short(), err)
 	}
-	return data, nil
+	if end > rn.end {
+		r.ahead.keep(rn.pack, rn.start, data)
+	}
+	return data[:rn.end-rn.start], nil
 }
 
 // deliverRun opens each blob of a read run and hands it to fn; a blob the

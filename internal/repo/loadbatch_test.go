@@ -13,6 +13,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/repo/repotest"
 	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/storage/local"
 )
 
 // saveBlobs stores n distinct data blobs of about size bytes and returns
@@ -132,5 +133,42 @@ func TestLoadPayloadsDamage(t *testing.T) {
 	}
 	if delivered == 0 {
 		t.Fatal("nothing delivered before the damaged blob")
+	}
+}
+
+// With read-ahead, blobs asked for one call at a time in the order they
+// were stored come from a few reads of their packs, and a read never goes
+// past where a pack's last blob ends.
+func TestLoadPayloadsReadAhead(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	hs, want := saveBlobs(t, v.Open(t), 300, 20<<10)
+	be, err := local.Open(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := &countingBackend{Backend: be}
+	r, err := repo.Open(ctx, cb, v.Master, repo.Options{ReadAhead: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		err := r.LoadPayloads(ctx, []blob.Handle{h}, func(p repo.Payload) error {
+			if !bytes.Equal(decode(t, p), want[p.Handle]) {
+				t.Errorf("%s: wrong content", p.Handle)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", h, err) // a read past a pack's end fails here
+		}
+	}
+	packs := countPacks(t, r)
+	if n := cb.gets.Load(); n > int64(packs) {
+		t.Fatalf("%d reads for %d blobs asked for one at a time in %d packs: nothing was read ahead", n, len(hs), packs)
 	}
 }

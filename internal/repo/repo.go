@@ -31,6 +31,7 @@ type Repository struct {
 	loaded map[blob.ID]bool // index objects already merged into idx
 	retain func(storage.Handle) storage.PutOptions
 	trees  *treeCache // nil unless Options.TreeCache
+	ahead  *readAhead // nil unless Options.ReadAhead
 
 	sealers sealerCache  // sealers of recently read packs
 	openers sync.Pool    // *opener: OpenBlob's hasher and scratch
@@ -58,6 +59,11 @@ type Options struct {
 	// TreeCache keeps up to this many bytes of recently saved and loaded
 	// tree blobs in memory; 0 keeps none.
 	TreeCache int
+	// ReadAhead extends each read of LoadPayloads to this many bytes of
+	// the pack and keeps the last few such stretches, for readers that ask
+	// for a pack's blobs in order in many small calls; 0 reads only what
+	// is asked for.
+	ReadAhead int
 }
 
 // configHandle names the vault config object.
@@ -113,7 +119,7 @@ func Open(ctx context.Context, be storage.Backend, master crypto.MasterKey, opts
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Repository{be: be, key: key, cfg: cfg, idx: index.New(), codec: c, log: log, loaded: map[blob.ID]bool{}, retain: opts.Retain,
-		trees: newTreeCache(opts.TreeCache)}
+		trees: newTreeCache(opts.TreeCache), ahead: newReadAhead(opts.ReadAhead)}
 	r.saver = newSaver(r, opts.Uploads)
 	return r, nil
 }

@@ -29,6 +29,13 @@ import (
 // at hand costs a request.
 const treeCacheBytes = 32 << 20
 
+// readAheadBytes is how far the server reads a pack ahead of what a
+// restoring client asks for, so that the next requests of a restore, which
+// ask for the blobs that follow, are answered from memory (see
+// repo.Options.ReadAhead): on object storage, a request each would cost
+// more than the bytes.
+const readAheadBytes = 4 << 20
+
 // openVault is a vault whose storage the server has open.
 type openVault struct {
 	name   string
@@ -141,7 +148,7 @@ func (vs *vaultSet) openVault(ctx context.Context, v *store.Vault) (*openVault, 
 	if ov.prot, err = vs.s.newProtector(ctx, v, be); err != nil {
 		return fail(err)
 	}
-	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4, Retain: ov.prot.putOptions, TreeCache: treeCacheBytes}); err != nil {
+	if ov.repo, err = repo.Open(ctx, be, master, repo.Options{Logger: vs.s.log, Uploads: 4, Retain: ov.prot.putOptions, TreeCache: treeCacheBytes, ReadAhead: readAheadBytes}); err != nil {
 		return fail(err)
 	}
 	// Reload keeps only stored packs: an index object naming deleted ones
