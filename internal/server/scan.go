@@ -28,8 +28,8 @@ func sameSource(p *store.Point, host string, paths []string) bool {
 	return p.Hostname == host && slices.Equal(p.Paths, paths)
 }
 
-// previousOf returns the newest active point of p's source older than p,
-// or nil.
+// previousOf returns the newest active point of p's source older than p
+// (or, stamped at the same instant, its backup's parent), or nil.
 func previousOf(ctx context.Context, tx store.Tx, p *store.Point) (*store.Point, error) {
 	ps, err := tx.Points(ctx, store.PointFilter{Vault: p.Vault, State: store.Active, Hostname: p.Hostname})
 	if err != nil {
@@ -38,7 +38,8 @@ func previousOf(ctx context.Context, tx store.Tx, p *store.Point) (*store.Point,
 	var prev *store.Point
 	for i := range ps { // oldest first
 		q := &ps[i]
-		if q.ID == p.ID || !q.Time.Before(p.Time) {
+		// Points stamped at the same instant: the backup's parent came first.
+		if q.ID == p.ID || q.Time.After(p.Time) || q.Time.Equal(p.Time) && p.Parent != q.ID {
 			continue
 		}
 		if sameSource(q, p.Hostname, p.Paths) {
