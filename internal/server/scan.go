@@ -253,9 +253,11 @@ func (s *Server) stopScans() {
 	s.scans.Wait()
 }
 
-// scanPending scans, in the background, the active points of scanning
-// vaults that have no verdict: those a restart interrupted.
-func (s *Server) scanPending(ctx context.Context) {
+// scanPending scans, one after the other in the background, the active
+// points without a verdict of the scanning vaults (of vault alone, unless
+// empty): those a restart interrupted, and those made before scanning was
+// turned on. Oldest first, so each finds its previous point's verdict.
+func (s *Server) scanPending(ctx context.Context, vault string) {
 	type todo struct{ vault, point string }
 	var due []todo
 	err := s.st.View(ctx, func(tx store.Tx) error {
@@ -264,7 +266,7 @@ func (s *Server) scanPending(ctx context.Context) {
 			return err
 		}
 		for _, v := range vs {
-			if !v.Scan {
+			if !v.Scan || vault != "" && v.Name != vault {
 				continue
 			}
 			ps, err := tx.Points(ctx, store.PointFilter{Vault: v.Name, State: store.Active})
@@ -287,9 +289,34 @@ func (s *Server) scanPending(ctx context.Context) {
 		s.log.Error("scan: list unscanned points", "err", err)
 		return
 	}
-	for _, d := range due {
-		s.scanLater(d.vault, d.point)
+	if len(due) == 0 {
+		return
 	}
+	s.scanMu.Lock()
+	defer s.scanMu.Unlock()
+	if s.scanClosed {
+		return
+	}
+	s.scans.Add(1)
+	go func() {
+		defer s.scans.Done()
+		for _, d := range due {
+			if s.scanCtx.Err() != nil {
+				return
+			}
+			var err error
+			_ = s.st.View(s.scanCtx, func(tx store.Tx) error {
+				_, err = tx.PointVerdict(s.scanCtx, d.vault, d.point)
+				return nil
+			})
+			if !errors.Is(err, store.ErrNotFound) {
+				continue // scanned meanwhile, or gone
+			}
+			if _, err := s.scanPoint(s.scanCtx, d.vault, d.point, serverActor, nil); err != nil && s.scanCtx.Err() == nil {
+				s.log.Error("scan an unscanned point", "vault", d.vault, "point", d.point, "err", err)
+			}
+		}
+	}()
 }
 
 func (s *Server) handleScan(c *call) error {

@@ -301,7 +301,7 @@ func (s *Server) Start(ctx context.Context) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
 	}
-	s.scanPending(ctx)
+	s.scanPending(ctx, "")
 }
 
 // Close stops background work, writes a last audit checkpoint and closes

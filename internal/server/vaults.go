@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -223,7 +224,7 @@ func (s *Server) handleVaultUpdate(c *call) error {
 	if req.Retention == nil && req.BinRetention == nil && req.Scan == nil {
 		return badRequest("nothing to change: give retention, bin_retention or scan")
 	}
-	return s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
+	err = s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
 		if req.Retention != nil {
 			d, err := parseSpan("retention", *req.Retention)
 			if err != nil {
@@ -246,6 +247,11 @@ func (s *Server) handleVaultUpdate(c *call) error {
 		}
 		return nil
 	})
+	if err == nil && req.Scan != nil && *req.Scan {
+		// Points made before scanning was turned on get their verdicts too.
+		s.scanPending(context.WithoutCancel(c.ctx), name)
+	}
+	return err
 }
 
 // updatePolicy applies change to a vault's policy, validates the result,
