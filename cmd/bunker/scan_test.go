@@ -117,7 +117,8 @@ func TestServerScan(t *testing.T) {
 	}
 	r = vadmin.run(append([]string{"scan", "latest", "--json"}, remote...)...)
 	var rep api.ScanReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 7 || rep.Level != "infected" || rep.Stats.Modified != 25 || rep.Previous == "" {
+	// The report, then (exit code 7) the error line.
+	if err := json.NewDecoder(strings.NewReader(r.stdout)).Decode(&rep); err != nil || r.code != 7 || !strings.Contains(r.stdout, `"exit_code":7`) || rep.Level != "infected" || rep.Stats.Modified != 25 || rep.Previous == "" {
 		t.Fatalf("scan --json: exit %d, %+v %v\n%s", r.code, rep, err, r.stdout)
 	}
 	if out := vadmin.ok("point", "show", "--vault", "prod", "latest"); !strings.Contains(out, "verdict      infected") || !strings.Contains(out, victim) {
