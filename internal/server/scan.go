@@ -139,16 +139,18 @@ func (s *Server) scanPoint(ctx context.Context, vault, id, by string, prev *stor
 	if rep.Changed {
 		detail["previous_level"] = rep.PreviousLevel
 	}
-	uerr := s.st.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		if err := tx.UpdateJob(ctx, job); err != nil {
+	// Recorded even when the scan was cancelled (the server stopping).
+	wctx := context.WithoutCancel(ctx)
+	uerr := s.st.Update(wctx, func(tx store.Tx) error {
+		if err := tx.UpdateJob(wctx, job); err != nil {
 			return err
 		}
 		if err == nil {
-			if err := s.recordVerdict(ctx, tx, rep); err != nil {
+			if err := s.recordVerdict(wctx, tx, rep); err != nil {
 				return err
 			}
 		}
-		return s.appendAudit(ctx, tx, s.serverEntry(by, "point.scan", target, outcome, detail))
+		return s.appendAudit(wctx, tx, s.serverEntry(by, "point.scan", target, outcome, detail))
 	})
 	if err == nil {
 		err = uerr
