@@ -39,10 +39,22 @@ type Result struct {
 
 // Diff compares the point whose root listing is cur with the one whose
 // root listing is prev (nil: no previous point, every file is added).
+//
+// The trees are walked level by level, the listings of a level loaded a
+// few at a time: on object storage each listing not in the vault's cache
+// is a request.
 func Diff(ctx context.Context, r *repo.Repository, prev *blob.ID, cur blob.ID) (*Result, error) {
 	d := &differ{r: r}
-	if err := d.walk(ctx, prev, &cur, "/"); err != nil {
-		return nil, err
+	level := []dirPair{{old: prev, new: &cur, dir: "/"}}
+	for len(level) > 0 {
+		if err := d.loadLevel(ctx, level); err != nil {
+			return nil, err
+		}
+		var next []dirPair
+		for i := range level {
+			next = d.compare(&level[i], next)
+		}
+		level = next
 	}
 	sort.SliceStable(d.res.Changes, func(i, j int) bool { return d.res.Changes[i].Path() < d.res.Changes[j].Path() })
 	return &d.res, nil
@@ -62,44 +74,75 @@ type differ struct {
 	res Result
 }
 
-func (d *differ) load(ctx context.Context, id *blob.ID) ([]*tree.Node, error) {
-	if id == nil {
-		return nil, nil
-	}
-	t, err := d.r.LoadTree(ctx, *id)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", id.Short(), err)
-	}
-	d.res.TreesLoaded++
-	return t.Nodes, nil
+// dirPair is one directory in both points: its listing ids (either may be
+// nil) and, once loaded, their nodes.
+type dirPair struct {
+	old, new           *blob.ID
+	dir                string
+	oldNodes, newNodes []*tree.Node
 }
 
-// walk compares two listings (either may be nil) below dir.
-func (d *differ) walk(ctx context.Context, oldID, newID *blob.ID, dir string) error {
-	if oldID != nil && newID != nil && *oldID == *newID {
-		return nil
+// loaders bounds the listings loaded at once.
+const loaders = 16
+
+// loadLevel loads the listings of a level whose ids differ.
+func (d *differ) loadLevel(ctx context.Context, level []dirPair) error {
+	type job struct {
+		id  blob.ID
+		out *[]*tree.Node
+	}
+	var jobs []job
+	for i := range level {
+		p := &level[i]
+		if p.old != nil && p.new != nil && *p.old == *p.new {
+			continue
+		}
+		if p.old != nil {
+			jobs = append(jobs, job{*p.old, &p.oldNodes})
+		}
+		if p.new != nil {
+			jobs = append(jobs, job{*p.new, &p.newNodes})
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	oldNodes, err := d.load(ctx, oldID)
-	if err != nil {
-		return err
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, loaders)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t, err := d.r.LoadTree(ctx, j.id)
+			if err != nil {
+				errs[i] = fmt.Errorf("listing %s: %w", j.id.Short(), err)
+				return
+			}
+			*j.out = t.Nodes
+		})
 	}
-	newNodes, err := d.load(ctx, newID)
-	if err != nil {
-		return err
+	wg.Wait()
+	d.res.TreesLoaded += len(jobs)
+	return errors.Join(errs...)
+}
+
+// compare lists the changes of one directory and appends the pairs of its
+// subdirectories to next.
+func (d *differ) compare(pr *dirPair, next []dirPair) []dirPair {
+	if pr.old != nil && pr.new != nil && *pr.old == *pr.new {
+		return next
 	}
-	olds := make(map[string]*tree.Node, len(oldNodes))
-	for _, n := range oldNodes {
+	olds := make(map[string]*tree.Node, len(pr.oldNodes))
+	for _, n := range pr.oldNodes {
 		olds[n.Name] = n
 	}
-	news := make(map[string]*tree.Node, len(newNodes))
-	names := make([]string, 0, len(oldNodes)+len(newNodes))
-	for _, n := range oldNodes {
+	news := make(map[string]*tree.Node, len(pr.newNodes))
+	names := make([]string, 0, len(pr.oldNodes)+len(pr.newNodes))
+	for _, n := range pr.oldNodes {
 		names = append(names, n.Name)
 	}
-	for _, n := range newNodes {
+	for _, n := range pr.newNodes {
 		news[n.Name] = n
 		if olds[n.Name] == nil {
 			names = append(names, n.Name)
@@ -108,7 +151,7 @@ func (d *differ) walk(ctx context.Context, oldID, newID *blob.ID, dir string) er
 	sort.Strings(names)
 	for _, name := range names {
 		o, n := olds[name], news[name]
-		p := path.Join(dir, name)
+		p := path.Join(pr.dir, name)
 		oFile, nFile := isFile(o), isFile(n)
 		switch {
 		case oFile && nFile:
@@ -121,12 +164,10 @@ func (d *differ) walk(ctx context.Context, oldID, newID *blob.ID, dir string) er
 			d.add(scan.Change{Kind: scan.Added, New: d.ref(p, n)})
 		}
 		if os, ns := subtree(o), subtree(n); os != nil || ns != nil {
-			if err := d.walk(ctx, os, ns, p); err != nil {
-				return err
-			}
+			next = append(next, dirPair{old: os, new: ns, dir: p})
 		}
 	}
-	return nil
+	return next
 }
 
 func (d *differ) add(c scan.Change) { d.res.Changes = append(d.res.Changes, c) }
