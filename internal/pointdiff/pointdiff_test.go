@@ -53,8 +53,8 @@ func write(t *testing.T, path string, data []byte) {
 	}
 }
 
-// settleAtimes sets access times an hour ahead, so that reading the files
-// does not change what the next backup records (relatime).
+// settleAtimes sets access times an hour ahead, once, so that reading the
+// files does not change what the next backup records (relatime).
 func settleAtimes(t *testing.T, dir string) {
 	t.Helper()
 	ahead := time.Now().Add(time.Hour)
@@ -75,7 +75,6 @@ func settleAtimes(t *testing.T, dir string) {
 
 func backup(t *testing.T, r *repo.Repository, src string) *repo.Point {
 	t.Helper()
-	settleAtimes(t, src)
 	a, err := archiver.New(r, archiver.Options{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +95,7 @@ func source(t *testing.T, dirs, perDir int) string {
 			write(t, filepath.Join(src, fmt.Sprintf("dir%d/sub/notes%d.txt", d, f)), prose(seed, 8<<10+int(seed)*331))
 		}
 	}
+	settleAtimes(t, src)
 	return src
 }
 
