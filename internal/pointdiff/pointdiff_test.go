@@ -325,7 +325,7 @@ func TestEncryptedInPlaceIsInfected(t *testing.T) {
 		t.Fatalf("verdict %s, score %.1f, %+v", verdict.Level, verdict.Score, verdict.Stats)
 	}
 	// And the benign point before it: clean.
-	write(t, filepath.Join(src, "dir0/sub/notes0.txt"), prose(1234, 9000))
+	write(t, filepath.Join(src, "dir4/sub/notes5.txt"), prose(1234, 9000)) // not among the encrypted
 	p3 := backup(t, r, src)
 	verdict, err = scan.Judge(context.Background(), diff(t, r, p2, p3).Changes, scan.Options{})
 	if err != nil || verdict.Level != scan.Clean {
