@@ -156,8 +156,10 @@ func (s *Server) scanPoint(ctx context.Context, vault, id, by string, prev *stor
 		err = uerr
 	}
 	if err != nil {
+		s.metrics.scans.WithLabelValues("failed").Inc()
 		return nil, err
 	}
+	s.metrics.scans.WithLabelValues(rep.Level).Inc()
 	lvl := s.log.Info
 	if rep.Level != store.VerdictClean {
 		lvl = s.log.Warn
