@@ -332,3 +332,48 @@ func TestEncryptedInPlaceIsInfected(t *testing.T) {
 		t.Fatalf("one edited note: %s %v", verdict.Level, err)
 	}
 }
+
+// TestCostFollowsChanges checks that a scan costs what changed: nothing
+// for an unchanged point, and for a point where 5% of the files changed,
+// about reading those files' two versions.
+func TestCostFollowsChanges(t *testing.T) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	src := source(t, 20, 10) // 200 files
+	p1 := backup(t, r, src)
+	p2 := backup(t, r, src)
+	ctx := context.Background()
+	began := time.Now()
+	res := diff(t, r, p1, p2)
+	verdict, err := scan.Judge(ctx, res.Changes, scan.Options{PreviousFiles: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > time.Second || verdict.Stats.BytesRead != 0 || verdict.Level != scan.Clean {
+		t.Fatalf("unchanged point: %s, %+v", took, verdict.Stats)
+	}
+	var changed int64
+	for d := range 10 {
+		p := filepath.Join(src, fmt.Sprintf("dir%d/sub/notes3.txt", d*2))
+		data := prose(uint64(5000+d), 8<<10+d*1000)
+		changed += int64(len(data))
+		write(t, p, data)
+	}
+	p3 := backup(t, r, src)
+	res = diff(t, r, p2, p3)
+	verdict, err = scan.Judge(ctx, res.Changes, scan.Options{PreviousFiles: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verdict.Stats.Examined != 10 || verdict.Level != scan.Clean {
+		t.Fatalf("5%% changed: %s, %+v", verdict.Level, verdict.Stats)
+	}
+	// Both versions of each changed file at most, never the other 95%.
+	var oldSizes int64
+	for _, c := range res.Changes {
+		oldSizes += c.Old.Size
+	}
+	if verdict.Stats.BytesRead > changed+oldSizes {
+		t.Errorf("5%% changed: read %d bytes, the changed files' two versions hold %d", verdict.Stats.BytesRead, changed+oldSizes)
+	}
+}
