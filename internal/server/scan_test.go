@@ -310,3 +310,39 @@ func TestScanPermissions(t *testing.T) {
 		t.Errorf("scan against itself: %v", err)
 	}
 }
+
+// TestScanningTurnedOnCatchesUp turns scanning on for a vault that holds
+// points already: they get their verdicts, oldest first, so the change to
+// infected is an event.
+func TestScanningTurnedOnCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	aud := s.User(t, "aud", "auditor")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	src := documents(t)
+	p1, _ := backupTo(t, host, "prod", "host1", src)
+	s.Clock.Advance(time.Minute)
+	encryptFiles(t, src, 25)
+	p2, _ := backupTo(t, host, "prod", "host1", src)
+	on := true
+	if _, err := vadmin.UpdateVault(ctx, "prod", api.VaultUpdate{Scan: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if v := waitVerdict(t, vadmin, "prod", p2.ID.String()); v.Verdict.Level != store.VerdictInfected {
+		t.Fatalf("second point: %+v", v.Verdict)
+	}
+	if v := waitVerdict(t, vadmin, "prod", p1.ID.String()); v.Verdict.Level != store.VerdictClean {
+		t.Fatalf("first point: %+v", v.Verdict)
+	}
+	page, err := aud.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(page.Events); n != 3 || page.Events[2].Kind != "scan.verdict_changed" || page.Events[2].Point != p2.ID.String() {
+		t.Fatalf("events: %+v", page.Events)
+	}
+}
