@@ -104,6 +104,89 @@ type Point struct {
 	Lock     retention.Mode `json:"lock_mode,omitempty"`
 	// Verified is the point's latest verification; absent until one ran.
 	Verified *PointVerified `json:"verified,omitempty"`
+	// Verdict is the point's latest ransomware scan; absent until one ran.
+	Verdict *PointVerdict `json:"verdict,omitempty"`
+}
+
+// PointVerdict is the outcome of a point's latest scan.
+type PointVerdict struct {
+	Level     string    `json:"level"` // clean, suspicious, infected
+	Score     float64   `json:"score"`
+	ScannedAt time.Time `json:"scanned_at"`
+	Job       int64     `json:"job"`
+	// Previous is the point it was compared with; empty for the first
+	// point of its source.
+	Previous      string `json:"previous,omitempty"`
+	EvidenceCount int    `json:"evidence_count"`
+	// Evidence is the findings behind it, heaviest first (point show only).
+	Evidence []store.ScanEvidence `json:"evidence,omitempty"`
+}
+
+// PointList is the answer of a point listing. FirstInfected and LastClean
+// read the listed points as a timeline, oldest first: the oldest point
+// whose verdict is infected, and the newest clean point older than it (the
+// newest clean point when none is infected).
+type PointList struct {
+	Points        []Point `json:"points"`
+	FirstInfected string  `json:"first_infected,omitempty"`
+	LastClean     string  `json:"last_clean,omitempty"`
+}
+
+// TimelineEnds returns the first infected and the last clean point of
+// points, oldest first, as PointList describes them.
+func TimelineEnds(points []Point) (firstInfected, lastClean string) {
+	for _, p := range points {
+		if p.Verdict == nil {
+			continue
+		}
+		switch p.Verdict.Level {
+		case store.VerdictInfected:
+			return p.ID, lastClean
+		case store.VerdictClean:
+			lastClean = p.ID
+		}
+	}
+	return "", lastClean
+}
+
+// ScanRequest is the optional body of a scan request.
+type ScanRequest struct {
+	// Previous names the point to compare with (an id prefix); by default
+	// the newest active point of the same source before it.
+	Previous string `json:"previous,omitempty"`
+}
+
+// ScanReport is the verdict of one scan of a point.
+type ScanReport struct {
+	Vault    string    `json:"vault"`
+	Point    string    `json:"point"`
+	Previous string    `json:"previous,omitempty"` // the point compared with; empty for the first of its source
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths"`
+	Job      int64     `json:"job"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Level    string    `json:"level"` // clean, suspicious, infected
+	Score    float64   `json:"score"`
+	// PreviousLevel is the previous point's latest verdict, if it has one;
+	// Changed says the level differs from it.
+	PreviousLevel string               `json:"previous_level,omitempty"`
+	Changed       bool                 `json:"changed"`
+	Evidence      []store.ScanEvidence `json:"evidence"` // heaviest first
+	EvidenceTotal int                  `json:"evidence_total"`
+	Stats         store.ScanStats      `json:"stats"`
+}
+
+// RestoreRequest is the optional body of a restore request.
+type RestoreRequest struct {
+	// AllowInfected restores a point whose verdict is infected (audited).
+	AllowInfected bool `json:"allow_infected,omitempty"`
+}
+
+// EventPage is one page of the event stream.
+type EventPage struct {
+	Events []store.Event `json:"events"`
+	Next   int64         `json:"next"` // the last id returned: pass as ?after= to follow; the request's after when none
 }
 
 // PointVerified is the outcome of a point's latest verification.
@@ -281,6 +364,8 @@ type VaultRequest struct {
 	// is refused on storage without retention of its own (a bucket without
 	// Object Lock).
 	Lock *LockRequest `json:"lock,omitempty"`
+	// Scan makes the server scan every new point for ransomware.
+	Scan bool `json:"scan,omitempty"`
 }
 
 // Vault is a vault as the API shows it.
@@ -302,6 +387,7 @@ type Vault struct {
 type VaultUpdate struct {
 	Retention    *string `json:"retention,omitempty"`
 	BinRetention *string `json:"bin_retention,omitempty"`
+	Scan         *bool   `json:"scan,omitempty"`
 }
 
 // LockRequest is a request body.

@@ -64,17 +64,25 @@ func expiresText(p api.Point) string {
 }
 
 func newPointListCmd(g *globals) *cobra.Command {
-	var state, host, tag string
+	var state, host, tag, source string
 	cmd := &cobra.Command{
 		Use:   "list --vault NAME",
-		Short: "List a vault's points, oldest first",
+		Short: "List a vault's points, oldest first, with their verdicts",
 		Long: `List a vault's points, oldest first: id, the server's time stamp, host,
 paths, tags, expiry, whether the vault's lock retains the point now, the
-legal holds that cover it, and its state. --state binned lists the recycle
-bin, --state all both. --json prints an array of points.`,
+legal holds that cover it, its state and its latest scan verdict. --state
+binned lists the recycle bin, --state all both. --json prints an array of
+points.
+
+--source HOST[:PATH] lists the timeline of one source (the points of HOST,
+or those of HOST that include PATH) and names, at the end, the first
+infected point and the last clean point: the newest clean point before the
+first infected one, the one to restore. With --json it prints an object
+with "points", "first_infected" and "last_clean".`,
 		Example: `  bunker point list --vault prod
   bunker point list --vault prod --state binned
-  bunker point list --vault prod --host web1 --tag daily --json`,
+  bunker point list --vault prod --host web1 --tag daily --json
+  bunker point list --vault prod --source web1:/srv`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch state {
@@ -82,29 +90,47 @@ bin, --state all both. --json prints an array of points.`,
 			default:
 				return usageError{fmt.Errorf("--state %q: want active, binned or all", state)}
 			}
+			f := client.PointFilter{State: state, Host: host, Tag: tag}
+			if source != "" {
+				if host != "" {
+					return usageError{fmt.Errorf("give --host or --source, not both")}
+				}
+				var err error
+				if f.Host, f.Path, err = parseSource(source); err != nil {
+					return err
+				}
+			}
 			c, vault, err := g.pointTarget()
 			if err != nil {
 				return err
 			}
-			ps, err := c.Points(cmd.Context(), vault, client.PointFilter{State: state, Host: host, Tag: tag})
+			list, err := c.PointList(cmd.Context(), vault, f)
 			if err != nil {
 				return failed(err, "list the points of vault %s", vault)
 			}
+			ps := list.Points
+			if ps == nil {
+				ps = []api.Point{}
+			}
 			if g.json {
-				if ps == nil {
-					ps = []api.Point{}
+				if source != "" {
+					list.Points = ps
+					return g.printJSON(list)
 				}
 				return g.printJSON(ps)
 			}
-			tw := g.newTable("ID", "TIME", "HOST", "PATHS", "TAGS", "EXPIRES", "RETAINED", "HOLDS", "STATE")
+			tw := g.newTable("ID", "TIME", "HOST", "PATHS", "TAGS", "EXPIRES", "RETAINED", "HOLDS", "STATE", "VERDICT")
 			for _, p := range ps {
 				row(tw, short(p.ID), when(p.Time), p.Hostname, displayAll(p.Paths, " "), displayAll(p.Tags, ","),
-					expiresText(p), yesNo(p.Retained), holdList(p.Holds), string(p.State))
+					expiresText(p), yesNo(p.Retained), holdList(p.Holds), string(p.State), verdictText(p.Verdict))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			g.printf("%d points\n", len(ps))
+			if source != "" {
+				g.printTimelineEnds(list.FirstInfected, list.LastClean)
+			}
 			return nil
 		},
 	}
@@ -112,6 +138,7 @@ bin, --state all both. --json prints an array of points.`,
 	fl.StringVar(&state, "state", "active", "which points: `active`, binned (in the recycle bin) or all")
 	fl.StringVar(&host, "host", "", "only points of this `host`")
 	fl.StringVar(&tag, "tag", "", "only points with this `tag`")
+	fl.StringVar(&source, "source", "", "the timeline of one source, `HOST[:PATH]`, with its first infected and last clean point")
 	return cmd
 }
 
@@ -197,6 +224,20 @@ func (g *globals) printPoint(p api.Point) {
 		g.printf("verified     %s: DAMAGED, the signature is invalid; %d problems (job %d)\n", when(v.At), v.Problems, v.Job)
 	default:
 		g.printf("verified     %s: DAMAGED, %d problems (job %d)\n", when(v.At), v.Problems, v.Job)
+	}
+	switch v := p.Verdict; {
+	case v == nil:
+		g.printf("verdict      not scanned (see `bunker scan`)\n")
+	default:
+		against := "the first point of its source"
+		if v.Previous != "" {
+			against = "against " + short(v.Previous)
+		}
+		g.printf("verdict      %s, score %.1f, %d findings (scanned %s %s, job %d)\n", v.Level, v.Score, v.EvidenceCount, when(v.ScannedAt), against, v.Job)
+		g.printEvidence(v.Evidence)
+		if v.EvidenceCount > len(v.Evidence) && len(v.Evidence) > 0 {
+			g.printf("  … %d more findings\n", v.EvidenceCount-len(v.Evidence))
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/remote"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/restorer"
@@ -15,7 +16,7 @@ import (
 func newRestoreCmd(g *globals) *cobra.Command {
 	var target, overwrite string
 	var include []string
-	var verify, byName bool
+	var verify, byName, allowInfected bool
 	cmd := &cobra.Command{
 		Use:   "restore POINT --target DIR",
 		Short: "Restore a point, or chosen paths of it, into a directory",
@@ -25,7 +26,11 @@ times, extended attributes, hard links, device nodes and sparse files.
 POINT is "latest" or a point id (a unique prefix of at least 4 hex digits).
 Paths in a point are absolute, so /home/ann/doc restores to TARGET/home/ann/doc.
 Nothing is ever written outside the target: names in the point and symbolic
-links (in the point or already in the target) cannot lead out of it.`,
+links (in the point or already in the target) cannot lead out of it.
+
+On a server, a point whose scan verdict is infected is refused (exit code 7)
+unless --allow-infected is given, which the server audits; a suspicious point
+restores with a warning. ` + "`bunker point list --source HOST`" + ` names the last clean point.`,
 		Example: `  bunker restore latest --target /tmp/restore
   bunker restore 3fa9c1 --target /srv --include /srv/www --overwrite if-changed --verify`,
 		Args: args(cobra.ExactArgs(1)),
@@ -38,7 +43,7 @@ links (in the point or already in the target) cannot lead out of it.`,
 				return usageError{fmt.Errorf("name the directory to restore into with --target")}
 			}
 			ctx := cmd.Context()
-			src, p, done, err := g.restoreSource(ctx, a[0])
+			src, p, done, err := g.restoreSource(ctx, a[0], allowInfected)
 			if err != nil {
 				return err
 			}
@@ -82,12 +87,16 @@ links (in the point or already in the target) cannot lead out of it.`,
 	fl.StringVar(&overwrite, "overwrite", "always", "existing files: never, if-changed (size or mtime differ) or always")
 	fl.BoolVar(&verify, "verify", false, "re-read every restored file and compare it with the point")
 	fl.BoolVar(&byName, "owner-by-name", false, "map owners by user and group name instead of numeric id")
+	fl.BoolVar(&allowInfected, "allow-infected", false, "restore a point the server's scan found infected (audited)")
 	return cmd
 }
 
 // restoreSource opens what a restore reads from: a restore session on a
 // server in server mode, else the local vault. done releases it.
-func (g *globals) restoreSource(ctx context.Context, ref string) (restorer.Source, *repo.Point, func(), error) {
+//
+// A point the server found infected restores only with allowInfected; a
+// suspicious one restores with a warning.
+func (g *globals) restoreSource(ctx context.Context, ref string, allowInfected bool) (restorer.Source, *repo.Point, func(), error) {
 	if g.remoteMode() {
 		name, err := g.vaultName()
 		if err != nil {
@@ -97,10 +106,11 @@ func (g *globals) restoreSource(ctx context.Context, ref string) (restorer.Sourc
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		rs, err := remote.StartRestore(ctx, c, name, ref)
+		rs, err := remote.StartRestoreWith(ctx, c, name, ref, api.RestoreRequest{AllowInfected: allowInfected})
 		if err != nil {
-			return nil, nil, nil, serverError(err)
+			return nil, nil, nil, infectedError(err)
 		}
+		g.restoreVerdict(rs.Verdict(), rs.Point().ID.String())
 		return rs, rs.Point(), func() { rs.Close(context.WithoutCancel(ctx)) }, nil
 	}
 	v, pts, err := g.openPoints(ctx, lockShared, ref)

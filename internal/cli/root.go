@@ -23,6 +23,7 @@ const (
 	ExitDamaged  = 4 // check found damage (listed)
 	ExitNoAccess = 5 // the vault could not be unlocked: wrong passphrase or key file
 	ExitDenied   = 6 // the server refused: not logged in, or not allowed
+	ExitInfected = 7 // the point is infected: scan found it, or a restore of it was refused
 )
 
 // exitError carries an exit code through cobra.
@@ -122,7 +123,7 @@ and a key file in your config directory, both created on first use.`,
 	root.PersistentPostRunE = func(*cobra.Command, []string) error { return g.stopProfiles() }
 	root.AddCommand(
 		newInitCmd(g), newBackupCmd(g), newRestoreCmd(g), newPointsCmd(g), newLsCmd(g),
-		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g), newVerifyCmd(g),
+		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g), newVerifyCmd(g), newScanCmd(g),
 		newStatsCmd(g), newKeyCmd(g),
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),

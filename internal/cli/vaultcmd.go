@@ -67,8 +67,12 @@ func (g *globals) printVault(v api.Vault, verb string) error {
 	if g.json {
 		return g.printJSON(v)
 	}
-	g.printf("%s vault %s: retention %s, recycle bin %s, lock %s\n", verb, display(v.Name),
-		spanText(v.Policy.Retention, "none (kept until deleted)"), spanText(v.Policy.BinRetention, "0"), lockText(v))
+	scanText := "off"
+	if v.Scan {
+		scanText = "every new point"
+	}
+	g.printf("%s vault %s: retention %s, recycle bin %s, lock %s, scan %s\n", verb, display(v.Name),
+		spanText(v.Policy.Retention, "none (kept until deleted)"), spanText(v.Policy.BinRetention, "0"), lockText(v), scanText)
 	if v.Policy.Lock.Mode != "" && !v.StorageRetention && v.StorageRetentionReason != "" {
 		g.notef("note: only the server enforces this vault's lock; its storage cannot retain objects itself: %s\n", display(v.StorageRetentionReason))
 	}
@@ -77,6 +81,7 @@ func (g *globals) printVault(v api.Vault, verb string) error {
 
 func newVaultCreateCmd(g *globals) *cobra.Command {
 	var ret, bin, storage, mode, minRet, maxRet, grace string
+	var scanNew bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a vault",
@@ -104,7 +109,7 @@ server runs as root) or only the server does.`,
 					}
 				}
 			}
-			req := api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin, Storage: storage}
+			req := api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin, Storage: storage, Scan: scanNew}
 			switch mode {
 			case "":
 				if minRet != "" || maxRet != "" || grace != "" {
@@ -133,6 +138,7 @@ server runs as root) or only the server does.`,
 	cmd.Flags().StringVar(&minRet, "min-retention", "", "with --lock: the shortest retention a point may get")
 	cmd.Flags().StringVar(&maxRet, "max-retention", "", "with --lock: the longest retention a point may get (0: no bound)")
 	cmd.Flags().StringVar(&grace, "changeable-for", "", "with --lock: the grace period in which the lock can still change (compliance: at least 72h)")
+	cmd.Flags().BoolVar(&scanNew, "scan", false, "scan every new point for ransomware against the previous point of its source")
 	return cmd
 }
 
@@ -225,6 +231,11 @@ period, and how many points, binned points and legal holds it has.`,
 			g.printf("bin retention   %s\n", spanText(v.Policy.BinRetention, "0: purged at the next maintenance"))
 			g.printf("points          %d active, %d in the recycle bin\n", v.Points, v.Binned)
 			g.printf("legal holds     %d\n", v.Holds)
+			if v.Scan {
+				g.printf("scan            every new point, against the previous point of its source\n")
+			} else {
+				g.printf("scan            off (on demand only: `bunker scan`)\n")
+			}
 			return nil
 		},
 	}
@@ -232,15 +243,18 @@ period, and how many points, binned points and legal holds it has.`,
 
 func newVaultSetCmd(g *globals) *cobra.Command {
 	var ret, bin string
+	var scanNew bool
 	cmd := &cobra.Command{
-		Use:   "set NAME [--retention DURATION] [--bin-retention DURATION]",
-		Short: "Change a vault's retention or recycle bin period",
+		Use:   "set NAME [--retention DURATION] [--bin-retention DURATION] [--scan[=false]]",
+		Short: "Change a vault's retention, recycle bin period or scanning",
 		Long: `Change the retention given to new points (0: kept until deleted by hand)
 or how long the recycle bin keeps deleted and expired points. A locked
 vault's retention must stay within the lock's bounds. Existing points keep
-their expiry; change one with ` + "`bunker point retain`" + `.`,
+their expiry; change one with ` + "`bunker point retain`" + `. --scan makes the
+server scan every new point for ransomware, --scan=false stops it.`,
 		Example: `  bunker vault set prod --retention 90d
-  bunker vault set prod --bin-retention 14d`,
+  bunker vault set prod --bin-retention 14d
+  bunker vault set prod --scan`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var req api.VaultUpdate
@@ -256,8 +270,11 @@ their expiry; change one with ` + "`bunker point retain`" + `.`,
 				}
 				req.BinRetention = &bin
 			}
-			if req.Retention == nil && req.BinRetention == nil {
-				return usageError{fmt.Errorf("nothing to change: give --retention or --bin-retention (see `%s --help`)", cmd.CommandPath())}
+			if cmd.Flags().Changed("scan") {
+				req.Scan = &scanNew
+			}
+			if req.Retention == nil && req.BinRetention == nil && req.Scan == nil {
+				return usageError{fmt.Errorf("nothing to change: give --retention, --bin-retention or --scan (see `%s --help`)", cmd.CommandPath())}
 			}
 			c, err := g.dial()
 			if err != nil {
@@ -272,6 +289,7 @@ their expiry; change one with ` + "`bunker point retain`" + `.`,
 	}
 	cmd.Flags().StringVar(&ret, "retention", "", "keep each new point for this `duration` (0: until deleted by hand)")
 	cmd.Flags().StringVar(&bin, "bin-retention", "", "keep deleted and expired points in the recycle bin for this `duration`")
+	cmd.Flags().BoolVar(&scanNew, "scan", false, "scan every new point for ransomware (--scan=false: stop)")
 	return cmd
 }
 

@@ -191,21 +191,27 @@ func (c *Client) Jobs(ctx context.Context) ([]store.Job, error) {
 type PointFilter struct {
 	State string // active (default), binned or all
 	Host  string
+	Path  string // points whose paths include this one
 	Tag   string
 }
 
 // Points lists a vault's points, oldest first.
 func (c *Client) Points(ctx context.Context, vault string, f PointFilter) ([]api.Point, error) {
-	var out struct {
-		Points []api.Point `json:"points"`
-	}
+	l, err := c.PointList(ctx, vault, f)
+	return l.Points, err
+}
+
+// PointList lists a vault's points, oldest first, with the first infected
+// and the last clean of them.
+func (c *Client) PointList(ctx context.Context, vault string, f PointFilter) (api.PointList, error) {
+	var out api.PointList
 	q := url.Values{}
-	for k, v := range map[string]string{"state": f.State, "host": f.Host, "tag": f.Tag} {
+	for k, v := range map[string]string{"state": f.State, "host": f.Host, "path": f.Path, "tag": f.Tag} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	return out.Points, c.do(ctx, http.MethodGet, "/v1/vaults/"+seg(vault)+"/points", q, nil, &out)
+	return out, c.do(ctx, http.MethodGet, "/v1/vaults/"+seg(vault)+"/points", q, nil, &out)
 }
 
 // Point shows one point ("latest" or an id prefix).
@@ -300,8 +306,31 @@ func (c *Client) EndBackup(ctx context.Context, session string) error {
 
 // StartRestore opens a restore session on a point.
 func (c *Client) StartRestore(ctx context.Context, vault, ref string) (api.RestoreResponse, error) {
+	return c.StartRestoreWith(ctx, vault, ref, api.RestoreRequest{})
+}
+
+// StartRestoreWith opens a restore session on a point with options
+// (allow_infected).
+func (c *Client) StartRestoreWith(ctx context.Context, vault, ref string, req api.RestoreRequest) (api.RestoreResponse, error) {
 	var out api.RestoreResponse
-	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/restore", nil, map[string]string{}, &out)
+	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/restore", nil, req, &out)
+}
+
+// Scan scans a point for ransomware against the previous point of its
+// source and records the verdict.
+func (c *Client) Scan(ctx context.Context, vault, ref string, req api.ScanRequest) (api.ScanReport, error) {
+	var out api.ScanReport
+	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/scan", nil, req, &out)
+}
+
+// Events returns events after an id, oldest first.
+func (c *Client) Events(ctx context.Context, after int64, limit int) (api.EventPage, error) {
+	var out api.EventPage
+	q := url.Values{"after": {fmt.Sprint(after)}}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	return out, c.do(ctx, http.MethodGet, "/v1/events", q, nil, &out)
 }
 
 // ReadBlobs reads blobs of a restore session's point as frames; the server

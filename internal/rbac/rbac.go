@@ -76,6 +76,8 @@ const (
 	VaultDelete      Permission = "vault.delete"      // delete an empty vault
 	VaultMaintain    Permission = "vault.maintain"    // run maintenance: expiry, bin purge, garbage collection
 	VaultVerify      Permission = "vault.verify"      // verify a vault's data and point signatures
+	PointScan        Permission = "point.scan"        // scan points for ransomware and record their verdicts
+	EventRead        Permission = "event.read"        // read the server's event stream (verdicts and their changes)
 	GovernanceBypass Permission = "governance.bypass" // delete or shorten governance-locked points early (binding option)
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
@@ -91,11 +93,11 @@ func grants(r Role) []Permission {
 		return []Permission{VaultRead, PointRead, DataRead}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
-			PointRead, PointDelete, PointRetain, PointHold}
+			PointRead, PointDelete, PointRetain, PointHold, PointScan}
 	case Auditor:
-		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify}
+		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify, PointScan, EventRead}
 	case SecurityAdmin:
-		return []Permission{PrincipalAdmin}
+		return []Permission{PrincipalAdmin, EventRead}
 	}
 	return nil
 }

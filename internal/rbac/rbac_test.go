@@ -35,6 +35,14 @@ func TestAllowedByRole(t *testing.T) {
 		{Binding{Role: SecurityAdmin, Vault: AllVaults}, VaultPolicy, "prod", false},
 		{Binding{Role: SecurityAdmin, Vault: AllVaults}, DataRead, "prod", false},
 		{Binding{Role: Approver, Vault: AllVaults}, PointDelete, "prod", false},
+		{Binding{Role: VaultAdmin, Vault: "prod"}, PointScan, "prod", true},
+		{Binding{Role: VaultAdmin, Vault: "prod"}, PointScan, "dev", false},
+		{Binding{Role: Auditor, Vault: AllVaults}, PointScan, "prod", true},
+		{Binding{Role: RestoreOperator, Vault: "prod"}, PointScan, "prod", false},
+		{Binding{Role: BackupOperator, Vault: "prod"}, PointScan, "prod", false},
+		{Binding{Role: Auditor, Vault: AllVaults}, EventRead, AllVaults, true},
+		{Binding{Role: SecurityAdmin, Vault: AllVaults}, EventRead, AllVaults, true},
+		{Binding{Role: VaultAdmin, Vault: AllVaults}, EventRead, AllVaults, false},
 	}
 	for _, c := range cases {
 		if got := Allowed([]Binding{c.b}, c.p, c.vault); got != c.want {

@@ -25,10 +25,20 @@ type Restore struct {
 	stop  context.CancelFunc
 }
 
+// Verdict is the point's latest scan verdict, or nil when it was never
+// scanned.
+func (r *Restore) Verdict() *api.PointVerdict { return r.sess.Point.Verdict }
+
 // StartRestore opens a restore session on point ref ("latest" or an id
 // prefix) of vault.
 func StartRestore(ctx context.Context, c *client.Client, vault, ref string) (*Restore, error) {
-	sess, err := c.StartRestore(ctx, vault, ref)
+	return StartRestoreWith(ctx, c, vault, ref, api.RestoreRequest{})
+}
+
+// StartRestoreWith is StartRestore with the request's options: a point
+// whose verdict is infected restores only with AllowInfected.
+func StartRestoreWith(ctx context.Context, c *client.Client, vault, ref string, req api.RestoreRequest) (*Restore, error) {
+	sess, err := c.StartRestoreWith(ctx, vault, ref, req)
 	if err != nil {
 		return nil, err
 	}

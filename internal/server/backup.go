@@ -152,7 +152,7 @@ func (s *Server) findParent(c *call, tx store.Tx, vault, host string, paths []st
 		return nil, err
 	}
 	for i := len(ps) - 1; i >= 0; i-- {
-		if ps[i].CreatedBy == c.id.name() && slices.Equal(ps[i].Paths, paths) {
+		if ps[i].CreatedBy == c.id.name() && sameSource(&ps[i], host, paths) {
 			return &ps[i], nil
 		}
 	}
@@ -336,6 +336,7 @@ func (s *Server) handleCommit(c *call) error {
 	}
 	var view api.Point
 	var heldIn *openVault // the vault, when a legal hold covers the new point
+	scanIt := false       // the vault scans its new points
 	err = s.withSession(c, false, func(se *session, ov *openVault) error {
 		var v *store.Vault
 		if err := s.st.View(c.ctx, func(tx store.Tx) error {
@@ -403,6 +404,7 @@ func (s *Server) handleCommit(c *call) error {
 			return err
 		}
 		s.sessions.remove(se.id)
+		scanIt = v.Scan
 		if held {
 			heldIn = ov
 		}
@@ -417,6 +419,9 @@ func (s *Server) handleCommit(c *call) error {
 		if _, _, err := s.syncHolds(context.WithoutCancel(c.ctx), heldIn.name, heldIn); err != nil {
 			s.log.Error("legal holds on storage for a new point", "vault", heldIn.name, "point", view.ID, "err", err)
 		}
+	}
+	if scanIt {
+		s.scanLater(view.Vault, view.ID)
 	}
 	s.metrics.points.WithLabelValues("created").Inc()
 	s.metrics.sessions.Set(float64(s.sessions.count()))

@@ -27,6 +27,7 @@ type metrics struct {
 
 	retentionExtensions prometheus.Counter
 	legalHoldChanges    prometheus.Counter
+	scans               *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -76,7 +77,10 @@ func newMetrics() *metrics {
 	m.legalHoldChanges = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bunker_legal_hold_changes_total", Help: "Legal holds placed on or lifted from storage objects.",
 	})
-	m.reg.MustRegister(m.retentionExtensions, m.legalHoldChanges)
+	m.scans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bunker_scans_total", Help: "Point scans by verdict (clean, suspicious, infected) or failed.",
+	}, []string{"verdict"})
+	m.reg.MustRegister(m.retentionExtensions, m.legalHoldChanges, m.scans)
 	m.reg.MustRegister(m.requests, m.duration, m.blobsIn, m.bytesIn, m.blobsStored, m.blobsOut, m.bytesOut,
 		m.points, m.auditEntries, m.denied, m.sessions, m.maintenance,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

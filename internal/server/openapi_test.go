@@ -437,6 +437,15 @@ var schemaTypes = map[string]any{
 	"VerifyProblem":     api.VerifyProblem{},
 	"VerifyAffected":    api.VerifyAffected{},
 	"PointVerified":     api.PointVerified{},
+	"PointVerdict":      api.PointVerdict{},
+	"PointList":         api.PointList{},
+	"ScanRequest":       api.ScanRequest{},
+	"ScanReport":        api.ScanReport{},
+	"RestoreRequest":    api.RestoreRequest{},
+	"EventPage":         api.EventPage{},
+	"ScanEvidence":      store.ScanEvidence{},
+	"ScanStats":         store.ScanStats{},
+	"Event":             store.Event{},
 	// store
 	"StorePrincipal": store.Principal{},
 	"Token":          store.Token{},
@@ -464,7 +473,7 @@ var requestTypes = map[string]bool{
 	"SessionRequest": true, "CommitRequest": true, "BindingRequest": true, "RetentionRequest": true,
 	"HoldRequest": true, "LoginRequest": true, "PrincipalRequest": true, "PrincipalUpdate": true,
 	"PasswordChange": true, "TOTPRequest": true, "TokenRequest": true, "VaultRequest": true,
-	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true,
+	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true, "ScanRequest": true, "RestoreRequest": true,
 }
 
 // marshalSamples are filled-in values of the types that encode themselves

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,10 +73,20 @@ func (s *Server) handlePointList(c *call) error {
 		if err != nil {
 			return err
 		}
+		verdicts, err := tx.PointVerdicts(c.ctx, vault)
+		if err != nil {
+			return err
+		}
 		for i := range ps {
+			if path := q.Get("path"); path != "" && !slices.Contains(ps[i].Paths, path) {
+				continue
+			}
 			view := s.pointView(v, &ps[i], hs)
 			if pv, ok := vs[ps[i].ID]; ok {
 				view.Verified = verifyView(&pv)
+			}
+			if pv, ok := verdicts[ps[i].ID]; ok {
+				view.Verdict = verdictView(&pv)
 			}
 			out = append(out, view)
 		}
@@ -84,7 +95,9 @@ func (s *Server) handlePointList(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(http.StatusOK, map[string]any{"points": out})
+	list := api.PointList{Points: out}
+	list.FirstInfected, list.LastClean = api.TimelineEnds(out)
+	return c.ok(http.StatusOK, list)
 }
 
 // findPoint resolves "latest" or an id prefix of at least 4 hex digits among
@@ -145,6 +158,13 @@ func (s *Server) handlePointShow(c *call) error {
 		switch {
 		case err == nil:
 			view.Verified = verifyView(pv)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		vd, err := tx.PointVerdict(c.ctx, vault, p.ID)
+		switch {
+		case err == nil:
+			view.Verdict = verdictView(vd)
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}

@@ -3,7 +3,9 @@ package server
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/audit"
@@ -29,9 +31,16 @@ func (s *Server) handleRestoreStart(c *call) error {
 	if err != nil {
 		return err
 	}
+	var req api.RestoreRequest
+	if c.r.ContentLength != 0 {
+		if err := decodeJSON(c.w, c.r, &req); err != nil {
+			return err
+		}
+	}
 	var v *store.Vault
 	var p *store.Point
 	var hs []store.Hold
+	var verdict *store.PointVerdict
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		var err error
 		if v, err = s.loadVault(c, tx, vault); err != nil {
@@ -40,13 +49,25 @@ func (s *Server) handleRestoreStart(c *call) error {
 		if p, err = findPoint(c, tx, vault, c.r.PathValue("point"), store.Active); err != nil {
 			return err
 		}
-		hs, err = tx.Holds(c.ctx, vault, false)
+		c.target = "point/" + vault + "/" + p.ID
+		if hs, err = tx.Holds(c.ctx, vault, false); err != nil {
+			return err
+		}
+		verdict, err = tx.PointVerdict(c.ctx, vault, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			verdict, err = nil, nil
+		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	c.target = "point/" + vault + "/" + p.ID
+	infected := verdict != nil && verdict.Level == store.VerdictInfected
+	if infected && !req.AllowInfected {
+		return errorf(http.StatusConflict, "point_infected",
+			"point %s is infected (scanned %s, score %.1f, %d findings: `bunker point show %s`); restore it anyway with --allow-infected (allow_infected: true), or restore the last clean point (`bunker point list --source HOST`)",
+			p.ID[:8], verdict.ScannedAt.Format(time.RFC3339), verdict.Score, verdict.EvidenceTotal, p.ID[:8])
+	}
 	ov, err := s.vaults.get(c.ctx, v)
 	if err != nil {
 		return err
@@ -64,7 +85,14 @@ func (s *Server) handleRestoreStart(c *call) error {
 	now := s.cfg.Now()
 	se := &session{id: newSessionID(), restore: true, vault: vault, principal: c.id.name(), created: now, lastUsed: now, point: p, reachable: reach}
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"blobs": len(reach)})
+		detail := map[string]any{"blobs": len(reach)}
+		if verdict != nil {
+			detail["verdict"] = verdict.Level
+		}
+		if infected {
+			detail["allow_infected"] = true
+		}
+		return c.audit(tx, audit.OutcomeOK, detail)
 	})
 	if err != nil {
 		return err
@@ -73,7 +101,7 @@ func (s *Server) handleRestoreStart(c *call) error {
 	s.metrics.sessions.Set(float64(s.sessions.count()))
 	return c.ok(http.StatusCreated, api.RestoreResponse{
 		Session: se.id, ContentKey: base64.StdEncoding.EncodeToString(ov.repo.IDKey().Bytes()),
-		Point: s.pointView(v, p, hs), Blobs: len(reach),
+		Point: s.restoreView(v, p, hs, verdict), Blobs: len(reach),
 	})
 }
 
@@ -112,4 +140,14 @@ func (s *Server) handleRestoreRead(c *call) error {
 		_, err = c.w.Write(out)
 		return err
 	})
+}
+
+// restoreView is the point a restore session opens, with its verdict.
+func (s *Server) restoreView(v *store.Vault, p *store.Point, hs []store.Hold, verdict *store.PointVerdict) api.Point {
+	view := s.pointView(v, p, hs)
+	view.Verdict = verdictView(verdict)
+	if view.Verdict != nil {
+		view.Verdict.Evidence = nil
+	}
+	return view
 }

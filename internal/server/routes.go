@@ -71,6 +71,7 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/vaults/{vault}/maintenance", "vault.maintain", true, s.handleMaintain)
 	add("POST /v1/vaults/{vault}/verify", "vault.verify", true, s.handleVerify)
 	add("GET /v1/jobs", "job.list", true, s.handleJobs)
+	add("GET /v1/events", "event.read", true, s.handleEvents)
 
 	// Points, holds, the bin.
 	add("GET /v1/vaults/{vault}/points", "point.list", true, s.handlePointList)
@@ -78,6 +79,7 @@ func (s *Server) routes() http.Handler {
 	add("DELETE /v1/vaults/{vault}/points/{point}", "point.delete", true, s.handlePointDelete)
 	add("POST /v1/vaults/{vault}/points/{point}/undelete", "point.undelete", true, s.handlePointUndelete)
 	add("PUT /v1/vaults/{vault}/points/{point}/retention", "point.retain", true, s.handlePointRetention)
+	add("POST /v1/vaults/{vault}/points/{point}/scan", "point.scan", true, s.handleScan)
 	add("GET /v1/vaults/{vault}/holds", "hold.list", true, s.handleHoldList)
 	add("POST /v1/vaults/{vault}/holds", "hold.create", true, s.handleHoldCreate)
 	add("DELETE /v1/vaults/{vault}/holds/{id}", "hold.release", true, s.handleHoldRelease)

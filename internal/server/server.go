@@ -120,6 +120,13 @@ type Server struct {
 	logins  *throttle     // failed logins by name and address
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
+	// Background scans of new points: scanCtx ends them at Close.
+	scanCtx    context.Context
+	scanStop   context.CancelFunc
+	scanMu     sync.Mutex
+	scanClosed bool
+	scans      sync.WaitGroup
+
 	dummyOnce sync.Once
 	dummy     string // password hash checked for unknown users
 }
@@ -162,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		auditNotify: make(chan struct{}, 1),
 		started:     cfg.Now(),
 	}
+	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
 	s.vaults = newVaultSet(s)
 	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
@@ -293,6 +301,7 @@ func (s *Server) Start(ctx context.Context) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
 	}
+	s.scanPending(ctx, "")
 }
 
 // Close stops background work, writes a last audit checkpoint and closes
@@ -302,6 +311,7 @@ func (s *Server) Close() error {
 		s.bgCancel()
 	}
 	s.bg.Wait()
+	s.stopScans()
 	if err := s.checkpoint(context.Background()); err != nil {
 		s.log.Error("final audit checkpoint", "err", err)
 	}

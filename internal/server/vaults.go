@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -86,7 +87,7 @@ func (s *Server) handleVaultCreate(c *call) error {
 	if err != nil {
 		return err
 	}
-	v := &store.Vault{Name: req.Name, StorageID: id, Backend: backend, Location: loc.String(), Policy: pol,
+	v := &store.Vault{Name: req.Name, StorageID: id, Backend: backend, Location: loc.String(), Policy: pol, Scan: req.Scan,
 		CreatedAt: s.cfg.Now().UTC(), CreatedBy: c.id.name()}
 	if pol.Lock.Mode == retention.Compliance && backend == "s3" && !retains {
 		_ = s.vaults.remove(c.ctx, v)
@@ -101,7 +102,7 @@ func (s *Server) handleVaultCreate(c *call) error {
 			return err
 		}
 		detail := map[string]any{"storage_id": id, "storage": loc.String(), "retention": retention.Format(pol.Retention),
-			"bin_retention": retention.Format(pol.BinRetention), "lock": lockDetail(pol.Lock), "storage_retention": retains}
+			"bin_retention": retention.Format(pol.BinRetention), "lock": lockDetail(pol.Lock), "storage_retention": retains, "scan": req.Scan}
 		if err := c.audit(tx, audit.OutcomeOK, detail); err != nil {
 			return err
 		}
@@ -220,10 +221,10 @@ func (s *Server) handleVaultUpdate(c *call) error {
 	if err := decodeJSON(c.w, c.r, &req); err != nil {
 		return err
 	}
-	if req.Retention == nil && req.BinRetention == nil {
-		return badRequest("nothing to change: give retention or bin_retention")
+	if req.Retention == nil && req.BinRetention == nil && req.Scan == nil {
+		return badRequest("nothing to change: give retention, bin_retention or scan")
 	}
-	return s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
+	err = s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
 		if req.Retention != nil {
 			d, err := parseSpan("retention", *req.Retention)
 			if err != nil {
@@ -240,8 +241,17 @@ func (s *Server) handleVaultUpdate(c *call) error {
 			detail["bin_retention"] = map[string]string{"from": retention.Format(v.Policy.BinRetention), "to": retention.Format(d)}
 			v.Policy.BinRetention = d
 		}
+		if req.Scan != nil {
+			detail["scan"] = map[string]bool{"from": v.Scan, "to": *req.Scan}
+			v.Scan = *req.Scan
+		}
 		return nil
 	})
+	if err == nil && req.Scan != nil && *req.Scan {
+		// Points made before scanning was turned on get their verdicts too.
+		s.scanPending(context.WithoutCancel(c.ctx), name)
+	}
+	return err
 }
 
 // updatePolicy applies change to a vault's policy, validates the result,

@@ -108,8 +108,11 @@ type Vault struct {
 	Backend   string           `json:"backend"`    // "local"
 	Location  string           `json:"location"`
 	Policy    retention.Policy `json:"policy"`
-	CreatedAt time.Time        `json:"created_at"`
-	CreatedBy string           `json:"created_by"`
+	// Scan makes the server scan every new point of the vault for
+	// ransomware against the previous point of the same source.
+	Scan      bool      `json:"scan"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
 }
 
 // PointState is where a point is in its life.
@@ -235,6 +238,68 @@ type PointVerification struct {
 	BytesRead   int64           `json:"bytes_read"`
 }
 
+// Verdict levels of a scanned point, as package scan names them.
+const (
+	VerdictClean      = "clean"
+	VerdictSuspicious = "suspicious"
+	VerdictInfected   = "infected"
+)
+
+// ScanEvidence is one finding behind a verdict: about a file (Path is the
+// file) or about the point (Path names the pattern).
+type ScanEvidence struct {
+	Path   string  `json:"path"`
+	Reason string  `json:"reason"`
+	Weight float64 `json:"weight"`
+	Strong bool    `json:"strong,omitempty"`
+}
+
+// ScanStats count what a verdict is based on.
+type ScanStats struct {
+	Changes     int   `json:"changes"`
+	Added       int   `json:"added"`
+	Modified    int   `json:"modified"`
+	Deleted     int   `json:"deleted"`
+	Renamed     int   `json:"renamed"`
+	Examined    int   `json:"examined"`
+	Strong      int   `json:"strong"`
+	Weak        int   `json:"weak"`
+	Unreadable  int   `json:"unreadable"`
+	BytesRead   int64 `json:"bytes_read"`
+	TreesLoaded int   `json:"trees_loaded"`
+}
+
+// MaxStoredEvidence bounds the evidence kept with a verdict; the count of
+// all of it is kept besides.
+const MaxStoredEvidence = 200
+
+// PointVerdict is the result of one scan of one point.
+type PointVerdict struct {
+	Vault     string    `json:"vault"`
+	Point     string    `json:"point"`
+	Job       int64     `json:"job"`
+	ScannedAt time.Time `json:"scanned_at"`
+	Level     string    `json:"level"` // clean, suspicious, infected
+	Score     float64   `json:"score"`
+	// Previous is the point it was compared with; empty for the first
+	// point of its source.
+	Previous      string         `json:"previous,omitempty"`
+	Evidence      []ScanEvidence `json:"evidence,omitempty"` // the heaviest, at most MaxStoredEvidence
+	EvidenceTotal int            `json:"evidence_total"`
+	Stats         ScanStats      `json:"stats"`
+}
+
+// Event is one entry of the server's event stream, which notifications
+// and other systems follow: GET /v1/events?after=ID.
+type Event struct {
+	ID    int64          `json:"id"`
+	Time  time.Time      `json:"time"`
+	Kind  string         `json:"kind"` // "scan.verdict", "scan.verdict_changed"
+	Vault string         `json:"vault,omitempty"`
+	Point string         `json:"point,omitempty"`
+	Data  map[string]any `json:"data"`
+}
+
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a
 // missing record; creates return ErrExists for a duplicate name.
 type Tx interface {
@@ -309,4 +374,17 @@ type Tx interface {
 	// PointVerifications returns the latest verification of each point of a
 	// vault, by point id.
 	PointVerifications(ctx context.Context, vault string) (map[string]PointVerification, error)
+
+	// RecordPointVerdict adds a point's verdict to its history.
+	RecordPointVerdict(ctx context.Context, v *PointVerdict) error
+	// PointVerdict returns the latest verdict on a point.
+	PointVerdict(ctx context.Context, vault, point string) (*PointVerdict, error)
+	// PointVerdicts returns the latest verdict on each point of a vault, by
+	// point id, without evidence.
+	PointVerdicts(ctx context.Context, vault string) (map[string]PointVerdict, error)
+
+	// AppendEvent stores e, setting its id (ascending).
+	AppendEvent(ctx context.Context, e *Event) error
+	// Events returns up to limit events with ids above after, oldest first.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
 }

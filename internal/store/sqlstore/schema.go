@@ -142,6 +142,27 @@ var sqliteSchema = []string{
 		packs_read INTEGER NOT NULL DEFAULT 0,
 		bytes_read INTEGER NOT NULL DEFAULT 0)`,
 	`CREATE INDEX point_verifications_by_point ON point_verifications (vault, point, id)`,
+	`ALTER TABLE vaults ADD COLUMN scan INTEGER NOT NULL DEFAULT 0`,
+	`CREATE TABLE point_verdicts (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		vault TEXT NOT NULL,
+		point TEXT NOT NULL,
+		job INTEGER NOT NULL DEFAULT 0,
+		scanned_at INTEGER NOT NULL,
+		level TEXT NOT NULL,
+		score REAL NOT NULL,
+		previous TEXT NOT NULL DEFAULT '',
+		evidence TEXT NOT NULL DEFAULT '[]',
+		evidence_total INTEGER NOT NULL DEFAULT 0,
+		stats TEXT NOT NULL DEFAULT '{}')`,
+	`CREATE INDEX point_verdicts_by_point ON point_verdicts (vault, point, id)`,
+	`CREATE TABLE events (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		time INTEGER NOT NULL,
+		kind TEXT NOT NULL,
+		vault TEXT NOT NULL DEFAULT '',
+		point TEXT NOT NULL DEFAULT '',
+		data TEXT NOT NULL DEFAULT '{}')`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

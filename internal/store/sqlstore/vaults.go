@@ -9,19 +9,20 @@ import (
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
-const vaultCols = `name, storage_id, backend, location, policy, created_at, created_by`
+const vaultCols = `name, storage_id, backend, location, policy, created_at, created_by, scan`
 
 func scanVault(row scanner) (*store.Vault, error) {
 	var v store.Vault
 	var policy string
 	var created int64
-	if err := row.Scan(&v.Name, &v.StorageID, &v.Backend, &v.Location, &policy, &created, &v.CreatedBy); err != nil {
+	var scan int
+	if err := row.Scan(&v.Name, &v.StorageID, &v.Backend, &v.Location, &policy, &created, &v.CreatedBy, &scan); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(policy), &v.Policy); err != nil {
 		return nil, fmt.Errorf("vault %s: policy: %w", v.Name, err)
 	}
-	v.CreatedAt = fromNanos(created)
+	v.CreatedAt, v.Scan = fromNanos(created), scan != 0
 	return &v, nil
 }
 
@@ -30,8 +31,8 @@ func (t *tx) CreateVault(ctx context.Context, v *store.Vault) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		v.Name, v.StorageID, v.Backend, v.Location, policy, nanos(v.CreatedAt), v.CreatedBy)
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Name, v.StorageID, v.Backend, v.Location, policy, nanos(v.CreatedAt), v.CreatedBy, boolInt(v.Scan))
 	if isUnique(err) {
 		return fmt.Errorf("vault %s: %w", v.Name, store.ErrExists)
 	}
@@ -71,7 +72,7 @@ func (t *tx) UpdateVault(ctx context.Context, v *store.Vault) error {
 	if err != nil {
 		return err
 	}
-	return t.execOne(ctx, "vault "+v.Name, `UPDATE vaults SET policy = ? WHERE name = ?`, policy, v.Name)
+	return t.execOne(ctx, "vault "+v.Name, `UPDATE vaults SET policy = ?, scan = ? WHERE name = ?`, policy, boolInt(v.Scan), v.Name)
 }
 
 func (t *tx) DeleteVault(ctx context.Context, name string) error {
