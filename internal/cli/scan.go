@@ -16,6 +16,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/pointdiff"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/scan"
+	"github.com/bunkerhq/bunker/internal/server"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/ui"
 )
@@ -72,15 +73,15 @@ a suspicious point exits 0 with a warning.`,
 				if err != nil {
 					return err
 				}
-				var prev *repo.Point
 				if previous != "" {
-					if prev, err = repo.FindPoint(points, previous); err != nil {
+					prev, err := repo.FindPoint(points, previous)
+					if err != nil {
 						return err
 					}
-				} else {
-					prev = previousLocal(points, p)
-				}
-				if rep, err = scanLocal(ctx, v.repo, p, prev); err != nil {
+					if rep, err = scanLocal(ctx, v.repo, p, prev, nil); err != nil {
+						return err
+					}
+				} else if rep, err = scanSource(ctx, v.repo, points, p); err != nil {
 					return err
 				}
 				rep.Vault = v.repo.Backend().Location()
@@ -125,9 +126,35 @@ func previousLocal(points []*repo.Point, p *repo.Point) *repo.Point {
 	return prev
 }
 
+// scanSource scans the points of p's source up to p, oldest first, each
+// against the one before and carrying what that one was judged for (a local
+// vault keeps no verdicts), and returns p's report.
+func scanSource(ctx context.Context, r *repo.Repository, all []*repo.Point, p *repo.Point) (api.ScanReport, error) {
+	var chain []*repo.Point
+	for q := p; q != nil; q = previousLocal(all, q) {
+		chain = append(chain, q)
+	}
+	slices.Reverse(chain)
+	var rep api.ScanReport
+	var prevRep *api.ScanReport
+	for i, q := range chain {
+		var prev *repo.Point
+		if i > 0 {
+			prev = chain[i-1]
+		}
+		var err error
+		if rep, err = scanLocal(ctx, r, q, prev, prevRep); err != nil {
+			return rep, err
+		}
+		prevRep = &rep
+	}
+	return rep, nil
+}
+
 // scanLocal judges what changed from prev (nil: nothing before) to p in a
-// local vault.
-func scanLocal(ctx context.Context, r *repo.Repository, p, prev *repo.Point) (api.ScanReport, error) {
+// local vault, carrying the findings of prevRep, prev's report, that still
+// hold.
+func scanLocal(ctx context.Context, r *repo.Repository, p, prev *repo.Point, prevRep *api.ScanReport) (api.ScanReport, error) {
 	rep := api.ScanReport{Point: p.ID.String(), Hostname: p.Hostname, Paths: p.Paths, Started: time.Now().UTC(), Evidence: []store.ScanEvidence{}}
 	var prevRoot *blob.ID
 	opts := scan.Options{}
@@ -143,6 +170,11 @@ func scanLocal(ctx context.Context, r *repo.Repository, p, prev *repo.Point) (ap
 	v, err := scan.Judge(ctx, diff.Changes, opts)
 	if err != nil {
 		return rep, fmt.Errorf("scan point %s: %w", p.ID.Short(), err)
+	}
+	if prevRep != nil {
+		rep.PreviousLevel = prevRep.Level
+		v = v.WithCarried(server.CarryVerdict(prevRep.Level, prevRep.Evidence, diff.Changes))
+		rep.Changed = prevRep.Level != v.Level.String()
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Level, rep.Score, rep.EvidenceTotal = v.Level.String(), v.Score, len(v.Evidence)
@@ -239,11 +271,18 @@ func (g *globals) printTimelineEnds(firstInfected, lastClean string) {
 // shows a server's.
 func localTimeline(ctx context.Context, r *repo.Repository, all, points []*repo.Point) ([]api.Point, error) {
 	out := make([]api.Point, 0, len(points))
+	reps := map[blob.ID]*api.ScanReport{}
 	for _, p := range points {
-		rep, err := scanLocal(ctx, r, p, previousLocal(all, p))
+		prev := previousLocal(all, p)
+		var prevRep *api.ScanReport
+		if prev != nil {
+			prevRep = reps[prev.ID]
+		}
+		rep, err := scanLocal(ctx, r, p, prev, prevRep)
 		if err != nil {
 			return nil, err
 		}
+		reps[p.ID] = &rep
 		sp := &store.Point{ID: p.ID.String(), Time: p.Time, Hostname: p.Hostname, Username: p.Username, Paths: p.Paths, Tags: p.Tags,
 			Tree: p.Tree.String(), Summary: p.Summary, State: store.Active}
 		if p.Parent != nil {

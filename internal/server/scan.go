@@ -102,7 +102,7 @@ func (s *Server) scanPoint(ctx context.Context, vault, id, by string, prev *stor
 		return nil, err
 	}
 	rep.Job = job.ID
-	verdict, stats, err := s.judgePoint(ctx, v, p, prev)
+	verdict, stats, err := s.judgePoint(ctx, v, p, prev, prevVerdict)
 	rep.Finished = s.cfg.Now().UTC()
 	job.Finished, job.State = rep.Finished, store.JobSucceded
 	target := "point/" + vault + "/" + p.ID
@@ -191,7 +191,7 @@ func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanRe
 
 // judgePoint lists what changed from prev to p and judges it. Garbage
 // collection skips its passes meanwhile, so nothing read disappears.
-func (s *Server) judgePoint(ctx context.Context, v *store.Vault, p, prev *store.Point) (scan.Verdict, store.ScanStats, error) {
+func (s *Server) judgePoint(ctx context.Context, v *store.Vault, p, prev *store.Point, prevVerdict *store.PointVerdict) (scan.Verdict, store.ScanStats, error) {
 	ov, err := s.vaults.get(ctx, v)
 	if err != nil {
 		return scan.Verdict{}, store.ScanStats{}, err
@@ -222,7 +222,25 @@ func (s *Server) judgePoint(ctx context.Context, v *store.Vault, p, prev *store.
 	if err != nil {
 		return scan.Verdict{}, store.ScanStats{}, err
 	}
+	if prevVerdict != nil {
+		verdict = verdict.WithCarried(CarryVerdict(prevVerdict.Level, prevVerdict.Evidence, diff.Changes))
+	}
 	return verdict, StatsOf(verdict.Stats, diff.TreesLoaded), nil
+}
+
+// CarryVerdict brings forward the findings of the previous point's verdict
+// (level and evidence as stored) that still hold after changes: see
+// scan.Carry.
+func CarryVerdict(level string, evidence []store.ScanEvidence, changes []scan.Change) (scan.Level, []scan.Evidence) {
+	prev, ok := scan.ParseLevel(level)
+	if !ok {
+		return scan.Clean, nil
+	}
+	ev := make([]scan.Evidence, len(evidence))
+	for i, e := range evidence {
+		ev[i] = scan.Evidence{Path: e.Path, Reason: e.Reason, Weight: e.Weight, Strong: e.Strong}
+	}
+	return scan.Carry(prev, ev, changes, scan.Options{})
 }
 
 // StatsOf converts a verdict's statistics for the store and the API.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -344,5 +345,70 @@ func TestScanningTurnedOnCatchesUp(t *testing.T) {
 	}
 	if n := len(page.Events); n != 3 || page.Events[2].Kind != "scan.verdict_changed" || page.Events[2].Point != p2.ID.String() {
 		t.Fatalf("events: %+v", page.Events)
+	}
+}
+
+// A point judged on what changed must not look clean just because the
+// attack is over: a point that keeps the encrypted files is as infected as
+// the one that brought them, until they are replaced.
+func TestScanCarriesInfectionForward(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	ops := s.User(t, "ops", "restore-operator@prod")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Retention: "30d", Scan: true}); err != nil {
+		t.Fatal(err)
+	}
+	src := documents(t)
+	originals := map[string][]byte{}
+	filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			originals[p], err = os.ReadFile(p)
+		}
+		return err
+	})
+	p1, _ := backupTo(t, host, "prod", "host1", src)
+	waitVerdict(t, vadmin, "prod", p1.ID.String())
+	s.Clock.Advance(time.Hour)
+	encrypted := encryptFiles(t, src, 25)
+	p2, _ := backupTo(t, host, "prod", "host1", src)
+	if v := waitVerdict(t, vadmin, "prod", p2.ID.String()); v.Verdict.Level != store.VerdictInfected {
+		t.Fatalf("attacked point: %+v", v.Verdict)
+	}
+
+	// Nothing changes after the attack: still infected, with the files.
+	s.Clock.Advance(time.Hour)
+	p3, _ := backupTo(t, host, "prod", "host1", src)
+	v3 := waitVerdict(t, vadmin, "prod", p3.ID.String())
+	if v3.Verdict.Level != store.VerdictInfected || v3.Verdict.EvidenceCount < 25 {
+		t.Fatalf("unchanged point after the attack: %+v", v3.Verdict)
+	}
+	for _, e := range v3.Verdict.Evidence {
+		if !strings.HasPrefix(e.Reason, "unchanged since the previous point") {
+			t.Errorf("carried finding %+v does not say it was carried", e)
+		}
+	}
+	if _, err := ops.StartRestore(ctx, "prod", p3.ID.String()); apiError(err) == nil || apiError(err).Code != "point_infected" {
+		t.Fatalf("restore of the point still holding encrypted files: %v", err)
+	}
+
+	// The files are restored from the clean point: clean again.
+	s.Clock.Advance(time.Hour)
+	for _, f := range encrypted {
+		if err := os.WriteFile(f, originals[f], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p4, _ := backupTo(t, host, "prod", "host1", src)
+	if v := waitVerdict(t, vadmin, "prod", p4.ID.String()); v.Verdict.Level != store.VerdictClean {
+		t.Fatalf("point after recovery: %+v", v.Verdict)
+	}
+	list, err := ops.PointList(ctx, "prod", client.PointFilter{Host: "host1", Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.FirstInfected != p2.ID.String() || list.LastClean != p1.ID.String() {
+		t.Errorf("timeline: first infected %s, last clean %s; want %s and %s", list.FirstInfected, list.LastClean, p2.ID, p1.ID)
 	}
 }
