@@ -28,9 +28,12 @@ const (
 //     perhaps with a footer); text that is still valid text needs half
 //     its compared cells turned, since an embedded base64 attachment is
 //     not an attack;
+//   - a valid file of a known binary format (image, archive, PDF...) that
+//     is now text whose sampled cells are at least half base64/hex of
+//     random bytes: the file replaced by its encoded ciphertext;
 //   - at least half the compared cells turning from dense but non-uniform
-//     data (media such as JPEG or MP3 frames) into uniform random bytes,
-//     under the same layout condition.
+//     data (media such as JPEG or MP3 frames) into uniform random bytes
+//     (or base64/hex of them), under the same layout condition.
 //
 // Weak evidence is a broken structure without random data (0.3), and for
 // new files a malformed known format (0.1) or an unknown format that is
@@ -70,7 +73,7 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		compared++
-		if nc.Class == ClassRandom && oc.Class == ClassDense {
+		if nc.Class.Random() && oc.Class == ClassDense {
 			dense++
 		}
 		if nc.Class.Random() && (oc.Class == ClassText || oc.Class == ClassPlain) && oc.Entropy < 7.2 {
@@ -94,6 +97,12 @@ func Compare(old, cur *Profile) Evidence {
 	compared = max(compared, comparable)
 	random := cur.RandomCells()
 	broken := old.Valid && !cur.Valid && old.Format.Known()
+	// A valid binary format whose content is now text made mostly of
+	// base64/hex of random bytes: the file was replaced by its encoded
+	// ciphertext (text is valid text, so it is not "broken").
+	judged := cur.JudgedCells()
+	encodedNow := old.Valid && old.Format.Known() && old.Format != FormatText &&
+		cur.Valid && cur.Format == FormatText && random > 0 && 2*random >= judged
 	grown := cur.Size - old.Size
 	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
 	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown
@@ -107,6 +116,9 @@ func Compare(old, cur *Profile) Evidence {
 	case broken && random > 0:
 		ev.Weight, ev.Strong = weightStrong, true
 		ev.Reason = fmt.Sprintf("%s was valid, now broken (%s); %d of %d sampled cells random", old.Format, problemOrFormat(cur), random, len(cur.Regions))
+	case encodedNow:
+		ev.Weight, ev.Strong = weightStrong, true
+		ev.Reason = fmt.Sprintf("%s replaced by text: %d of %d sampled cells base64/hex of random data", old.Format, random, judged)
 	case enough && (loose || sameLayout):
 		ev.Weight, ev.Strong = weightStrong, true
 		what := "random data"

@@ -217,3 +217,29 @@ func TestCellClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodedCiphertextOfBinaryFormats: a binary file (image, archive,
+// PDF, database...) replaced by the base64 or hex of its ciphertext is
+// strong evidence, although the result is valid text.
+func TestEncodedCiphertextOfBinaryFormats(t *testing.T) {
+	for _, s := range samples(t, 21) {
+		if s.want == FormatText {
+			continue
+		}
+		for _, a := range textAttacks() {
+			if ev := compareFiles(t, s.name, s.data, a.f(t, s.data)); !ev.Strong {
+				t.Errorf("%s/%s: not detected (weight %.2f, %q)", s.name, a.name, ev.Weight, ev.Reason)
+			}
+		}
+	}
+	// Text that replaces a binary file is no evidence unless it encodes
+	// random bytes.
+	for _, s := range samples(t, 22) {
+		if s.want == FormatText {
+			continue
+		}
+		if ev := compareFiles(t, s.name, s.data, prose(5, len(s.data))); ev.Weight >= weightStrong {
+			t.Errorf("%s replaced by prose: %q", s.name, ev.Reason)
+		}
+	}
+}
