@@ -243,3 +243,38 @@ func TestEncodedCiphertextOfBinaryFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestShortEncodedCells: base64 or hex cells whose decoded bytes are too
+// few for chi-square (a short file) are encoded-random when the decoded
+// bytes have as many distinct values as random bytes would, and not when
+// they are text or repetitive.
+func TestShortEncodedCells(t *testing.T) {
+	sc := newScratch(4096)
+	for _, n := range []int{48, 80, 107, 120} {
+		r := randomBytes(n)
+		for name, cell := range map[string]string{"base64": b64(r), "hex": hexs(r)} {
+			if len(cell) < minCell {
+				continue
+			}
+			if c := cellStats([]byte(cell), 0, sc).Class; c != ClassEncoded {
+				t.Errorf("%s of %d random bytes: %s", name, n, c)
+			}
+		}
+		txt := prose(uint64(n), n)
+		for name, cell := range map[string]string{"base64": b64(txt), "hex": hexs(txt), "zeros": hexs(make([]byte, n))} {
+			if len(cell) < minCell {
+				continue
+			}
+			if c := cellStats([]byte(cell), 0, sc).Class; c == ClassEncoded || c == ClassRandom {
+				t.Errorf("%s of %d plain bytes: %s", name, n, c)
+			}
+		}
+	}
+	// A short text file replaced by the base64 of its ciphertext.
+	old := []byte("# github.com/ianlancetaylor/demangle\n\nA Go package that can be used to demangle C++ and Rust symbol names.\n")
+	for _, a := range textAttacks() {
+		if ev := compareFiles(t, "README.md", old, a.f(t, old)); !ev.Strong {
+			t.Errorf("%s of a %d-byte text: not detected (%q)", a.name, len(old), ev.Reason)
+		}
+	}
+}

@@ -268,6 +268,12 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 			rs.Class = ClassEncoded
 			return rs
 		}
+		// Too few decoded bytes for chi-square (a short file, the last
+		// cell): judged like a tiny cell, by distinct values and UTF-8.
+		if len(d) >= minTiny && len(d) < minCell && tinyClass(d, &dh) == ClassRandom {
+			rs.Class = ClassEncoded
+			return rs
+		}
 	}
 	switch {
 	case rs.ChiSquare <= chiBound(len(p)):
