@@ -10,7 +10,8 @@
 // evalscore's input form, -v adds a per-point table of what the scanner
 // saw and how long it took, and -strict exits 1 when a target is missed.
 // -throughput instead measures the cost of judging an unchanged point and
-// one where 5% of the clean point's files changed.
+// one where files holding 5% of the clean point's bytes changed
+// (-workers defaults to 1 there: the figures are per core).
 package main
 
 import (
@@ -33,7 +34,8 @@ func main() {
 	verbose := flag.Bool("v", false, "print a per-point table of changes, evidence counts and timings")
 	workers := flag.Int("workers", 0, "files analysed at once (default GOMAXPROCS)")
 	throughput := flag.Bool("throughput", false, "measure judging throughput instead of scoring")
-	frac := flag.Float64("fraction", 0.05, "with -throughput: fraction of the files changed")
+	frac := flag.Float64("fraction", 0.05, "with -throughput: fraction of the clean point's bytes changed")
+	rounds := flag.Int("rounds", 5, "with -throughput: judge each point this many times, report the fastest")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "evalscan: -dir is required")
@@ -49,7 +51,7 @@ func main() {
 		if w <= 0 {
 			w = 1
 		}
-		ts, err := scanrun.MeasureThroughput(ctx, b, *frac, w)
+		ts, err := scanrun.MeasureThroughput(ctx, b, *frac, w, *rounds)
 		if err != nil {
 			fail(err)
 		}
