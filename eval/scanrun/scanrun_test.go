@@ -25,7 +25,7 @@ func TestEvaluationSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Score(dir, run)
+	rep, _, err := Score(dir, run)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,13 +47,13 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	rep, err := scanrun.Score(*out, run)
+	rep, ls, err := scanrun.Score(*out, run)
 	if err != nil {
 		fail(err)
 	}
 	fmt.Printf("Set: seed %d, %d MiB budget, clean point %d files (%.1f MiB), generated in %v; scanned in %v.\n\n",
 		*seed, *sizeMB, len(m.Corpus.Entries), float64(m.Corpus.Total)/(1<<20), gen.Round(time.Second), (time.Since(start) - gen).Round(time.Second))
-	fmt.Print(rep.Markdown())
+	fmt.Print(scanrun.Table(rep, ls), "\n", rep.Markdown())
 	if *verbose {
 		fmt.Print("\n## Scanner\n\n", run.Summary())
 	}

@@ -1,12 +1,13 @@
 // Command evalscan runs bunker's ransomware scanner (internal/scan) over an
 // evaluation set written by evalgen and scores it:
 //
-//	go run ./eval/cmd/evalscan -dir DIR [-json] [-results results.json] [-strict] [-v]
+//	go run ./eval/cmd/evalscan -dir DIR [-json|-table] [-results results.json] [-strict] [-v]
 //	go run ./eval/cmd/evalscan -dir DIR -throughput [-workers 1]
 //
 // Every point is judged against DIR/clean with only the files that differ
 // passed as changes (see eval/scanrun); the Markdown report of eval/score
-// is printed (or its JSON with -json). -results also writes the results in
+// is printed (its JSON with -json, or with -table only one table of
+// detection, false positives, precision and recall per technique). -results also writes the results in
 // evalscore's input form, -v adds a per-point table of what the scanner
 // saw and how long it took, and -strict exits 1 when a target is missed.
 // -throughput instead measures the cost of judging an unchanged point and
@@ -31,6 +32,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the report as JSON instead of Markdown")
 	results := flag.String("results", "", "also write the results (evalscore input) to this file")
 	strict := flag.Bool("strict", false, "exit 1 when a target is missed")
+	table := flag.Bool("table", false, "print only the one-table summary (detection, false positives, precision, recall per technique)")
 	verbose := flag.Bool("v", false, "print a per-point table of changes, evidence counts and timings")
 	workers := flag.Int("workers", 0, "files analysed at once (default GOMAXPROCS)")
 	throughput := flag.Bool("throughput", false, "measure judging throughput instead of scoring")
@@ -65,7 +67,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	rep, err := scanrun.Score(*dir, run)
+	rep, ls, err := scanrun.Score(*dir, run)
 	if err != nil {
 		fail(err)
 	}
@@ -88,6 +90,8 @@ func main() {
 			fail(err)
 		}
 		fmt.Println(string(b))
+	} else if *table {
+		fmt.Print(scanrun.Table(rep, ls))
 	} else {
 		fmt.Print(rep.Markdown())
 		if *verbose {
