@@ -278,3 +278,30 @@ func TestShortEncodedCells(t *testing.T) {
 		}
 	}
 }
+
+// TestBzip2 checks identification and the end-of-stream check, and that
+// compressing a file with bzip2 is not evidence while encrypting a
+// bzip2 file past its header is.
+func TestBzip2(t *testing.T) {
+	text := prose(31, 150<<10)
+	for _, data := range [][]byte{readTestdata(t, "words.txt.bz2"), makeBzip2(t, text)} {
+		p := profile(t, "x.bz2", data)
+		if p.Format != FormatBzip2 || !p.Valid {
+			t.Fatalf("bzip2: %s valid %v %q", p.Format, p.Valid, p.Problem)
+		}
+		if p := profile(t, "x.bz2", data[:len(data)-3]); p.Valid {
+			t.Error("truncated bzip2 is valid")
+		}
+		if ev := compareFiles(t, "x.bz2", data, encryptRange(aesStream(t), data, 4096, len(data))); !ev.Strong {
+			t.Errorf("bzip2 encrypted past 4 KiB: %q", ev.Reason)
+		}
+	}
+	if ev := compareFiles(t, "x", text, makeBzip2(t, text)); ev.Weight > 0 {
+		t.Errorf("bzip2 compression flagged: %q", ev.Reason)
+	}
+	// Header encrypted: the format is lost.
+	data := makeBzip2(t, text)
+	if ev := compareFiles(t, "x.bz2", data, encryptRange(aesStream(t), data, 0, 4096)); !ev.Strong {
+		t.Errorf("bzip2 header encrypted: %q", ev.Reason)
+	}
+}
