@@ -52,7 +52,7 @@ func main() {
 		fail(err)
 	}
 	fmt.Printf("Set: seed %d, %d MiB budget, clean point %d files (%.1f MiB), generated in %v; scanned in %v.\n\n",
-		*seed, *sizeMB, len(m.Corpus.Entries), float64(m.Corpus.Total)/(1<<20), gen.Round(time.Second), (time.Since(start) - gen).Round(time.Second))
+		*seed, *sizeMB, len(m.Corpus.Entries), float64(m.Corpus.Total)/(1<<20), gen.Round(time.Second), (time.Since(start) - gen).Round(time.Millisecond))
 	fmt.Print(scanrun.Table(rep, ls), "\n", rep.Markdown())
 	if *verbose {
 		fmt.Print("\n## Scanner\n\n", run.Summary())
