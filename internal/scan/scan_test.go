@@ -305,3 +305,49 @@ func TestBzip2(t *testing.T) {
 		t.Errorf("bzip2 header encrypted: %q", ev.Reason)
 	}
 }
+
+// TestVeryShortFiles: files of 8 to 31 bytes (a host name, a one-line
+// source file) judged whole: random replacements are random, text is
+// text, short binary records are too short to judge, and a short text
+// file encrypted is strong evidence.
+func TestVeryShortFiles(t *testing.T) {
+	sc := newScratch(4096)
+	for _, n := range []int{8, 10, 16, 24, 31} {
+		miss := 0
+		for i := 0; i < 200; i++ {
+			if cellStats(randomBytes(n), 0, sc).Class != ClassRandom {
+				miss++
+			}
+		}
+		// Random bytes are occasionally valid UTF-8 or short of distinct
+		// values; at 8 bytes a few in a hundred.
+		if miss > 200*6/100 {
+			t.Errorf("%d random bytes: %d of 200 not random", n, miss)
+		}
+		for _, txt := range [][]byte{prose(uint64(n), n), []byte("package d\n0123456789abcdefghijklmnopq")[:n]} {
+			if c := cellStats(txt, 0, sc).Class; c != ClassText {
+				t.Errorf("%d bytes of text %q: %s", n, txt, c)
+			}
+		}
+		rec := make([]byte, n)
+		rec[0], rec[3], rec[n-1] = 1, 0x80, 7
+		if c := cellStats(rec, 0, sc).Class; c == ClassRandom {
+			t.Errorf("%d-byte record: %s", n, c)
+		}
+	}
+	for _, s := range []string{"Google.com\n", "package d\n", "hostname-01\n", "FIPS 140-3 ok\n\n\n"} {
+		old := []byte(s)
+		caught := 0
+		for i := 0; i < 20; i++ {
+			if ev := compareFiles(t, "f.txt", old, encryptRange(aesStream(t), old, 0, len(old))); ev.Strong {
+				caught++
+			}
+		}
+		if caught < 18 {
+			t.Errorf("%q encrypted: %d of 20 detected", s, caught)
+		}
+		if ev := compareFiles(t, "f.txt", old, []byte(strings.ToUpper(s))); ev.Weight > 0 {
+			t.Errorf("%q edited: %q", s, ev.Reason)
+		}
+	}
+}

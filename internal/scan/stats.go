@@ -86,10 +86,11 @@ type RegionStats struct {
 
 // minCell is the shortest cell whose statistics are judged by
 // chi-square; shorter cells down to minTiny are judged by their distinct
-// byte values and UTF-8 validity.
+// byte values and UTF-8 validity. Below 8 bytes random data is too often
+// valid UTF-8 or short of distinct values to tell.
 const (
 	minCell = 128
-	minTiny = 32
+	minTiny = 8
 )
 
 // tinyClass classifies a cell of minTiny..minCell bytes: random when it
