@@ -24,8 +24,8 @@ const (
 //     Nearly constant old cells (zeroed or preallocated space) do not
 //     count. For valid files of a known format whose layout may move
 //     (ZIP, PDF, ELF, tar, SQLite, media...) the cells count only when the
-//     size was kept or grew by at most 4 KiB + 1% (in-place encryption,
-//     perhaps with a footer); text that is still valid text needs half
+//     size was kept, or grew by at most 4 KiB + 1% while some sampled
+//     cells are unchanged (in-place encryption with a footer); text that is still valid text needs half
 //     its compared cells turned, since an embedded base64 attachment is
 //     not an attack;
 //   - a valid file of a known binary format (image, archive, PDF...) that
@@ -55,7 +55,7 @@ func Compare(old, cur *Profile) Evidence {
 	if cur.Valid && cur.Format.Compressed() && cur.Format != old.Format {
 		return ev
 	}
-	newly, encoded, compared, dense := 0, 0, 0, 0
+	newly, encoded, compared, dense, kept := 0, 0, 0, 0, 0
 	first := int64(-1)
 	j := 0
 	for i := range cur.Regions {
@@ -73,6 +73,9 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		compared++
+		if oc.Length == nc.Length && oc.Entropy == nc.Entropy && oc.ChiSquare == nc.ChiSquare {
+			kept++
+		}
 		if nc.Class.Random() && oc.Class == ClassDense {
 			dense++
 		}
@@ -104,7 +107,10 @@ func Compare(old, cur *Profile) Evidence {
 	encodedNow := old.Valid && old.Format.Known() && old.Format != FormatText &&
 		cur.Valid && cur.Format == FormatText && random > 0 && 2*random >= judged
 	grown := cur.Size - old.Size
-	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
+	// The layout was kept when the size was, or when it grew by a footer
+	// at most (4 KiB + 1%) while some cells are unchanged at their
+	// offsets: a rewritten container (a re-saved document) has none.
+	sameLayout := grown == 0 || grown > 0 && grown <= 4096+old.Size/100 && kept > 0
 	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown
 	enough := newly >= 2 || (newly == 1 && (first == 0 || !cur.Valid || compared <= 2))
 	if cur.Valid && cur.Format == FormatText && 2*newly < compared {
