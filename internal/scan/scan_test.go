@@ -351,3 +351,45 @@ func TestVeryShortFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestShortEncodedFiles: text files of 64 to 127 bytes that are one
+// base64 or hex word of random bytes are encoded-random; words,
+// identifiers, sentences and repetitive hex are not.
+func TestShortEncodedFiles(t *testing.T) {
+	sc := newScratch(4096)
+	miss := 0
+	for i := 0; i < 100; i++ {
+		for _, n := range []int{48, 61, 90} {
+			r := randomBytes(n)
+			for _, cell := range []string{b64(r), b64(r) + "\n", hexs(r[:n/2+8])} {
+				if len(cell) < minShortEncoded || len(cell) >= minCell {
+					continue
+				}
+				if cellStats([]byte(cell), 0, sc).Class != ClassEncoded {
+					miss++
+				}
+			}
+		}
+	}
+	if miss > 6 {
+		t.Errorf("%d of about 600 short encoded cells missed", miss)
+	}
+	for _, s := range []string{
+		"Supercalifragilisticexpialidocious_and_antidisestablishmentarianism_together",
+		"github.com/ianlancetaylor/demangle/internal/testdata/rust-symbols-v0.txt",
+		"The quick brown fox jumps over the lazy dog while the cat sleeps by the fire\n",
+		"deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef00112233",
+		"MyVeryLongJavaClassNameFactoryBeanProviderImplementationSingletonHolder2",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+	} {
+		if c := cellStats([]byte(s), 0, sc).Class; c != ClassText {
+			t.Errorf("%q: %s", s, c)
+		}
+	}
+	old := []byte("Today is a good day to write down a fortune for later.\nLuck favours you.\n")
+	for _, a := range textAttacks() {
+		if ev := compareFiles(t, "fortune.txt", old, a.f(t, old)); !ev.Strong {
+			t.Errorf("%s of a %d-byte text: %q", a.name, len(old), ev.Reason)
+		}
+	}
+}
