@@ -231,13 +231,8 @@ func TestEncodedCiphertextOfBinaryFormats(t *testing.T) {
 				t.Errorf("%s/%s: not detected (weight %.2f, %q)", s.name, a.name, ev.Weight, ev.Reason)
 			}
 		}
-	}
-	// Text that replaces a binary file is no evidence unless it encodes
-	// random bytes.
-	for _, s := range samples(t, 22) {
-		if s.want == FormatText {
-			continue
-		}
+		// Text that replaces a binary file is no evidence unless it
+		// encodes random bytes.
 		if ev := compareFiles(t, s.name, s.data, prose(5, len(s.data))); ev.Weight >= weightStrong {
 			t.Errorf("%s replaced by prose: %q", s.name, ev.Reason)
 		}
