@@ -224,6 +224,9 @@ type result struct {
 // (weight 3), or 500 when the previous count is unknown (weight 1); content
 // changes of at least 100 files and half the previous point (weight 1).
 //
+// Point findings list the files they are made of in [Evidence.Files]
+// (the renamed files, the notes, the new random files).
+//
 // The score is the sum of the weights. The point is infected when at
 // least Options.InfectedFiles files have strong evidence and they are at
 // least 1% of the examined files or a corroborating finding exists, or
