@@ -241,7 +241,8 @@ func attacks(cfg Config) []Scenario {
 			}},
 		{Name: "attack-keep-first-16", Kind: a, Description: fmt.Sprintf("%d files encrypted except their first 16 bytes, so magic numbers survive (AES-256-CTR)", n),
 			run: func(e *env) error {
-				return e.encryptAll(e.victims(n, nil), encSpec{tech: TechKeepFirst16, cipher: AES256CTR,
+				// Files of 16 bytes or less would be left as they are.
+				return e.encryptAll(e.victims(n, func(en corpus.Entry) bool { return en.Size > 16 }), encSpec{tech: TechKeepFirst16, cipher: AES256CTR,
 					ranges: func(sz int64) []Range { return []Range{{16, max(sz-16, 0)}} }})
 			}},
 		{Name: "attack-base64", Kind: a, Description: fmt.Sprintf("%d files replaced by the base64 of their ChaCha20 ciphertext", n),

@@ -24,13 +24,16 @@ const (
 //     Nearly constant old cells (zeroed or preallocated space) do not
 //     count. For valid files of a known format whose layout may move
 //     (ZIP, PDF, ELF, tar, SQLite, media...) the cells count only when the
-//     size was kept or grew by at most 4 KiB + 1% (in-place encryption,
-//     perhaps with a footer); text that is still valid text needs half
+//     size was kept, or grew by at most 4 KiB + 1% while some sampled
+//     cells are unchanged (in-place encryption with a footer); text that is still valid text needs half
 //     its compared cells turned, since an embedded base64 attachment is
 //     not an attack;
+//   - a valid file of a known binary format (image, archive, PDF...) that
+//     is now text whose sampled cells are at least half base64/hex of
+//     random bytes: the file replaced by its encoded ciphertext;
 //   - at least half the compared cells turning from dense but non-uniform
-//     data (media such as JPEG or MP3 frames) into uniform random bytes,
-//     under the same layout condition.
+//     data (media such as JPEG or MP3 frames) into uniform random bytes
+//     (or base64/hex of them), under the same layout condition.
 //
 // Weak evidence is a broken structure without random data (0.3), and for
 // new files a malformed known format (0.1) or an unknown format that is
@@ -52,7 +55,7 @@ func Compare(old, cur *Profile) Evidence {
 	if cur.Valid && cur.Format.Compressed() && cur.Format != old.Format {
 		return ev
 	}
-	newly, encoded, compared, dense := 0, 0, 0, 0
+	newly, encoded, compared, dense, kept := 0, 0, 0, 0, 0
 	first := int64(-1)
 	j := 0
 	for i := range cur.Regions {
@@ -70,7 +73,10 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		compared++
-		if nc.Class == ClassRandom && oc.Class == ClassDense {
+		if oc.Length == nc.Length && oc.Entropy == nc.Entropy && oc.ChiSquare == nc.ChiSquare {
+			kept++
+		}
+		if nc.Class.Random() && oc.Class == ClassDense {
 			dense++
 		}
 		if nc.Class.Random() && (oc.Class == ClassText || oc.Class == ClassPlain) && oc.Entropy < 7.2 {
@@ -94,8 +100,17 @@ func Compare(old, cur *Profile) Evidence {
 	compared = max(compared, comparable)
 	random := cur.RandomCells()
 	broken := old.Valid && !cur.Valid && old.Format.Known()
+	// A valid binary format whose content is now text made mostly of
+	// base64/hex of random bytes: the file was replaced by its encoded
+	// ciphertext (text is valid text, so it is not "broken").
+	judged := cur.JudgedCells()
+	encodedNow := old.Valid && old.Format.Known() && old.Format != FormatText &&
+		cur.Valid && cur.Format == FormatText && random > 0 && 2*random >= judged
 	grown := cur.Size - old.Size
-	sameLayout := grown >= 0 && grown <= 4096+old.Size/100
+	// The layout was kept when the size was, or when it grew by a footer
+	// at most (4 KiB + 1%) while some cells are unchanged at their
+	// offsets: a rewritten container (a re-saved document) has none.
+	sameLayout := grown == 0 || grown > 0 && grown <= 4096+old.Size/100 && kept > 0
 	loose := !cur.Valid || cur.Format == FormatText || cur.Format == FormatUnknown
 	enough := newly >= 2 || (newly == 1 && (first == 0 || !cur.Valid || compared <= 2))
 	if cur.Valid && cur.Format == FormatText && 2*newly < compared {
@@ -107,6 +122,9 @@ func Compare(old, cur *Profile) Evidence {
 	case broken && random > 0:
 		ev.Weight, ev.Strong = weightStrong, true
 		ev.Reason = fmt.Sprintf("%s was valid, now broken (%s); %d of %d sampled cells random", old.Format, problemOrFormat(cur), random, len(cur.Regions))
+	case encodedNow:
+		ev.Weight, ev.Strong = weightStrong, true
+		ev.Reason = fmt.Sprintf("%s replaced by text: %d of %d sampled cells base64/hex of random data", old.Format, random, judged)
 	case enough && (loose || sameLayout):
 		ev.Weight, ev.Strong = weightStrong, true
 		what := "random data"

@@ -10,7 +10,7 @@
 //
 //   - per file ([Analyze] and the comparison inside [Judge]): the structure
 //     of common formats (ZIP and the office formats built on it, PDF, JPEG,
-//     PNG, GIF, SQLite, ELF, gzip, xz, zstd, tar, ISO media (MP4/MOV),
+//     PNG, GIF, SQLite, ELF, gzip, xz, zstd, bzip2, tar, ISO media (MP4/MOV),
 //     RIFF (WAV/AVI/WebP), UTF-8 text) and byte
 //     statistics (Shannon entropy, chi-square against the uniform
 //     distribution, printable ratio, base64/hex alphabets and the entropy of

@@ -223,6 +223,19 @@ func makeXZ(t testing.TB, data []byte) []byte {
 	return readTestdata(t, "words.txt.xz")
 }
 
+// makeBzip2 compresses with the bzip2 command when installed, else
+// returns the checked-in file.
+func makeBzip2(t testing.TB, data []byte) []byte {
+	if _, err := exec.LookPath("bzip2"); err == nil && data != nil {
+		cmd := exec.Command("bzip2", "-c", "-9")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.Output(); err == nil {
+			return out
+		}
+	}
+	return readTestdata(t, "words.txt.bz2")
+}
+
 func selfELF(t testing.TB) []byte {
 	p, err := os.Executable()
 	mustT(t, err)
@@ -254,6 +267,7 @@ func samples(t testing.TB, seed uint64) []sample {
 		{"data.txt.gz", makeGzip(t, text), FormatGzip},
 		{"data.txt.xz", makeXZ(t, text), FormatXZ},
 		{"data.txt.zst", makeZstd(t, text), FormatZstd},
+		{"data.txt.bz2", makeBzip2(t, text), FormatBzip2},
 		{"bundle.tar", makeTar(t, seed, 20), FormatTar},
 		{"records.bin", plainBinary(seed, 300<<10), FormatUnknown},
 		{"clip.mp4", makeMP4(t, seed), FormatMP4},

@@ -26,6 +26,7 @@ const (
 	FormatGzip   Format = "gzip"
 	FormatXZ     Format = "xz"
 	FormatZstd   Format = "zstd"
+	FormatBzip2  Format = "bzip2"
 	FormatTar    Format = "tar"
 	// FormatMP4 is an ISO base media file (MP4, MOV, M4A, HEIC...).
 	FormatMP4 Format = "mp4"
@@ -43,7 +44,7 @@ const IdentifyHeader = 4096
 // format: compressed archives and media.
 func (f Format) Compressed() bool {
 	switch f {
-	case FormatZIP, FormatOffice, FormatJPEG, FormatPNG, FormatGIF, FormatGzip, FormatXZ, FormatZstd, FormatPDF, FormatMP4, FormatRIFF:
+	case FormatZIP, FormatOffice, FormatJPEG, FormatPNG, FormatGIF, FormatGzip, FormatXZ, FormatZstd, FormatBzip2, FormatPDF, FormatMP4, FormatRIFF:
 		return true
 	}
 	return false
@@ -91,6 +92,9 @@ func Identify(header []byte, name string) Format {
 		return FormatXZ
 	case bytes.HasPrefix(h, []byte(zstdMagic)):
 		return FormatZstd
+	case len(h) >= 10 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h' && h[3] >= '1' && h[3] <= '9' &&
+		(string(h[4:10]) == bz2Block || string(h[4:10]) == bz2EOS):
+		return FormatBzip2
 	case len(h) >= 12 && bytes.HasPrefix(h, []byte("RIFF")) && printable4(h[8:12]):
 		return FormatRIFF
 	case len(h) >= 8 && isMP4Box(h[4:8]) && be32(h) >= 8:

@@ -87,6 +87,10 @@ func FuzzCheckGzip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatGzip) })
 }
 func FuzzCheckXZ(f *testing.F) { f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatXZ) }) }
+func FuzzCheckBzip2(f *testing.F) {
+	f.Add(readTestdata(f, "words.txt.bz2"))
+	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatBzip2) })
+}
 func FuzzCheckZstd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, d []byte) { fuzzAnalyze(t, d, FormatZstd) })
 }

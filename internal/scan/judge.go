@@ -108,6 +108,10 @@ type Evidence struct {
 	// Strong marks file findings that count towards infection, and point
 	// findings that corroborate them (mass renames, ransom notes).
 	Strong bool
+	// Files lists, for a point finding, the files the pattern is made of
+	// (the renamed files, the notes, the new random files), sorted; it is
+	// nil for file findings.
+	Files []string
 }
 
 // Stats count what a verdict is based on.
@@ -219,6 +223,9 @@ type result struct {
 // too); deletions of at least 20 files and half the previous point
 // (weight 3), or 500 when the previous count is unknown (weight 1); content
 // changes of at least 100 files and half the previous point (weight 1).
+//
+// Point findings list the files they are made of in [Evidence.Files]
+// (the renamed files, the notes, the new random files).
 //
 // The score is the sum of the weights. The point is infected when at
 // least Options.InfectedFiles files have strong evidence and they are at
@@ -380,12 +387,17 @@ func pairChanges(changes []Change, st *Stats) ([]pair, []*FileRef) {
 		}
 		return -1
 	}
-	for _, a := range adds {
+	// Pairings by content and by name come first, for every addition, so
+	// that the weaker pairing by directory and size cannot take a deletion
+	// a later addition names (a new note taking the place of a file the
+	// attacker renamed).
+	match := make([]int, len(adds))
+	for k, a := range adds {
 		m := -1
 		if a.ID != "" {
 			m = take(byID[a.ID], func(*FileRef) bool { return true })
 			if m >= 0 {
-				st.Renamed++
+				match[k] = -2
 				continue
 			}
 		}
@@ -403,6 +415,14 @@ func pairChanges(changes []Change, st *Stats) ([]pair, []*FileRef) {
 		}
 		if m < 0 {
 			m = take(byStem[stemPath(a.Path)], func(*FileRef) bool { return true })
+		}
+		match[k] = m
+	}
+	for k, a := range adds {
+		m := match[k]
+		if m == -2 {
+			st.Renamed++
+			continue
 		}
 		if m < 0 {
 			// The closest smaller-or-equal size first.
@@ -569,6 +589,7 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 	var out []Evidence
 	// Mass rename to one new extension.
 	exts := map[string]int{}
+	extFiles := map[string][]string{}
 	for i, p := range pairs {
 		r := &results[i]
 		if !p.renamed || p.old == nil || r.err != nil || r.cur == nil {
@@ -580,6 +601,7 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		}
 		if !r.same && (r.ev.Strong || !(r.cur.Valid && r.cur.Format.Known())) {
 			exts[ne]++
+			extFiles[ne] = append(extFiles[ne], p.cur.Path)
 		}
 	}
 	for _, e := range sortedKeys(exts) {
@@ -595,37 +617,42 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		if e == "" {
 			name = "(no extension)"
 		}
-		out = append(out, Evidence{Path: name, Weight: w, Strong: true,
+		out = append(out, Evidence{Path: name, Weight: w, Strong: true, Files: sortedCopy(extFiles[e]),
 			Reason: fmt.Sprintf("%d files renamed to %s with content no longer a valid known format", n, name)})
 	}
 	// Random files replacing deleted ones without being paired to them
 	// (moved and renamed beyond recognition).
 	rnd := map[string]int{}
+	rndFiles := map[string][]string{}
 	for i, p := range pairs {
 		if p.old == nil && results[i].err == nil && results[i].ev.Weight > 0 && strings.HasPrefix(results[i].ev.Reason, "new file of unknown format") {
-			rnd[strings.ToLower(path.Ext(p.cur.Path))]++
+			e := strings.ToLower(path.Ext(p.cur.Path))
+			rnd[e]++
+			rndFiles[e] = append(rndFiles[e], p.cur.Path)
 		}
 	}
 	for _, e := range sortedKeys(rnd) {
 		if n := rnd[e]; n >= 2*renameMin && 2*len(deleted) >= n {
-			out = append(out, Evidence{Path: "*" + e, Weight: 3, Strong: true,
+			out = append(out, Evidence{Path: "*" + e, Weight: 3, Strong: true, Files: sortedCopy(rndFiles[e]),
 				Reason: fmt.Sprintf("%d new random files *%s while %d files were deleted", n, e, len(deleted))})
 		}
 	}
 	// Ransom notes: same name or same body in several directories.
 	type group struct {
-		dirs map[string]bool
-		kw   bool
-		path string
+		dirs  map[string]bool
+		kw    bool
+		path  string
+		files map[string]bool
 	}
 	groups := map[string]*group{}
 	add := func(key, dir, p string, kw bool) {
 		g := groups[key]
 		if g == nil {
-			g = &group{dirs: map[string]bool{}, path: p}
+			g = &group{dirs: map[string]bool{}, path: p, files: map[string]bool{}}
 			groups[key] = g
 		}
 		g.dirs[dir] = true
+		g.files[p] = true
 		g.kw = g.kw || kw
 	}
 	for i, p := range pairs {
@@ -651,10 +678,20 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		}
 	}
 	if bestKW != nil {
-		out = append(out, Evidence{Path: bestKW.path, Weight: 5, Strong: true,
+		// Every note group that speaks of ransom names its files; the
+		// heaviest names the finding.
+		files := map[string]bool{}
+		for _, g := range groups {
+			if g.kw && len(g.dirs) >= noteDirs {
+				for f := range g.files {
+					files[f] = true
+				}
+			}
+		}
+		out = append(out, Evidence{Path: bestKW.path, Weight: 5, Strong: true, Files: sortedKeys(files),
 			Reason: fmt.Sprintf("ransom note: the same note added in %d directories", len(bestKW.dirs))})
 	} else if bestPlain != nil && strong > 0 {
-		out = append(out, Evidence{Path: bestPlain.path, Weight: 1,
+		out = append(out, Evidence{Path: bestPlain.path, Weight: 1, Files: sortedKeys(bestPlain.files),
 			Reason: fmt.Sprintf("possible ransom note: the same small file added in %d directories", len(bestPlain.dirs))})
 	}
 	// Deletion spike.
@@ -672,6 +709,13 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		out = append(out, Evidence{Path: "(changes)", Weight: 1,
 			Reason: fmt.Sprintf("%d of %d files changed", c, opts.PreviousFiles)})
 	}
+	return out
+}
+
+// sortedCopy returns a sorted copy of s.
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
 	return out
 }
 

@@ -93,8 +93,27 @@ func TestJudgeMassRenameAndNotes(t *testing.T) {
 	}
 	var rename, notes bool
 	for _, e := range v.Evidence {
-		rename = rename || strings.Contains(e.Reason, "renamed to *.lockd")
-		notes = notes || strings.HasPrefix(e.Reason, "ransom note")
+		if strings.Contains(e.Reason, "renamed to *.lockd") {
+			rename = true
+			// The finding names every renamed file.
+			if len(e.Files) != len(tr) {
+				t.Errorf("rename finding names %d files, want %d", len(e.Files), len(tr))
+			}
+			for _, f := range e.Files {
+				if !strings.HasSuffix(f, ".lockd") {
+					t.Errorf("rename finding names %s", f)
+				}
+			}
+		}
+		if strings.HasPrefix(e.Reason, "ransom note") {
+			notes = true
+			if len(e.Files) != 6 {
+				t.Errorf("note finding names %v, want the 6 notes", e.Files)
+			}
+		}
+		if e.Files == nil && !strings.HasPrefix(e.Path, "home/") {
+			t.Errorf("point finding %q names no files", e.Reason)
+		}
 	}
 	if !rename || !notes {
 		t.Errorf("rename evidence %v, note evidence %v", rename, notes)
@@ -328,5 +347,51 @@ func TestJudgeIDsAndExplicitRenames(t *testing.T) {
 	if v.Level != Infected || v.Stats.Strong != 12 || len(v.Evidence) != 4 || v.Evidence[0].Path != "*.x" {
 		logVerdict(t, v)
 		t.Fatalf("explicit renames: %s strong %d evidence %d", v.Level, v.Stats.Strong, len(v.Evidence))
+	}
+}
+
+// TestJudgePairingByNameFirst: a new small file (a note) sorted before a
+// renamed file does not take its deletion by directory and size; the
+// renamed file pairs by name and the note stays a note.
+func TestJudgePairingByNameFirst(t *testing.T) {
+	note := []byte("Your files are encrypted. To decrypt them pay 1 BTC to our wallet.\n")
+	var ch []Change
+	for d := 0; d < 4; d++ {
+		p := fmt.Sprintf("docs/d%d/a.txt", d)
+		old := prose(uint64(d), 40)
+		ch = append(ch, Change{Kind: Deleted, Old: ref(p, old)})
+		ch = append(ch, Change{Kind: Added, New: ref(p+".crypt", encryptRange(aesStream(t), old, 0, len(old)))})
+		ch = append(ch, Change{Kind: Added, New: ref(fmt.Sprintf("docs/d%d/README.txt", d), note)})
+	}
+	v := judge(t, ch, Options{})
+	logVerdict(t, v)
+	if v.Stats.Renamed != 4 || v.Stats.Added != 4 {
+		t.Errorf("renamed %d added %d, want 4 and 4", v.Stats.Renamed, v.Stats.Added)
+	}
+	notes := false
+	for _, e := range v.Evidence {
+		if strings.HasPrefix(e.Reason, "ransom note") {
+			notes = len(e.Files) == 4
+		}
+	}
+	if !notes {
+		t.Error("the four notes are not one finding")
+	}
+}
+
+// TestResavedDocumentLayout: a small document saved again with more text
+// grows by less than 4 KiB + 1%, yet its container was rewritten: cells
+// at equal offsets do not correspond (none is unchanged), so a cell that
+// turned random is no evidence. Partial in-place encryption with a
+// footer of the same size still is.
+func TestResavedDocumentLayout(t *testing.T) {
+	old, cur := readTestdata(t, "resave-old.docx"), readTestdata(t, "resave-new.docx")
+	if ev := compareFiles(t, "hope-3.docx", old, cur); ev.Weight > 0 {
+		t.Errorf("re-saved document: %q", ev.Reason)
+	}
+	data := plainBinary(4, 64<<10)
+	enc := append(encryptRange(aesStream(t), data, 16<<10, 40<<10), randomBytes(3000)...)
+	if ev := compareFiles(t, "records.bin", data, enc); !ev.Strong {
+		t.Errorf("partly encrypted with a footer: %q", ev.Reason)
 	}
 }

@@ -217,3 +217,174 @@ func TestCellClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodedCiphertextOfBinaryFormats: a binary file (image, archive,
+// PDF, database...) replaced by the base64 or hex of its ciphertext is
+// strong evidence, although the result is valid text.
+func TestEncodedCiphertextOfBinaryFormats(t *testing.T) {
+	for _, s := range samples(t, 21) {
+		if s.want == FormatText {
+			continue
+		}
+		for _, a := range textAttacks() {
+			if ev := compareFiles(t, s.name, s.data, a.f(t, s.data)); !ev.Strong {
+				t.Errorf("%s/%s: not detected (weight %.2f, %q)", s.name, a.name, ev.Weight, ev.Reason)
+			}
+		}
+		// Text that replaces a binary file is no evidence unless it
+		// encodes random bytes.
+		if ev := compareFiles(t, s.name, s.data, prose(5, len(s.data))); ev.Weight >= weightStrong {
+			t.Errorf("%s replaced by prose: %q", s.name, ev.Reason)
+		}
+	}
+}
+
+// TestShortEncodedCells: base64 or hex cells whose decoded bytes are too
+// few for chi-square (a short file) are encoded-random when the decoded
+// bytes have as many distinct values as random bytes would, and not when
+// they are text or repetitive.
+func TestShortEncodedCells(t *testing.T) {
+	sc := newScratch(4096)
+	for _, n := range []int{48, 80, 107, 120} {
+		r := randomBytes(n)
+		for name, cell := range map[string]string{"base64": b64(r), "hex": hexs(r)} {
+			if len(cell) < minCell {
+				continue
+			}
+			if c := cellStats([]byte(cell), 0, sc).Class; c != ClassEncoded {
+				t.Errorf("%s of %d random bytes: %s", name, n, c)
+			}
+		}
+		txt := prose(uint64(n), n)
+		for name, cell := range map[string]string{"base64": b64(txt), "hex": hexs(txt), "zeros": hexs(make([]byte, n))} {
+			if len(cell) < minCell {
+				continue
+			}
+			if c := cellStats([]byte(cell), 0, sc).Class; c == ClassEncoded || c == ClassRandom {
+				t.Errorf("%s of %d plain bytes: %s", name, n, c)
+			}
+		}
+	}
+	// A short text file replaced by the base64 of its ciphertext.
+	old := []byte("# github.com/ianlancetaylor/demangle\n\nA Go package that can be used to demangle C++ and Rust symbol names.\n")
+	for _, a := range textAttacks() {
+		if ev := compareFiles(t, "README.md", old, a.f(t, old)); !ev.Strong {
+			t.Errorf("%s of a %d-byte text: not detected (%q)", a.name, len(old), ev.Reason)
+		}
+	}
+}
+
+// TestBzip2 checks identification and the end-of-stream check, and that
+// compressing a file with bzip2 is not evidence while encrypting a
+// bzip2 file past its header is.
+func TestBzip2(t *testing.T) {
+	text := prose(31, 150<<10)
+	for _, data := range [][]byte{readTestdata(t, "words.txt.bz2"), makeBzip2(t, text)} {
+		p := profile(t, "x.bz2", data)
+		if p.Format != FormatBzip2 || !p.Valid {
+			t.Fatalf("bzip2: %s valid %v %q", p.Format, p.Valid, p.Problem)
+		}
+		if p := profile(t, "x.bz2", data[:len(data)-3]); p.Valid {
+			t.Error("truncated bzip2 is valid")
+		}
+		if ev := compareFiles(t, "x.bz2", data, encryptRange(aesStream(t), data, 4096, len(data))); !ev.Strong {
+			t.Errorf("bzip2 encrypted past 4 KiB: %q", ev.Reason)
+		}
+	}
+	if ev := compareFiles(t, "x", text, makeBzip2(t, text)); ev.Weight > 0 {
+		t.Errorf("bzip2 compression flagged: %q", ev.Reason)
+	}
+	// Header encrypted: the format is lost.
+	data := makeBzip2(t, text)
+	if ev := compareFiles(t, "x.bz2", data, encryptRange(aesStream(t), data, 0, 4096)); !ev.Strong {
+		t.Errorf("bzip2 header encrypted: %q", ev.Reason)
+	}
+}
+
+// TestVeryShortFiles: files of 8 to 31 bytes (a host name, a one-line
+// source file) judged whole: random replacements are random, text is
+// text, short binary records are too short to judge, and a short text
+// file encrypted is strong evidence.
+func TestVeryShortFiles(t *testing.T) {
+	sc := newScratch(4096)
+	for _, n := range []int{8, 10, 16, 24, 31} {
+		miss := 0
+		for i := 0; i < 200; i++ {
+			if cellStats(randomBytes(n), 0, sc).Class != ClassRandom {
+				miss++
+			}
+		}
+		// Random bytes are occasionally valid UTF-8 or short of distinct
+		// values; at 8 bytes a few in a hundred.
+		if miss > 200*6/100 {
+			t.Errorf("%d random bytes: %d of 200 not random", n, miss)
+		}
+		for _, txt := range [][]byte{prose(uint64(n), n), []byte("package d\n0123456789abcdefghijklmnopq")[:n]} {
+			if c := cellStats(txt, 0, sc).Class; c != ClassText {
+				t.Errorf("%d bytes of text %q: %s", n, txt, c)
+			}
+		}
+		rec := make([]byte, n)
+		rec[0], rec[3], rec[n-1] = 1, 0x80, 7
+		if c := cellStats(rec, 0, sc).Class; c == ClassRandom {
+			t.Errorf("%d-byte record: %s", n, c)
+		}
+	}
+	for _, s := range []string{"Google.com\n", "package d\n", "hostname-01\n", "FIPS 140-3 ok\n\n\n"} {
+		old := []byte(s)
+		caught := 0
+		for i := 0; i < 20; i++ {
+			if ev := compareFiles(t, "f.txt", old, encryptRange(aesStream(t), old, 0, len(old))); ev.Strong {
+				caught++
+			}
+		}
+		if caught < 18 {
+			t.Errorf("%q encrypted: %d of 20 detected", s, caught)
+		}
+		if ev := compareFiles(t, "f.txt", old, []byte(strings.ToUpper(s))); ev.Weight > 0 {
+			t.Errorf("%q edited: %q", s, ev.Reason)
+		}
+	}
+}
+
+// TestShortEncodedFiles: text files of 64 to 127 bytes that are one
+// base64 or hex word of random bytes are encoded-random; words,
+// identifiers, sentences and repetitive hex are not.
+func TestShortEncodedFiles(t *testing.T) {
+	sc := newScratch(4096)
+	miss := 0
+	for i := 0; i < 100; i++ {
+		for _, n := range []int{48, 61, 90} {
+			r := randomBytes(n)
+			for _, cell := range []string{b64(r), b64(r) + "\n", hexs(r[:n/2+8])} {
+				if len(cell) < minShortEncoded || len(cell) >= minCell {
+					continue
+				}
+				if cellStats([]byte(cell), 0, sc).Class != ClassEncoded {
+					miss++
+				}
+			}
+		}
+	}
+	if miss > 6 {
+		t.Errorf("%d of about 600 short encoded cells missed", miss)
+	}
+	for _, s := range []string{
+		"Supercalifragilisticexpialidocious_and_antidisestablishmentarianism_together",
+		"github.com/ianlancetaylor/demangle/internal/testdata/rust-symbols-v0.txt",
+		"The quick brown fox jumps over the lazy dog while the cat sleeps by the fire\n",
+		"deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef00112233",
+		"MyVeryLongJavaClassNameFactoryBeanProviderImplementationSingletonHolder2",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+	} {
+		if c := cellStats([]byte(s), 0, sc).Class; c != ClassText {
+			t.Errorf("%q: %s", s, c)
+		}
+	}
+	old := []byte("Today is a good day to write down a fortune for later.\nLuck favours you.\n")
+	for _, a := range textAttacks() {
+		if ev := compareFiles(t, "fortune.txt", old, a.f(t, old)); !ev.Strong {
+			t.Errorf("%s of a %d-byte text: %q", a.name, len(old), ev.Reason)
+		}
+	}
+}

@@ -86,10 +86,11 @@ type RegionStats struct {
 
 // minCell is the shortest cell whose statistics are judged by
 // chi-square; shorter cells down to minTiny are judged by their distinct
-// byte values and UTF-8 validity.
+// byte values and UTF-8 validity. Below 8 bytes random data is too often
+// valid UTF-8 or short of distinct values to tell.
 const (
 	minCell = 128
-	minTiny = 32
+	minTiny = 8
 )
 
 // tinyClass classifies a cell of minTiny..minCell bytes: random when it
@@ -246,6 +247,9 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 	rs.Printable = float64(printable) / float64(n)
 	if len(p) < minCell {
 		rs.Class = tinyClass(p, &h)
+		if rs.Class == ClassText && len(p) >= minShortEncoded {
+			shortEncoded(p, &h, &rs, sc)
+		}
 		return rs
 	}
 	// Alphabet cells: allow a few stray bytes (a header line, a cut UTF-8
@@ -268,6 +272,12 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 			rs.Class = ClassEncoded
 			return rs
 		}
+		// Too few decoded bytes for chi-square (a short file, the last
+		// cell): judged like a tiny cell, by distinct values and UTF-8.
+		if len(d) >= minTiny && len(d) < minCell && tinyClass(d, &dh) == ClassRandom {
+			rs.Class = ClassEncoded
+			return rs
+		}
 	}
 	switch {
 	case rs.ChiSquare <= chiBound(len(p)):
@@ -280,6 +290,59 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 		rs.Class = ClassPlain
 	}
 	return rs
+}
+
+// minShortEncoded is the shortest cell tested for base64 or hex of random
+// bytes below minCell.
+const minShortEncoded = 64
+
+// shortEncoded marks a short text cell (minShortEncoded..minCell bytes)
+// as encoded-random when it is one word of the base64 or hex alphabet
+// (line breaks allowed, no spaces) using nearly as many distinct symbols
+// as uniform symbols would (at least 80% of the expectation: words and
+// identifiers use far fewer) and its decoded bytes look random to
+// [tinyClass].
+func shortEncoded(p []byte, h *[256]uint32, rs *RegionStats, sc *scratch) {
+	var hexN, b64N, brk, hexD, b64D uint32
+	for b, c := range h {
+		if c == 0 {
+			continue
+		}
+		switch {
+		case isHex(b):
+			hexN += c
+			hexD++
+			b64N += c
+			b64D++
+		case isB64(b) && b != '=':
+			b64N += c
+			b64D++
+		case b == '=':
+			b64N += c
+		case b == '\n' || b == '\r':
+			brk += c
+		}
+	}
+	n := uint32(len(p))
+	distinctOK := func(d, m uint32, alphabet float64) bool {
+		return float64(d) >= 0.8*alphabet*(1-math.Pow(1-1/alphabet, float64(m)))
+	}
+	switch {
+	case hexN+brk == n && distinctOK(hexD, hexN, 16):
+		rs.Encoding = EncodingHex
+		sc.dec = decodeHex(p, sc.dec[:0])
+	case b64N+brk == n && distinctOK(b64D, b64N, 64):
+		rs.Encoding = EncodingBase64
+		sc.dec = decodeB64(p, sc.dec[:0])
+	default:
+		return
+	}
+	var dh [256]uint32
+	histogram(sc.dec, &dh)
+	rs.DecodedEntropy, rs.DecodedChiSquare = sc.entropyChi(&dh, len(sc.dec))
+	if tinyClass(sc.dec, &dh) == ClassRandom {
+		rs.Class = ClassEncoded
+	}
 }
 
 // denseEntropy is the entropy above which a cell of n bytes counts as dense

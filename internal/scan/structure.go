@@ -49,6 +49,8 @@ func checkFormat(s *source, f Format, regions []RegionStats) (string, error) {
 		err = checkXZ(s)
 	case FormatZstd:
 		err = checkZstd(s)
+	case FormatBzip2:
+		err = checkBzip2(s)
 	case FormatTar:
 		err = checkTar(s)
 	case FormatMP4:
@@ -898,6 +900,44 @@ func checkGzip(s *source) error {
 // ---- xz ----
 
 const xzMagic = "\xFD7zXZ\x00"
+
+// bzip2 block and end-of-stream magics (48 bits each; only the first
+// block's is byte-aligned).
+const (
+	bz2Block = "\x31\x41\x59\x26\x53\x59"
+	bz2EOS   = "\x17\x72\x45\x38\x50\x90"
+)
+
+// checkBzip2 checks the end of a bzip2 stream: the end-of-stream magic
+// followed by the 32-bit combined CRC and at most 7 padding bits (the
+// header and the first block's magic were checked by [Identify]). A file
+// encrypted past its header or truncated has no such end.
+func checkBzip2(s *source) error {
+	n := min(s.size, 16)
+	t, err := s.at(s.size-n, n)
+	if err != nil {
+		return err
+	}
+	want := uint64(0)
+	for _, c := range []byte(bz2EOS) {
+		want = want<<8 | uint64(c)
+	}
+	bits := int64(len(t)) * 8
+	for pad := int64(0); pad < 8; pad++ {
+		start := bits - pad - 32 - 48
+		if start < 0 {
+			break
+		}
+		v := uint64(0)
+		for i := start; i < start+48; i++ {
+			v = v<<1 | uint64(t[i/8]>>(7-uint(i%8))&1)
+		}
+		if v == want {
+			return nil
+		}
+	}
+	return bad("bzip2: no end-of-stream marker at the end")
+}
 
 func checkXZ(s *source) error {
 	h, err := s.at(0, min(s.size, 12+1024))

@@ -98,7 +98,10 @@ func WAV(rng *rand.Rand, seconds int) []byte {
 	buf.WriteString("RIFF")
 	_ = binary.Write(&buf, le, uint32(36+2*n))
 	buf.WriteString("WAVEfmt ")
-	_ = binary.Write(&buf, le, []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(rate * 2), uint16(2), uint16(16)})
+	// fmt chunk: size 16, PCM, mono, rate, byte rate, block align, bits.
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(rate * 2), uint16(2), uint16(16)} {
+		_ = binary.Write(&buf, le, v)
+	}
 	buf.WriteString("data")
 	_ = binary.Write(&buf, le, uint32(2*n))
 	f1, f2 := 200+rng.Float64()*600, 300+rng.Float64()*900

@@ -130,7 +130,15 @@ func TestSQLiteAndMedia(t *testing.T) {
 	if string(v[4:8]) != "ftyp" || binary.BigEndian.Uint32(v) != 32 || !bytes.Contains(v[:300], []byte("moov")) {
 		t.Errorf("mp4 header %q", v[:64])
 	}
-	if w := WAV(rand.New(rand.NewPCG(1, 4)), 1); string(w[:4]) != "RIFF" || string(w[8:12]) != "WAVE" {
+	w := WAV(rand.New(rand.NewPCG(1, 4)), 1)
+	if string(w[:4]) != "RIFF" || string(w[8:12]) != "WAVE" {
 		t.Error("wav header")
+	}
+	// The RIFF size covers the file; the fmt chunk is complete (PCM, 16
+	// bits) and the data chunk follows it.
+	if int(binary.LittleEndian.Uint32(w[4:])) != len(w)-8 || string(w[12:16]) != "fmt " ||
+		binary.LittleEndian.Uint32(w[16:]) != 16 || binary.LittleEndian.Uint16(w[34:]) != 16 || string(w[36:40]) != "data" ||
+		int(binary.LittleEndian.Uint32(w[40:])) != len(w)-44 {
+		t.Errorf("wav layout %q", w[:44])
 	}
 }
