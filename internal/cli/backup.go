@@ -99,7 +99,7 @@ func runBackup(ctx context.Context, g *globals, f *backupFlags, paths []string) 
 		return err
 	}
 	defer v.Close()
-	if err := v.repo.LoadIndex(ctx); err != nil {
+	if err := v.loadIndex(ctx); err != nil {
 		return err
 	}
 	if n, err := v.repo.RecoverPacks(ctx); err != nil {

@@ -97,7 +97,7 @@ Without any rule and without ids, forget refuses to run.`,
 				}
 				return nil
 			}
-			if err := v.repo.LoadIndex(ctx); err != nil {
+			if err := v.loadIndex(ctx); err != nil {
 				return err
 			}
 			st, err := prune.Prune(ctx, v.repo, prune.Options{MaxUnused: 0.05})

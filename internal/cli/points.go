@@ -108,7 +108,7 @@ end. For a vault on a server, see ` + "`bunker point list --source`" + `.`,
 				points = points[len(points)-last:]
 			}
 			if source != "" {
-				if err := v.repo.LoadIndex(ctx); err != nil {
+				if err := v.loadIndex(ctx); err != nil {
 					return err
 				}
 				tl, err := localTimeline(ctx, v.repo, all, points)

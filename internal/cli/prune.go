@@ -25,7 +25,7 @@ It is safe to interrupt: the vault stays consistent at every step.`,
 				return err
 			}
 			defer v.Close()
-			if err := v.repo.LoadIndex(ctx); err != nil {
+			if err := v.loadIndex(ctx); err != nil {
 				return err
 			}
 			st, err := prune.Prune(ctx, v.repo, prune.Options{DryRun: dryRun, MaxUnused: maxUnused / 100})

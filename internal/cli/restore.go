@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -152,8 +153,18 @@ func (v *vault) resolve(ctx context.Context, refs []string) ([]*repo.Point, erro
 }
 
 // load reads the vault's index and its points.
+// loadIndex loads the vault's index, saying what to do when an index
+// object is damaged.
+func (v *vault) loadIndex(ctx context.Context) error {
+	err := v.repo.LoadIndex(ctx)
+	if errors.Is(err, repo.ErrIndexDamaged) {
+		return fmt.Errorf("%w; `bunker repair index` rebuilds the index from the packs", err)
+	}
+	return err
+}
+
 func (v *vault) load(ctx context.Context) ([]*repo.Point, error) {
-	if err := v.repo.LoadIndex(ctx); err != nil {
+	if err := v.loadIndex(ctx); err != nil {
 		return nil, err
 	}
 	return v.repo.Points(ctx)

@@ -124,7 +124,7 @@ and a key file in your config directory, both created on first use.`,
 	root.AddCommand(
 		newInitCmd(g), newBackupCmd(g), newRestoreCmd(g), newPointsCmd(g), newLsCmd(g),
 		newDiffCmd(g), newDumpCmd(g), newForgetCmd(g), newPruneCmd(g), newCheckCmd(g), newVerifyCmd(g), newScanCmd(g),
-		newStatsCmd(g), newKeyCmd(g),
+		newStatsCmd(g), newKeyCmd(g), newRepairCmd(g),
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),
 		newAuditCmd(g), newJobCmd(g),

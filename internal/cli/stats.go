@@ -39,7 +39,7 @@ points count towards the logical and unique sizes.`,
 				return err
 			}
 			defer v.Close()
-			if err := v.repo.LoadIndex(ctx); err != nil {
+			if err := v.loadIndex(ctx); err != nil {
 				return err
 			}
 			all, err := v.repo.Points(ctx)

@@ -225,6 +225,10 @@ func (r *Repository) ReloadIndex(ctx context.Context) error {
 	return nil
 }
 
+// ErrIndexDamaged reports an index object that does not authenticate or
+// decode; RebuildIndex makes a new index from the packs.
+var ErrIndexDamaged = errors.New("index object damaged")
+
 // ReadIndexObject reads and decodes one index object.
 func (r *Repository) ReadIndexObject(ctx context.Context, id blob.ID) ([]index.PackEntries, error) {
 	data, err := storage.ReadAll(ctx, r.be, storage.Handle{Kind: storage.KindIndex, Name: id.String()})
@@ -233,11 +237,11 @@ func (r *Repository) ReadIndexObject(ctx context.Context, id blob.ID) ([]index.P
 	}
 	plain, err := r.openObject("index", data)
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", id.Short(), err)
+		return nil, fmt.Errorf("index %s: %w: %w", id.Short(), ErrIndexDamaged, err)
 	}
 	packs, err := index.Decode(plain)
 	if err != nil {
-		return nil, fmt.Errorf("index %s: %w", id.Short(), err)
+		return nil, fmt.Errorf("index %s: %w: %w", id.Short(), ErrIndexDamaged, err)
 	}
 	return packs, nil
 }
