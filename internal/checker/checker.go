@@ -75,8 +75,16 @@ type checker struct {
 
 // Check examines the vault behind r. r's index must not be loaded yet: Check
 // loads each index object itself to report damaged ones.
+//
+// Backups may commit while Check runs. A backup stores its packs, then its
+// index, then its point, so Check lists the points before it reads the
+// index: every point it checks has its index already stored.
 func Check(ctx context.Context, r *repo.Repository, opts Options) (*Report, error) {
 	c := &checker{r: r, opts: opts, damaged: map[blob.Handle]int{}}
+	pointIDs, err := c.listPoints(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.loadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -90,7 +98,7 @@ func Check(ctx context.Context, r *repo.Repository, opts Options) (*Report, erro
 			return nil, err
 		}
 	}
-	points, err := c.loadPoints(ctx)
+	points, err := c.loadPoints(ctx, pointIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +189,7 @@ func (c *checker) markDamaged(entries []pack.Entry, problem int) {
 	}
 }
 
-func (c *checker) loadPoints(ctx context.Context) ([]*repo.Point, error) {
+func (c *checker) listPoints(ctx context.Context) ([]blob.ID, error) {
 	var ids []blob.ID
 	err := c.r.Backend().List(ctx, storage.KindPoint, func(fi storage.Info) error {
 		if id, err := blob.ParseID(fi.Handle.Name); err == nil {
@@ -192,9 +200,18 @@ func (c *checker) loadPoints(ctx context.Context) ([]*repo.Point, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list points: %w", err)
 	}
+	return ids, nil
+}
+
+// loadPoints loads the points listed before the index was read. A point
+// forgotten since it was listed is not checked.
+func (c *checker) loadPoints(ctx context.Context, ids []blob.ID) ([]*repo.Point, error) {
 	var points []*repo.Point
 	for _, id := range ids {
 		p, err := c.r.LoadPoint(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
 		if err != nil {
 			c.problem(Problem{Kind: "point-damaged", Object: "points/" + id.String(), Detail: err.Error()})
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/repo/repotest"
 	"github.com/bunkerhq/bunker/internal/restorer"
 	"github.com/bunkerhq/bunker/internal/storage"
+	"github.com/bunkerhq/bunker/internal/storage/local"
 	"github.com/bunkerhq/bunker/internal/tree"
 )
 
@@ -281,5 +282,67 @@ func TestBlobUnderWrongIDIsReported(t *testing.T) {
 	}
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != "pack-damaged" || !strings.Contains(rep.Problems[0].Detail, "1 of 1 blobs damaged") {
 		t.Fatalf("problems: %+v", rep.Problems)
+	}
+}
+
+// commitAfterIndexList is a backend that, once the checker has listed the
+// index, lets a backup commit a new point before it goes on.
+type commitAfterIndexList struct {
+	storage.Backend
+	commit func()
+}
+
+func (b *commitAfterIndexList) List(ctx context.Context, k storage.Kind, fn func(storage.Info) error) error {
+	err := b.Backend.List(ctx, k, fn)
+	if k == storage.KindIndex && b.commit != nil {
+		b.commit()
+		b.commit = nil
+	}
+	return err
+}
+
+// TestBackupCommittingDuringCheck commits a point (packs, index, record)
+// between the checker's reading of the index and its listing of points:
+// the check stays clean, as nothing is damaged.
+func TestBackupCommittingDuringCheck(t *testing.T) {
+	v, _, _, _ := fixture(t)
+	ctx := context.Background()
+	be, err := local.Open(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	committed := false
+	wrapped := &commitAfterIndexList{Backend: be, commit: func() {
+		src := t.TempDir()
+		if err := os.WriteFile(filepath.Join(src, "new.bin"), []byte(strings.Repeat("new data ", 1<<16)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a, err := archiver.New(v.Open(t), archiver.Options{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.Backup(ctx, []string{src}); err != nil {
+			t.Fatal(err)
+		}
+		committed = true
+	}}
+	r, err := repo.Open(ctx, wrapped, v.Master, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rep, err := checker.Check(ctx, r, checker.Options{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !committed {
+		t.Fatal("the backup did not commit during the check")
+	}
+	if len(rep.Problems) != 0 || rep.Points != 1 {
+		t.Fatalf("a point committed during the check made it report damage: %d points, %+v", rep.Points, rep.Problems)
+	}
+	if after := check(t, v); len(after.Problems) != 0 || after.Points != 2 {
+		t.Fatalf("after the backup: %d points, %+v", after.Points, after.Problems)
 	}
 }
