@@ -178,9 +178,7 @@ func scanLocal(ctx context.Context, r *repo.Repository, p, prev *repo.Point, pre
 	}
 	rep.Finished = time.Now().UTC()
 	rep.Level, rep.Score, rep.EvidenceTotal = v.Level.String(), v.Score, len(v.Evidence)
-	st := v.Stats
-	rep.Stats = store.ScanStats{Changes: st.Changes, Added: st.Added, Modified: st.Modified, Deleted: st.Deleted, Renamed: st.Renamed,
-		Examined: st.Examined, Strong: st.Strong, Weak: st.Weak, Unreadable: st.Unreadable, BytesRead: st.BytesRead, TreesLoaded: diff.TreesLoaded}
+	rep.Stats = server.StatsOf(v.Stats, diff.TreesLoaded)
 	for _, e := range v.Evidence {
 		rep.Evidence = append(rep.Evidence, store.ScanEvidence{Path: e.Path, Reason: e.Reason, Weight: e.Weight, Strong: e.Strong})
 	}
@@ -214,7 +212,7 @@ func (g *globals) printScan(rep api.ScanReport) {
 	g.printf("  verdict   %s\n", line)
 	st := rep.Stats
 	g.printf("  changes   %d: %d added, %d modified, %d deleted, %d renamed\n", st.Changes, st.Added, st.Modified, st.Deleted, st.Renamed)
-	g.printf("  examined  %d files (%d strong, %d weak findings, %d unreadable), %s read\n", st.Examined, st.Strong, st.Weak, st.Unreadable, ui.Bytes(st.BytesRead))
+	g.printf("  examined  %d files of %s (%d strong, %d weak findings, %d unreadable), %s read\n", st.Examined, ui.Bytes(st.BytesChanged), st.Strong, st.Weak, st.Unreadable, ui.Bytes(st.BytesRead))
 	if rep.EvidenceTotal > 0 {
 		more := ""
 		if rep.EvidenceTotal > len(rep.Evidence) {

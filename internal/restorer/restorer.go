@@ -83,7 +83,7 @@ type restorer struct {
 	opts  Options
 	root  *os.Root
 	names *fsmeta.Names
-	incl  []string
+	incl  *includes // nil: everything
 
 	jobs  chan fileJob
 	wg    sync.WaitGroup
@@ -157,9 +157,7 @@ func Restore(ctx context.Context, r Source, p *repo.Point, opts Options) (*Resul
 	}
 	defer root.Close()
 	rs := &restorer{src: r, opts: opts, root: root, names: fsmeta.NewNames(), seen: map[[2]uint64]string{}}
-	for _, inc := range opts.Include {
-		rs.incl = append(rs.incl, strings.Trim(path.Clean("/"+inc), "/"))
-	}
+	rs.incl = newIncludes(opts.Include)
 	rs.jobs = make(chan fileJob, opts.Workers*2)
 	for range opts.Workers {
 		rs.wg.Add(1)
@@ -176,7 +174,7 @@ func Restore(ctx context.Context, r Source, p *repo.Point, opts Options) (*Resul
 	rs.finish(ctx)
 	rs.res.Files, rs.res.Bytes = rs.files.Load(), rs.bytes.Load()
 	rs.res.Skipped, rs.res.Verified = rs.skipped.Load(), rs.verified.Load()
-	if len(rs.incl) > 0 && rs.res.Files+rs.res.Dirs+rs.res.Others+rs.res.Skipped == 0 {
+	if rs.incl != nil && rs.res.Files+rs.res.Dirs+rs.res.Others+rs.res.Skipped == 0 {
 		return &rs.res, fmt.Errorf("nothing in point %s matches %s", p.ID.Short(), strings.Join(opts.Include, ", "))
 	}
 	return &rs.res, ctx.Err()
@@ -189,21 +187,45 @@ func (rs *restorer) fail(rel string, err error) {
 	rs.mu.Unlock()
 }
 
+// includes are the paths a restore is limited to, and the directories on
+// the way to them.
+type includes struct {
+	paths   map[string]bool
+	parents map[string]bool
+}
+
+// newIncludes returns the includes of paths, nil when there are none or
+// one of them is the root.
+func newIncludes(paths []string) *includes {
+	if len(paths) == 0 {
+		return nil
+	}
+	in := &includes{paths: map[string]bool{}, parents: map[string]bool{}}
+	for _, p := range paths {
+		rel := strings.Trim(path.Clean("/"+p), "/")
+		if rel == "" {
+			return nil
+		}
+		in.paths[rel] = true
+		for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+			in.parents[d] = true
+		}
+	}
+	return in
+}
+
 // selected reports whether rel is restored, and whether it lies on the way to
 // an included path (so a directory must be created and walked).
 func (rs *restorer) selected(rel string) (in, onPath bool) {
-	if len(rs.incl) == 0 {
+	if rs.incl == nil {
 		return true, true
 	}
-	for _, inc := range rs.incl {
-		if inc == "" || rel == inc || strings.HasPrefix(rel, inc+"/") {
+	for p := rel; p != "."; p = path.Dir(p) {
+		if rs.incl.paths[p] {
 			return true, true
 		}
-		if strings.HasPrefix(inc, rel+"/") {
-			onPath = true
-		}
 	}
-	return false, onPath
+	return false, rs.incl.parents[rel]
 }
 
 // walk restores the listing id found at rel, the directory dir.

@@ -3,8 +3,11 @@ package restorer_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +246,51 @@ func TestIncludeRestoresOnlyChosenPaths(t *testing.T) {
 	_, err = restorer.Restore(context.Background(), r, p, restorer.Options{Target: t.TempDir(), Include: []string{"/no/such/path"}})
 	if err == nil {
 		t.Fatal("include of a missing path succeeded")
+	}
+}
+
+// TestManyIncludes restores a list of files and a directory from different
+// places of a point: exactly those, and not the names they prefix.
+func TestManyIncludes(t *testing.T) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	src := t.TempDir()
+	var want, include []string
+	for d := range 20 {
+		dir := filepath.Join(src, fmt.Sprintf("d%02d", d))
+		os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+		for f := range 10 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", f)), []byte{byte(d), byte(f)}, 0o644)
+		}
+		os.WriteFile(filepath.Join(dir, "f1x"), []byte("prefixed"), 0o644)
+		os.WriteFile(filepath.Join(dir, "sub", "s"), []byte("sub"), 0o644)
+		if d%3 == 0 {
+			rel := filepath.Join(fmt.Sprintf("d%02d", d), "f1")
+			want, include = append(want, rel), append(include, filepath.Join(src, rel))
+		}
+	}
+	want = append(want, "d07/sub/s")
+	include = append(include, filepath.Join(src, "d07", "sub"))
+	a, _ := archiver.New(r, archiver.Options{})
+	p, _, err := a.Backup(context.Background(), []string{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	if _, err := restorer.Restore(context.Background(), r, p, restorer.Options{Target: target, Include: include}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	filepath.WalkDir(filepath.Join(target, src), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(filepath.Join(target, src), p)
+			got = append(got, rel)
+		}
+		return err
+	})
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("restored %q, want %q", got, want)
 	}
 }

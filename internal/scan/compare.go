@@ -2,6 +2,10 @@ package scan
 
 import "fmt"
 
+// minProbes is the fewest probes two cells must share for their
+// comparison to say whether a cell was rewritten.
+const minProbes = 8
+
 // Evidence weights. A strong file finding weighs 1; the point-level
 // findings are documented in [Judge].
 const (
@@ -17,7 +21,9 @@ const (
 //
 // Strong evidence (Weight 1, Strong true) is:
 //   - a structure that was valid before and is broken now, while the new
-//     version has ciphertext-like cells;
+//     version has ciphertext-like cells, unless every compared cell kept
+//     at least a quarter of its probed bytes and the first quarter of each
+//     kept all of them (a few bytes edited or corrupted in place; weak);
 //   - cells that turned from text or plain data into uniform random bytes
 //     or base64/hex of random bytes: two or more, or one when it is the
 //     first cell, the file is now malformed or has at most two cells.
@@ -55,7 +61,8 @@ func Compare(old, cur *Profile) Evidence {
 	if cur.Valid && cur.Format.Compressed() && cur.Format != old.Format {
 		return ev
 	}
-	newly, encoded, compared, dense, kept := 0, 0, 0, 0, 0
+	newly, encoded, compared, dense, kept, rewritten := 0, 0, 0, 0, 0, 0
+	probed, headEdited := 0, false
 	first := int64(-1)
 	j := 0
 	for i := range cur.Regions {
@@ -67,6 +74,12 @@ func Compare(old, cur *Profile) Evidence {
 			continue
 		}
 		oc := &old.Regions[j]
+		probed++
+		common, differ, head := probeDiff(oc, nc)
+		if common < minProbes || 4*differ >= 3*common {
+			rewritten++
+		}
+		headEdited = headEdited || head
 		if oc.Class == ClassTiny || nc.Class == ClassTiny || oc.Entropy < 1 {
 			// Nearly constant old cells (zeroed, preallocated or sparse
 			// space) legitimately fill with anything.
@@ -118,8 +131,13 @@ func Compare(old, cur *Profile) Evidence {
 		// hex is more likely an embedded attachment than a re-encoding.
 		enough = false
 	}
+	// Damage confined to a few bytes of each compared cell, away from the
+	// head, is corruption or an edit in place (a compressed stream stays
+	// random either way): encryption rewrites whole cells, and from the
+	// head on when it keeps the magic bytes.
+	local := probed > 0 && rewritten == 0 && !headEdited
 	switch {
-	case broken && random > 0:
+	case broken && random > 0 && !local:
 		ev.Weight, ev.Strong = weightStrong, true
 		ev.Reason = fmt.Sprintf("%s was valid, now broken (%s); %d of %d sampled cells random", old.Format, problemOrFormat(cur), random, len(cur.Regions))
 	case encodedNow:
@@ -135,6 +153,9 @@ func Compare(old, cur *Profile) Evidence {
 	case dense >= 2 && 2*(dense+newly) >= compared && (loose || sameLayout):
 		ev.Weight, ev.Strong = weightStrong, true
 		ev.Reason = fmt.Sprintf("%d of %d compared cells turned from dense but structured (media, compressed) into uniform random data", dense+newly, compared)
+	case broken && local:
+		ev.Weight = weightBroken
+		ev.Reason = fmt.Sprintf("%s was valid, now broken: %s (changed in a few places only, not rewritten)", old.Format, problemOrFormat(cur))
 	case broken:
 		ev.Weight = weightBroken
 		ev.Reason = fmt.Sprintf("%s was valid, now broken: %s", old.Format, problemOrFormat(cur))

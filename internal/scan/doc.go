@@ -31,8 +31,9 @@
 // fixed number of blocks at strided offsets, at most [Options.MaxRead] bytes,
 // and structure checks read at most [Options.StructureRead] bytes more; in
 // [Judge] the previous version of a changed file is read the same way
-// (at the new version's offsets, plus its own tail), so a changed file
-// costs at most twice that. The
+// (at the new version's offsets, plus its own tail) when the new version
+// is broken or holds random cells, so a changed file costs at most twice
+// that, and a benign edit of a valid file costs one reading. The
 // parsers never trust lengths found in the data and never panic on hostile
 // input.
 package scan

@@ -127,7 +127,11 @@ type Stats struct {
 	// Unreadable files could not be opened or read; they are listed as
 	// evidence with weight 0.
 	Unreadable int
-	BytesRead  int64
+	// BytesChanged is the size of the examined files' new versions: the
+	// changed data the scan had to judge. BytesRead is what it read of
+	// them and of their previous versions.
+	BytesChanged int64
+	BytesRead    int64
 }
 
 // Verdict is the judgement of one point.
@@ -208,9 +212,10 @@ type result struct {
 // content ID, when the new path is the old path with extensions appended or
 // its extension replaced, or when they sit in the same directory with
 // nearly the same size (the new one at most 4 KiB + 1% larger). Every
-// content change is analysed with [Analyze] on both versions (the old one
-// at the offsets of the new one's dense or random cells, so cells compare
-// one to one and benign changes read little of the old version) and judged
+// content change is analysed with [Analyze]; the old version is read too
+// (at the offsets of the new one's dense or random cells, so cells compare
+// one to one) unless the new one is a valid file without random cells,
+// which no previous version could make evidence, and the pair is judged
 // with [Compare]. Files are analysed on Options.Parallelism goroutines.
 //
 // Point findings: at least 10 new random files of one extension, not
@@ -283,6 +288,7 @@ feed:
 			continue
 		}
 		v.Stats.Examined++
+		v.Stats.BytesChanged += pairs[i].cur.Size
 		if r.ev.Weight > 0 {
 			if r.ev.Strong {
 				v.Stats.Strong++
@@ -509,6 +515,13 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 		r.ev = Compare(nil, &cur)
 		return r
 	}
+	if !p.renamed && cur.Valid && cur.RandomCells() == 0 {
+		// A valid file without ciphertext-like cells is no evidence
+		// whatever it was before (see Compare): the old version is not
+		// read.
+		r.ev = Evidence{Path: p.cur.Path}
+		return r
+	}
 	ro, err := open(ctx, p.old)
 	if err != nil {
 		r.err = err
@@ -561,26 +574,26 @@ func closeReader(r io.ReaderAt) {
 	}
 }
 
-// ransomWords reports whether a text speaks both of encryption and of
-// payment or contact, as ransom notes do.
+// ransomWords reports whether a text speaks of encryption and of what is
+// wanted for the key (a currency, a wallet, a decryptor) or of payment and
+// a way to reach its authors, as ransom notes do.
 func ransomWords(b []byte) bool {
 	t := strings.ToLower(string(b))
-	crypt := false
-	for _, w := range []string{"encrypt", "decrypt", "locked", "ransom"} {
-		if strings.Contains(t, w) {
-			crypt = true
-			break
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(t, w) {
+				return true
+			}
 		}
-	}
-	if !crypt {
 		return false
 	}
-	for _, w := range []string{"bitcoin", "btc", "monero", "xmr", "wallet", "ransom", ".onion", "tor browser", "payment", "pay ", "contact us", "private key", "decryption key", "decryptor", "@"} {
-		if strings.Contains(t, w) {
-			return true
-		}
+	if !has("encrypt", "decrypt", " locked", "ransom") {
+		return false
 	}
-	return false
+	// Licences and changelogs mention encryption, payment and addresses;
+	// a note names what it wants paid or how to reach its authors.
+	return has("bitcoin", "btc", "monero", "xmr", "wallet", "ransom", "decryptor", "decryption key", "private key", ".onion", "tor browser") ||
+		has("payment", "pay ") && has("contact us", "personal id", "your id")
 }
 
 // pointEvidence finds the point-level patterns.
@@ -638,22 +651,29 @@ func pointEvidence(pairs []pair, results []result, deleted []*FileRef, opts Opti
 		}
 	}
 	// Ransom notes: same name or same body in several directories.
+	// A group speaks of ransom when most of its directories hold a copy
+	// that does (files sharing a common name such as "copyright" mostly
+	// do not, even when a few mention encryption and an address).
 	type group struct {
-		dirs  map[string]bool
-		kw    bool
-		path  string
-		files map[string]bool
+		dirs   map[string]bool
+		kwDirs map[string]bool
+		kw     bool
+		path   string
+		files  map[string]bool
 	}
 	groups := map[string]*group{}
 	add := func(key, dir, p string, kw bool) {
 		g := groups[key]
 		if g == nil {
-			g = &group{dirs: map[string]bool{}, path: p, files: map[string]bool{}}
+			g = &group{dirs: map[string]bool{}, kwDirs: map[string]bool{}, path: p, files: map[string]bool{}}
 			groups[key] = g
 		}
 		g.dirs[dir] = true
 		g.files[p] = true
-		g.kw = g.kw || kw
+		if kw {
+			g.kwDirs[dir] = true
+		}
+		g.kw = len(g.kwDirs) >= noteDirs && 2*len(g.kwDirs) >= len(g.dirs)
 	}
 	for i, p := range pairs {
 		r := &results[i]

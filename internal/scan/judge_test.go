@@ -395,3 +395,108 @@ func TestResavedDocumentLayout(t *testing.T) {
 		t.Errorf("partly encrypted with a footer: %q", ev.Reason)
 	}
 }
+
+// TestJudgeCompressedEditedInPlace: compressed files whose stream was
+// overwritten with a few hundred bytes in the middle (corruption, or an
+// edit of the kind a benchmark makes) are broken, but not rewritten: weak
+// evidence, never infected. The same files encrypted after their first 16
+// bytes are strong evidence.
+func TestJudgeCompressedEditedInPlace(t *testing.T) {
+	var edited, encrypted []Change
+	for i := range 30 {
+		old := makeGzip(t, prose(uint64(i), 2<<10+i*300))
+		cur := append([]byte(nil), old...)
+		mid := len(cur) / 2
+		copy(cur[mid:], randomBytes(min(200, len(cur)-mid)))
+		p := fmt.Sprintf("usr/share/doc/pkg%d/changelog.gz", i)
+		edited = append(edited, modified(p, old, append(cur, "\nedited\n"...)))
+		encrypted = append(encrypted, modified(p, old, encryptRange(aesStream(t), old, 16, len(old))))
+	}
+	v := judge(t, edited, Options{PreviousFiles: 1000})
+	logVerdict(t, v)
+	if v.Level == Infected || v.Stats.Strong != 0 || v.Stats.Weak != len(edited) {
+		t.Errorf("edited in place: %s with %d strong and %d weak files, want no strong and %d weak", v.Level, v.Stats.Strong, v.Stats.Weak, len(edited))
+	}
+	v = judge(t, encrypted, Options{PreviousFiles: 1000})
+	if v.Level != Infected || v.Stats.Strong != len(encrypted) {
+		t.Errorf("encrypted after the magic: %s with %d strong files, want infected with %d", v.Level, v.Stats.Strong, len(encrypted))
+	}
+}
+
+// TestJudgeFirstPointCommonNames: the first point of a source adds every
+// file, and packages ship files of one name (copyright) in hundreds of
+// directories, a few of which mention encryption and an address: not a
+// ransom note.
+func TestJudgeFirstPointCommonNames(t *testing.T) {
+	var ch []Change
+	for i := range 200 {
+		body := fmt.Sprintf("Format: copyright-format/1.0\nUpstream-Name: pkg%d\nLicense: GPL-2+\n%s", i, prose(uint64(i), 1<<10))
+		if i%10 == 0 {
+			body += "\nThis package includes code to encrypt and decrypt data.\nContact: maintainer@example.org\n"
+		}
+		ch = append(ch, Change{Kind: Added, New: ref(fmt.Sprintf("usr/share/doc/pkg%d/copyright", i), []byte(body))})
+	}
+	v := judge(t, ch, Options{})
+	logVerdict(t, v)
+	if v.Level != Clean || v.Score != 0 {
+		t.Fatalf("first point of package docs: %s score %.1f, want clean", v.Level, v.Score)
+	}
+}
+
+// TestJudgeSkipsOldVersionOfPlainChange: a modified file still valid and
+// without random cells is judged from its new version alone; the old one
+// is never opened. A modified file that turned random is compared.
+func TestJudgeSkipsOldVersionOfPlainChange(t *testing.T) {
+	opened := 0
+	unopenable := func(p string, size int) *FileRef {
+		return &FileRef{Path: p, Size: int64(size), Open: func(context.Context) (io.ReaderAt, error) {
+			opened++
+			return nil, errors.New("the old version must not be read")
+		}}
+	}
+	old, cur := prose(1, 20<<10), prose(2, 21<<10)
+	v := judge(t, []Change{{Kind: Modified, Old: unopenable("a.txt", len(old)), New: ref("a.txt", cur)}}, Options{Parallelism: 1})
+	if opened != 0 || v.Stats.Unreadable != 0 || v.Stats.BytesRead != int64(len(cur)) || v.Level != Clean {
+		t.Fatalf("plain change: old opened %d times, %+v, level %s", opened, v.Stats, v.Level)
+	}
+	enc := encryptRange(aesStream(t), cur, 0, len(cur))
+	v = judge(t, []Change{{Kind: Modified, Old: unopenable("a.txt", len(old)), New: ref("a.txt", enc)}}, Options{Parallelism: 1})
+	if opened != 1 || v.Stats.Unreadable != 1 {
+		t.Fatalf("random change: old opened %d times, %+v", opened, v.Stats)
+	}
+}
+
+// TestRansomWords: notes are told from licences that mention encryption,
+// fees and addresses.
+func TestRansomWords(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want bool
+	}{
+		{"Your files have been encrypted. To restore them you need the private key held on our server.", true},
+		{"All files locked. Send 0.1 BTC to the wallet below.", true},
+		{"Files encrypted. Payment instructions: contact us with your personal ID.", true},
+		{"The U.S. government prohibits export of encryption source code. Contact: krbdev@mit.edu", false},
+		{"You may charge a fee or pay for support. This library can encrypt data. Written by a@b.org", false},
+		{"The blocked and unlocked states of the mutex; payment is not required.", false},
+	} {
+		if got := ransomWords([]byte(c.text)); got != c.want {
+			t.Errorf("ransomWords(%q) = %v, want %v", c.text, got, c.want)
+		}
+	}
+}
+
+// TestJudgeLicenceCopiesAreNoNote: one licence that mentions encryption and
+// addresses, shipped in several directories of a first point, is no note.
+func TestJudgeLicenceCopiesAreNoNote(t *testing.T) {
+	body := []byte("This package was debianized by a maintainer <m@example.org>.\n" +
+		"The U.S. government prohibits export of encryption source code.\n" + string(prose(7, 2<<10)))
+	var ch []Change
+	for _, d := range []string{"krb5-locales", "libkrb5-3", "libgssapi-krb5-2", "libkrb5support0", "libk5crypto3"} {
+		ch = append(ch, Change{Kind: Added, New: ref("usr/share/doc/"+d+"/copyright", body)})
+	}
+	if v := judge(t, ch, Options{}); v.Level != Clean {
+		logVerdict(t, v)
+		t.Fatalf("licence copies: %s, want clean", v.Level)
+	}
+}

@@ -82,6 +82,58 @@ type RegionStats struct {
 	DecodedChiSquare float64
 	// Class is the verdict on the cell.
 	Class Class
+	// Probes are the cell's bytes at every ProbeStride-th offset (at most
+	// probes of them): comparing them with the previous version's cell at
+	// the same offset tells a cell rewritten throughout (encryption
+	// changes nearly every byte) from one edited in a few places. The
+	// stride is a power of two, so the probes of two cells of different
+	// lengths share every offset the coarser one probes.
+	Probes      [probes]byte
+	ProbeStride int
+}
+
+// probes is how many bytes of each cell are kept to compare versions.
+const probes = 32
+
+// probe fills rs.Probes from the cell's bytes.
+func probe(p []byte, rs *RegionStats) {
+	stride := 1
+	for stride*2*probes <= len(p) {
+		stride *= 2
+	}
+	rs.ProbeStride = stride
+	for i := range rs.Probes {
+		if i*stride >= len(p) {
+			break
+		}
+		rs.Probes[i] = p[i*stride]
+	}
+}
+
+// probeDiff compares two cells' probes at the offsets both hold. It
+// returns how many offsets were compared, how many differ, and whether one
+// of those that differ lies in the first quarter of the shorter cell.
+func probeDiff(a, b *RegionStats) (common, differ int, head bool) {
+	if a.ProbeStride < b.ProbeStride {
+		a, b = b, a
+	}
+	if b.ProbeStride == 0 {
+		return 0, 0, false
+	}
+	n := min(a.Length, b.Length)
+	step := a.ProbeStride / b.ProbeStride
+	for i := 0; i < probes && i*a.ProbeStride < n; i++ {
+		j := i * step
+		if j >= probes {
+			break
+		}
+		common++
+		if a.Probes[i] != b.Probes[j] {
+			differ++
+			head = head || 4*i*a.ProbeStride < n
+		}
+	}
+	return common, differ, head
 }
 
 // minCell is the shortest cell whose statistics are judged by
@@ -222,6 +274,7 @@ func cellStats(p []byte, off int64, sc *scratch) RegionStats {
 	if len(p) == 0 {
 		return rs
 	}
+	probe(p, &rs)
 	var h [256]uint32
 	histogram(p, &h)
 	rs.Entropy, rs.ChiSquare = sc.entropyChi(&h, len(p))

@@ -246,7 +246,7 @@ func CarryVerdict(level string, evidence []store.ScanEvidence, changes []scan.Ch
 // StatsOf converts a verdict's statistics for the store and the API.
 func StatsOf(st scan.Stats, treesLoaded int) store.ScanStats {
 	return store.ScanStats{Changes: st.Changes, Added: st.Added, Modified: st.Modified, Deleted: st.Deleted, Renamed: st.Renamed,
-		Examined: st.Examined, Strong: st.Strong, Weak: st.Weak, Unreadable: st.Unreadable, BytesRead: st.BytesRead, TreesLoaded: treesLoaded}
+		Examined: st.Examined, Strong: st.Strong, Weak: st.Weak, Unreadable: st.Unreadable, BytesChanged: st.BytesChanged, BytesRead: st.BytesRead, TreesLoaded: treesLoaded}
 }
 
 // scanLater scans a new point of a vault that asks for it, in the

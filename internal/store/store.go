@@ -264,9 +264,10 @@ type ScanStats struct {
 	Examined    int   `json:"examined"`
 	Strong      int   `json:"strong"`
 	Weak        int   `json:"weak"`
-	Unreadable  int   `json:"unreadable"`
-	BytesRead   int64 `json:"bytes_read"`
-	TreesLoaded int   `json:"trees_loaded"`
+	Unreadable   int   `json:"unreadable"`
+	BytesChanged int64 `json:"bytes_changed"` // size of the examined files' new versions
+	BytesRead    int64 `json:"bytes_read"`
+	TreesLoaded  int   `json:"trees_loaded"`
 }
 
 // MaxStoredEvidence bounds the evidence kept with a verdict; the count of
