@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,9 @@ func TestMutateChangesEveryNthFileDeterministically(t *testing.T) {
 	// 41 regular files in walk order: f000..f039, then sub/empty.
 	if st.Files != 2 {
 		t.Fatalf("changed %d files, want 2", st.Files)
+	}
+	if want := []string{"f019", "f039"}; !slices.Equal(st.Paths, want) || st.Sizes != 119+139 {
+		t.Errorf("changed paths %q of %d bytes, want %q of %d", st.Paths, st.Sizes, want, 119+139)
 	}
 	for i := range 40 {
 		data, err := os.ReadFile(filepath.Join(a, fmt.Sprintf("f%03d", i)))

@@ -5,7 +5,7 @@
 //
 //	corpusgen list -budget BYTES SOURCE...   paths for tar -T, NUL-separated
 //	corpusgen table -size BYTES -seed N FILE  write a generated CSV table
-//	corpusgen mutate -every N -seed N DIR     change every Nth file of DIR
+//	corpusgen mutate -every N -seed N [-list FILE] DIR  change every Nth file of DIR
 //	corpusgen digest DIR                      counts and content digest of DIR
 //	corpusgen split -parts N -common PCT SRC DST
 //	                                          hard-link SRC into a common part and N slices
@@ -91,6 +91,7 @@ func runTable(ctx context.Context, fs *flag.FlagSet, args []string) error {
 func runMutate(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	every := fs.Int("every", 20, "change every Nth regular file in walk order")
 	seed := fs.Uint64("seed", 1, "generator seed")
+	list := fs.String("list", "", "write the changed files' paths, relative to DIR and NUL-terminated, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -101,7 +102,16 @@ func runMutate(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.W
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "changed_files=%d\nchanged_bytes=%d\n", st.Files, st.Bytes)
+	if *list != "" {
+		var b []byte
+		for _, p := range st.Paths {
+			b = append(append(b, p...), 0)
+		}
+		if err := os.WriteFile(*list, b, 0o644); err != nil {
+			return fmt.Errorf("mutate: write list: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "changed_files=%d\nchanged_bytes=%d\nchanged_file_bytes=%d\n", st.Files, st.Bytes, st.Sizes)
 	return nil
 }
 

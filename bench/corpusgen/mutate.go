@@ -13,6 +13,10 @@ import (
 type MutateStats struct {
 	Files int   // regular files changed
 	Bytes int64 // bytes overwritten or appended
+	// Sizes is the files' sizes before the change.
+	Sizes int64
+	// Paths are the changed files, relative to the root, in walk order.
+	Paths []string
 }
 
 // Mutate changes every nth regular file under root, counting in walk order:
@@ -40,12 +44,22 @@ func Mutate(ctx context.Context, root string, every int, seed uint64) (MutateSta
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
 		written, err := editFile(p, r)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
 		st.Files++
 		st.Bytes += written
+		st.Sizes += fi.Size()
+		st.Paths = append(st.Paths, rel)
 		return nil
 	})
 	if err != nil {
