@@ -256,14 +256,14 @@ type ScanEvidence struct {
 
 // ScanStats count what a verdict is based on.
 type ScanStats struct {
-	Changes     int   `json:"changes"`
-	Added       int   `json:"added"`
-	Modified    int   `json:"modified"`
-	Deleted     int   `json:"deleted"`
-	Renamed     int   `json:"renamed"`
-	Examined    int   `json:"examined"`
-	Strong      int   `json:"strong"`
-	Weak        int   `json:"weak"`
+	Changes      int   `json:"changes"`
+	Added        int   `json:"added"`
+	Modified     int   `json:"modified"`
+	Deleted      int   `json:"deleted"`
+	Renamed      int   `json:"renamed"`
+	Examined     int   `json:"examined"`
+	Strong       int   `json:"strong"`
+	Weak         int   `json:"weak"`
 	Unreadable   int   `json:"unreadable"`
 	BytesChanged int64 `json:"bytes_changed"` // size of the examined files' new versions
 	BytesRead    int64 `json:"bytes_read"`
