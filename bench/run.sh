@@ -136,6 +136,9 @@ S3_VAULT_FLAGS=(--retention 30d --lock compliance --changeable-for 72h)
 MINIO_PID=""
 MINIO_BIN=""
 TABLE_NAME=bench-table.csv
+CHANGED_LIST=$WORK/changed.list
+SCAN_TOOL=bunker-scan
+SCAN_ARGS=()
 FAILED=0
 M_WALL="" M_USER="" M_SYS="" M_RSS=""
 SAMPLE_SERVER=0
@@ -234,7 +237,7 @@ make_corpus() {
 	# The change step is deterministic: its result is known before any tool runs.
 	rm -rf "$DATA"
 	cp -a "$PRISTINE" "$DATA"
-	"$CG" mutate -every 20 -seed 2 "$DATA" >"$WORK/mutate.txt"
+	"$CG" mutate -every 20 -seed 2 -list "$CHANGED_LIST" "$DATA" >"$WORK/mutate.txt"
 	cat "$WORK/mutate.txt" >>"$META"
 	CHANGED_DIGEST=$(digest_field "$DATA" digest)
 	rm -rf "$DATA"
@@ -282,7 +285,7 @@ record() {
 	local msg
 	msg=$(awk -v r="$RUN/$RUNS" -v t="$tool" -v s="$step" -v w="$M_WALL" -v u="$M_USER" -v y="$M_SYS" \
 		-v m="$M_RSS" -v st="$stored" 'BEGIN {
-			printf "run %s %-13s %-10s %7.2f s wall %7.2f s cpu %6.0f MiB rss", r, t, s, w, u + y, m / 1024
+			printf "run %s %-13s %-14s %7.2f s wall %7.2f s cpu %6.0f MiB rss", r, t, s, w, u + y, m / 1024
 			if (st != "") printf " %7.1f MiB stored", st / 1048576
 		}')
 	if [[ $status != ok ]]; then msg+="  FAILED"; fi
@@ -312,6 +315,9 @@ tool_cmd() {
 	bunker/backup) CMD+=("$BUNKER" backup --vault "$repo" --quiet "$DATA") ;;
 	bunker/restore) CMD+=("$BUNKER" restore --vault "$repo" latest --target "$RESTORE") ;;
 	bunker/check) CMD+=("$BUNKER" check --vault "$repo" --read-data) ;;
+	bunker/points) CMD+=("$BUNKER" points --vault "$repo" --json) ;;
+	bunker/scan) CMD+=("$BUNKER" scan --vault "$repo" --json "${SCAN_ARGS[@]}") ;;
+	bunker/restore-some) CMD+=("$BUNKER" restore --vault "$repo" --quiet "${SCAN_ARGS[@]}") ;;
 	restic/init) CMD+=(restic -r "$repo" init) ;;
 	restic/backup) CMD+=(restic -r "$repo" backup "$DATA") ;;
 	restic/restore) CMD+=(restic -r "$repo" restore latest --target "$RESTORE") ;;
@@ -397,7 +403,67 @@ run_tool() {
 	else
 		record "$tool" check failed
 	fi
+	if [[ $tool == bunker ]]; then scan_steps "$repo"; fi
 	rm -rf "$DATA" "$repo" "$RESTORE" "$WORK/state-$tool"
+}
+
+# scan_steps measures bunker's ransomware scanner on the local vault of the
+# sequence: the initial point (every file new), the unchanged point against
+# it and the changed point against the unchanged one, and, for comparison,
+# a restore of just the changed files. What each scan judged and read goes
+# into the meta file as scan_STEP_FIELD_runN.
+scan_steps() {
+	local repo=$1 ids=() step
+	tool_cmd bunker points
+	mapfile -t ids < <("${CMD[@]}" 2>>"$LOGS/run$RUN-scan-points.log" | grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4)
+	if ((${#ids[@]} != 3)); then
+		echo "want the 3 points of the sequence, found ${#ids[@]}" >>"$LOGS/run$RUN-scan-points.log"
+		record "$SCAN_TOOL" scan-initial failed
+		skip_rest "$SCAN_TOOL" scan-unchanged scan-changed read-changed
+		return
+	fi
+	local -A prev=([scan-initial]="" [scan-unchanged]=${ids[0]} [scan-changed]=${ids[1]})
+	local -A point=([scan-initial]=${ids[0]} [scan-unchanged]=${ids[1]} [scan-changed]=${ids[2]})
+	for step in scan-initial scan-unchanged scan-changed; do
+		SCAN_ARGS=("${point[$step]}")
+		[[ -n ${prev[$step]} ]] && SCAN_ARGS+=(--previous "${prev[$step]}")
+		tool_cmd bunker scan
+		warm "$repo"
+		local rc=0
+		measure "$SCAN_TOOL" "$step" "${CMD[@]}" || rc=$?
+		# Exit code 7 is a point judged infected: measured all the same.
+		if ((rc == 0 || rc == 7)) && scan_figures "$step"; then
+			record "$SCAN_TOOL" "$step" ok
+		else
+			record "$SCAN_TOOL" "$step" failed
+		fi
+	done
+	local include=() rel
+	while IFS= read -r -d '' rel; do include+=(--include "$DATA/$rel"); done <"$CHANGED_LIST"
+	rm -rf "$WORK/restore-changed"
+	SCAN_ARGS=("${ids[2]}" --target "$WORK/restore-changed" "${include[@]}")
+	tool_cmd bunker restore-some
+	warm "$repo"
+	if measure "$SCAN_TOOL" read-changed "${CMD[@]}"; then
+		record "$SCAN_TOOL" read-changed ok
+	else
+		record "$SCAN_TOOL" read-changed failed
+	fi
+	rm -rf "$WORK/restore-changed"
+}
+
+# scan_figures STEP copies what the scan of STEP judged and read from its
+# JSON report (the step's log) into the meta file.
+scan_figures() {
+	local log=$LOGS/run$RUN-$SCAN_TOOL-$1.log field value
+	for field in examined bytes_changed bytes_read; do
+		value=$(grep -o "\"$field\":[0-9]*" "$log" | head -n 1 | cut -d: -f2)
+		[[ -n $value ]] || return 1
+		echo "scan_$1_${field}_run$RUN=$value" >>"$META"
+	done
+	value=$(grep -o '"level":"[a-z]*"' "$log" | head -n 1 | cut -d'"' -f4)
+	[[ -n $value ]] || return 1
+	echo "scan_$1_level_run$RUN=$value" >>"$META"
 }
 
 # json_field KEY prints the string value of KEY in the one-line JSON object

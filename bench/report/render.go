@@ -45,6 +45,7 @@ func Render(w io.Writer, meta Meta, stats map[Key]Stat) error {
 	r.details()
 	r.server()
 	r.s3()
+	r.scanning()
 	r.method()
 	return bw.Flush()
 }

@@ -558,3 +558,44 @@ func TestRenderS3Failed(t *testing.T) {
 		t.Error("table of operations without any measured")
 	}
 }
+
+// scanCSV is a run with the scanning part: bunker's check against
+// restic's, and the three scans with the restore of the changed files.
+const scanCSV = `run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status,requests,errors,rate_per_s,p50_ms,p90_ms,p99_ms,max_ms
+1,bunker,check,4.00,4.00,1.00,1024,,ok,,,,,,,
+1,restic,check,8.00,4.00,4.00,1024,,ok,,,,,,,
+1,bunker-scan,scan-initial,10.00,15.00,5.00,90000,,ok,,,,,,,
+1,bunker-scan,scan-unchanged,0.40,0.30,0.10,80000,,ok,,,,,,,
+1,bunker-scan,scan-changed,3.00,1.50,0.50,80000,,ok,,,,,,,
+1,bunker-scan,read-changed,1.50,1.00,1.00,80000,,ok,,,,,,,
+2,bunker-scan,scan-changed,5.00,2.50,0.50,80000,,ok,,,,,,,
+`
+
+func TestRenderScanSection(t *testing.T) {
+	meta := Meta{"runs": "2",
+		"scan_scan-initial_examined_run1": "40000", "scan_scan-initial_bytes_changed_run1": "10000000000", "scan_scan-initial_bytes_read_run1": "500000000", "scan_scan-initial_level_run1": "clean",
+		"scan_scan-unchanged_examined_run1": "0", "scan_scan-unchanged_bytes_changed_run1": "0", "scan_scan-unchanged_bytes_read_run1": "0", "scan_scan-unchanged_level_run1": "clean",
+		"scan_scan-changed_examined_run1": "2000", "scan_scan-changed_bytes_changed_run1": "50000000", "scan_scan-changed_bytes_read_run1": "30000000", "scan_scan-changed_level_run1": "suspicious",
+		"scan_scan-changed_examined_run2": "2000", "scan_scan-changed_bytes_changed_run2": "50000000", "scan_scan-changed_bytes_read_run2": "30000000", "scan_scan-changed_level_run2": "clean",
+	}
+	doc := render(t, meta, scanCSV)
+	for prefix, want := range map[string]string{
+		"| an unchanged point scans in under 1.00 s |": "| 0.40 s | yes |",
+		// Median of 3 s and 5 s against 1.5 s.
+		"| a point with 5% of files changed scans in at most 1.50× the time of reading those files |": "| 2.67× (4.00 s against 1.50 s) | **no** |",
+		// 50 MB over the median CPU time, 2.5 s.
+		"| throughput on changed data, scan-changed: at least 400 MB/s per core |": "| 20 MB/s | **no** |",
+		// 10 GB over 20 s of CPU.
+		"| throughput on changed data, scan-initial: at least 400 MB/s per core |": "| 500 MB/s | yes |",
+		"| verification of the whole corpus":                                      "(`bunker check --read-data`) at least as fast as `restic check --read-data` | 0.50× | yes |",
+		"| scan the point after changing 5% of files against the unchanged one |":   "| 4.00 s | 2.50 s | 2000 | 47.7 MiB | 28.6 MiB | 20 MB/s | clean, suspicious |",
+		"| restore only the changed files (`bunker restore --include`) |":           "| 1.50 s | 2.00 s | — | — | — | — | — |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+	if strings.Contains(render(t, Meta{"runs": "1"}, sampleCSV), "Scanning for ransomware") {
+		t.Error("scanning section without scan results")
+	}
+}

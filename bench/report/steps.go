@@ -96,9 +96,39 @@ const (
 	APIRateShare = 0.95
 )
 
+// The scanning part of a run: ScanTool is bunker's ransomware scanner on
+// the local vault of bunker's sequence, with a restore of only the changed
+// files for comparison. What each scan judged and read is in the meta
+// file as scan_STEP_FIELD_runN.
+const ScanTool = "bunker-scan"
+
+// ScanSteps are the scanning part's steps, in report order.
+var ScanSteps = []Step{
+	{Name: "scan-initial", Title: "scan the initial point (every file new)"},
+	{Name: "scan-unchanged", Title: "scan the unchanged point against the initial one"},
+	{Name: "scan-changed", Title: "scan the point after changing 5% of files against the unchanged one"},
+	{Name: "read-changed", Title: "restore only the changed files (`bunker restore --include`)"},
+}
+
+// Targets of the scanning part.
+const (
+	// ScanUnchangedGoal: an unchanged point scans in less than this many
+	// seconds of wall time.
+	ScanUnchangedGoal = 1.0
+	// ScanReadGoal: scanning the changed point takes at most this multiple
+	// of the wall time of restoring only the changed files.
+	ScanReadGoal = 1.5
+	// ScanThroughputGoal: changed data judged per CPU second, in bytes.
+	ScanThroughputGoal = 400e6
+	// VerifyGoal: bunker's check --read-data ÷ restic's, wall time.
+	VerifyGoal = 1.0
+)
+
 func knownStep(tool, step string) bool {
 	var steps []string
 	switch {
+	case tool == ScanTool:
+		steps = names(ScanSteps)
 	case tool == Machine:
 		steps = names(MachineSteps)
 	case tool == ServerTool:
