@@ -3,6 +3,7 @@ package notify
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -65,10 +66,11 @@ type received struct {
 // checks AUTH PLAIN against smtpUser and smtpPass and records what it
 // accepts.
 type smtpServer struct {
-	addr string
-	host string
-	port int
-	pool *x509.CertPool
+	addr    string
+	host    string
+	port    int
+	pool    *x509.CertPool
+	certPEM []byte
 
 	mu       sync.Mutex
 	opts     smtpServerOptions
@@ -81,7 +83,7 @@ type smtpServer struct {
 func startSMTP(t testing.TB, opts smtpServerOptions) *smtpServer {
 	t.Helper()
 	cert, pool := testCert(t)
-	s := &smtpServer{opts: opts, pool: pool}
+	s := &smtpServer{opts: opts, pool: pool, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &smtpSession{srv: s, conn: c}, nil
 	}))
