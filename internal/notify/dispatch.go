@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,8 +77,9 @@ type Dispatcher struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu     sync.Mutex // guards closed and sends on the queues
-	closed bool
+	mu      sync.Mutex // guards closed and sends on the queues
+	closed  bool
+	pending atomic.Int64 // events queued or being delivered
 }
 
 // worker delivers the events queued for one target, one at a time.
@@ -173,6 +175,7 @@ func (d *Dispatcher) Send(e Event) error {
 	for _, w := range d.workers {
 		select {
 		case w.queue <- e:
+			d.pending.Add(1)
 		default:
 			full = append(full, w.target.Name())
 		}
@@ -217,6 +220,11 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.cancel()
 		return nil
 	case <-ctx.Done():
+		if d.pending.Load() == 0 { // nothing left to cut short
+			<-done
+			d.cancel()
+			return nil
+		}
 		d.cancel()
 		<-done
 		return fmt.Errorf("notify: closing: deliveries cut short: %w", context.Cause(ctx))
@@ -226,8 +234,8 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 // run delivers w's events until its queue is closed and empty.
 func (d *Dispatcher) run(w *worker) {
 	for e := range w.queue {
-		o := d.deliver(w.target, e)
-		d.report(o)
+		d.report(d.deliver(w.target, e))
+		d.pending.Add(-1)
 	}
 }
 

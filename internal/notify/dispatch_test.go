@@ -289,10 +289,12 @@ func TestDispatcherQueueFull(t *testing.T) {
 	if err := send("1"); err != nil {
 		t.Fatal(err)
 	}
-	<-slow.started // the worker holds event 1; the queue is empty
+	<-slow.started // slow's worker holds event 1; its queue is empty
+	r.next(t)      // fast has delivered event 1
 	if err := send("2"); err != nil {
 		t.Fatal(err)
 	}
+	r.next(t) // and event 2: its queue is empty, slow's is full
 	start := time.Now()
 	err = send("3")
 	if !errors.Is(err, ErrQueueFull) || !strings.Contains(err.Error(), "slow") || strings.Contains(err.Error(), "fast") {
@@ -548,5 +550,20 @@ func TestNewChecksOptions(t *testing.T) {
 			_ = d.Close(context.Background())
 			t.Errorf("New(%+v) accepted", o)
 		}
+	}
+}
+
+// Close with a context already done succeeds when nothing is left to do.
+func TestDispatcherCloseIdle(t *testing.T) {
+	r := newRecorder()
+	d := dispatcher(t, r, fastRetry, &fakeTarget{name: "f"})
+	if err := d.Send(testEvent()); err != nil {
+		t.Fatal(err)
+	}
+	r.next(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Errorf("Close of an idle dispatcher: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,20 @@ func redactURL(raw string) string {
 	return clip(clean(u.Scheme+"://"+u.Host), 120) + "/…#" + tag
 }
 
+// ReadSecretFile reads a webhook secret from a file: its bytes without the
+// trailing line breaks, at least MinWebhookSecret of them.
+func ReadSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < MinWebhookSecret {
+		return nil, fmt.Errorf("webhook secret %s: %d bytes, want at least %d", path, len(b), MinWebhookSecret)
+	}
+	return b, nil
+}
+
 // Webhook delivers events as signed JSON POST requests.
 type Webhook struct {
 	url    string
@@ -203,7 +218,9 @@ func (w *Webhook) Deliver(ctx context.Context, e Event) error {
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(w.secret, ts, body))
 	req.Header.Set(HeaderEvent, clean(e.Kind))
-	req.Header.Set(HeaderEventID, clean(e.ID))
+	if e.ID != "" {
+		req.Header.Set(HeaderEventID, clean(e.ID))
+	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		err = fmt.Errorf("webhook %s: %w", w.name, stripURL(err))

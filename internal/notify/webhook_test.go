@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,5 +351,26 @@ func TestWebhookName(t *testing.T) {
 	b := newWebhook(t, "https://hooks.example.com/services/BBB")
 	if a.Name() == b.Name() || strings.Contains(a.Name(), "AAA") || !strings.HasPrefix(a.Name(), "https://hooks.example.com/…#") {
 		t.Errorf("names %q and %q", a.Name(), b.Name())
+	}
+}
+
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, err := ReadSecretFile(write("ok", string(testSecret)+"\r\n\n"))
+	if err != nil || !bytes.Equal(got, testSecret) {
+		t.Errorf("ReadSecretFile: %q, %v", got, err)
+	}
+	if _, err := ReadSecretFile(write("short", "tooshort\n")); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("a short secret: %v", err)
+	}
+	if _, err := ReadSecretFile(dir + "/missing"); err == nil {
+		t.Error("a missing file")
 	}
 }
