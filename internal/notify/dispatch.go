@@ -117,7 +117,6 @@ func New(opts Options) (*Dispatcher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{opts: opts, retry: retry, log: log}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
 	seen := map[string]bool{}
 	for i, t := range opts.Targets {
 		if t == nil {
@@ -129,6 +128,7 @@ func New(opts Options) (*Dispatcher, error) {
 		seen[t.Name()] = true
 		d.workers = append(d.workers, &worker{target: t, queue: make(chan Event, opts.QueueSize)})
 	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for _, w := range d.workers {
 		d.wg.Go(func() { d.run(w) })
 	}
@@ -182,7 +182,7 @@ func (d *Dispatcher) Send(e Event) error {
 	}
 	if len(full) > 0 {
 		d.log.Warn("notification dropped: queue full", "event", e.ID, "kind", e.Kind, "targets", full)
-		return fmt.Errorf("%w: event %s not queued for %s", ErrQueueFull, e.ID, strings.Join(full, ", "))
+		return fmt.Errorf("%w: event %s not queued for %s", ErrQueueFull, clip(clean(e.ID), 60), strings.Join(full, ", "))
 	}
 	return nil
 }

@@ -11,7 +11,8 @@ type Target interface {
 	// Name identifies the target in logs and outcomes. It holds no
 	// secret: no password, and no webhook URL path, which often is one.
 	Name() string
-	// Deliver makes one attempt to deliver e, within ctx. A failure that
+	// Deliver makes one attempt to deliver e, and returns soon after ctx
+	// is done (the dispatcher's Close waits for it). A failure that
 	// retrying cannot fix is a *DeliveryError with Permanent set; one
 	// that it may fix is any other error, or a *DeliveryError that may
 	// ask for a RetryAfter wait.
