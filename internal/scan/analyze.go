@@ -264,14 +264,17 @@ func (s *source) tail() ([]byte, int64) {
 // cancellation; a malformed file is a Profile with Valid false.
 func Analyze(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options) (Profile, error) {
 	opts = opts.withDefaults()
-	return analyzePlan(ctx, r, size, name, opts, opts.plan(size), "", nil)
+	return analyzePlan(ctx, r, size, name, opts, opts.plan(size), "", true, nil)
 }
 
 // analyzePlan is Analyze over the given spans (clipped to the file). A
 // non-empty force skips identification (for fuzzing the parsers). arena,
 // when not nil, is reused for the sampled bytes: the profile keeps no
 // reference to them.
-func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format, arena *[]byte) (Profile, error) {
+// analyzePlan analyses the spans of a file. The format's structure is
+// checked only when structure is set; otherwise Valid stays false and
+// Problem empty.
+func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format, structure bool, arena *[]byte) (Profile, error) {
 	p := Profile{Name: name, Size: size, Format: FormatUnknown}
 	if size < 0 {
 		return p, fmt.Errorf("analyze %s: negative size %d", name, size)
@@ -319,7 +322,7 @@ func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, op
 	if p.Format == "" {
 		p.Format = Identify(h[:min(len(h), IdentifyHeader)], name)
 	}
-	if p.Format.Known() {
+	if structure && p.Format.Known() {
 		prob, err := checkFormat(s, p.Format, p.Regions)
 		p.BytesRead += s.read
 		if err != nil {

@@ -23,7 +23,7 @@ func fuzzOptions() Options {
 
 func fuzzAnalyze(t *testing.T, data []byte, force Format) {
 	o := fuzzOptions()
-	p, err := analyzePlan(context.Background(), bytes.NewReader(data), int64(len(data)), "f", o, o.plan(int64(len(data))), force, nil)
+	p, err := analyzePlan(context.Background(), bytes.NewReader(data), int64(len(data)), "f", o, o.plan(int64(len(data))), force, true, nil)
 	if err != nil {
 		t.Fatalf("analyze of in-memory data failed: %v", err)
 	}
@@ -190,7 +190,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		o := fuzzOptions()
 		d := list[0]
-		p, err := analyzePlan(t.Context(), bytes.NewReader(d), int64(len(d)), "seed", o, o.plan(int64(len(d))), "", nil)
+		p, err := analyzePlan(t.Context(), bytes.NewReader(d), int64(len(d)), "seed", o, o.plan(int64(len(d))), "", true, nil)
 		mustT(t, err)
 		if p.Format != fm || !p.Valid {
 			t.Errorf("%s seed: %s valid=%v %s", name, p.Format, p.Valid, p.Problem)

@@ -493,7 +493,7 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 	}
 	defer closeReader(ra)
 	spans := opts.plan(p.cur.Size)
-	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "", arena)
+	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "", true, arena)
 	r.read += cur.BytesRead
 	if err != nil {
 		r.err = err
@@ -528,10 +528,14 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 		return r
 	}
 	defer closeReader(ro)
+	// Whether the old version was valid matters only when the new one is
+	// broken, or is text that may be the encoding of a former binary (see
+	// Compare): otherwise its structure is not checked.
+	structure := !cur.Valid || cur.Format == FormatText
 	// The old version is sampled where the new one has dense or random
 	// cells (the only cells a comparison can use), at the same offsets,
-	// plus its head for identification and its own tail for the structure
-	// check.
+	// plus its head for identification and, for the structure check, its
+	// own tail.
 	ospans := []span{{0, int64(max(opts.CellSize, IdentifyHeader))}}
 	for _, rg := range cur.Regions {
 		if rg.Class.Random() || rg.Class == ClassDense {
@@ -542,10 +546,10 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 			}
 		}
 	}
-	if t := p.old.Size - int64(opts.TailSize); t >= ospans[len(ospans)-1].off+ospans[len(ospans)-1].n {
+	if t := p.old.Size - int64(opts.TailSize); structure && t >= ospans[len(ospans)-1].off+ospans[len(ospans)-1].n {
 		ospans = append(ospans, span{t, int64(opts.TailSize)})
 	}
-	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "", arena)
+	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "", structure, arena)
 	r.read += old.BytesRead
 	if err != nil {
 		r.err = err

@@ -2,7 +2,6 @@ package scan
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // problem is a structure violation found by a format check.
