@@ -50,6 +50,16 @@ func Render(w io.Writer, meta Meta, stats map[Key]Stat) error {
 	return bw.Flush()
 }
 
+// hasTool reports whether the run measured any step of tool.
+func (r *report) hasTool(tool string) bool {
+	for k := range r.stats {
+		if k.Tool == tool {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *report) get(tool, step string) (Stat, bool) {
 	st, ok := r.stats[Key{tool, step}]
 	return st, ok
@@ -80,10 +90,10 @@ func (r *report) header() {
 	fmt.Fprintf(r.w, "bunker against [restic](https://restic.net) and [borg](https://www.borgbackup.org) on the same machine, "+
 		"the same %s corpus; each figure is the median of %s. Ratios are bunker ÷ restic (lower is better); borg ÷ restic is for context. "+
 		"A target is met when the ratio is at or below it.\n\n", fmtMiB(atof(r.meta["corpus_bytes"])), plural(r.meta.Get("runs"), "run"))
-	if r.hasServer() {
+	if r.hasTool(ServerTool) {
 		fmt.Fprintf(r.w, "bunker's vault server is measured in the same runs, beside bunker's local mode: see [Server mode](#server-mode).\n\n")
 	}
-	if r.hasS3() {
+	if r.hasTool(S3Tool) {
 		fmt.Fprintf(r.w, "The server with its vault on MinIO (S3 Object Lock) is measured in the same runs too: see [S3 vault (MinIO)](#s3-vault-minio).\n\n")
 	}
 	fmt.Fprintf(r.w, "Command: `%s` (took %s). Raw numbers of every run: [%s](%s).\n\n",

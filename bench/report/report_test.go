@@ -587,9 +587,9 @@ func TestRenderScanSection(t *testing.T) {
 		"| throughput on changed data, scan-changed: at least 400 MB/s per core |": "| 20 MB/s | **no** |",
 		// 10 GB over 20 s of CPU.
 		"| throughput on changed data, scan-initial: at least 400 MB/s per core |": "| 500 MB/s | yes |",
-		"| verification of the whole corpus":                                      "(`bunker check --read-data`) at least as fast as `restic check --read-data` | 0.50× | yes |",
-		"| scan the point after changing 5% of files against the unchanged one |":   "| 4.00 s | 2.50 s | 2000 | 47.7 MiB | 28.6 MiB | 20 MB/s | clean, suspicious |",
-		"| restore only the changed files (`bunker restore --include`) |":           "| 1.50 s | 2.00 s | — | — | — | — | — |",
+		"| verification of the whole corpus":                                       "(`bunker check --read-data`) at least as fast as `restic check --read-data` | 0.50× | yes |",
+		"| scan the point after changing 5% of files against the unchanged one |":  "| 4.00 s | 2.50 s | 2000 | 47.7 MiB | 28.6 MiB | 20 MB/s | clean, suspicious |",
+		"| restore only the changed files (`bunker restore --include`) |":          "| 1.50 s | 2.00 s | — | — | — | — | — |",
 	} {
 		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
 			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))

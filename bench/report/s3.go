@@ -10,16 +10,6 @@ import (
 // providers bill.
 const gb = 1e9
 
-// hasS3 reports whether the run measured the S3 part.
-func (r *report) hasS3() bool {
-	for k := range r.stats {
-		if k.Tool == S3Tool {
-			return true
-		}
-	}
-	return false
-}
-
 // s3Share is the S3 part's wall time for a step over the same step's with
 // the vault on the server's local disk (or, with reference "bunker", in
 // local mode).
@@ -54,7 +44,7 @@ func (r *report) perGBStored(step string, requests float64) (float64, bool) {
 }
 
 func (r *report) s3() {
-	if !r.hasS3() {
+	if !r.hasTool(S3Tool) {
 		return
 	}
 	m := r.meta

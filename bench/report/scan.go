@@ -7,16 +7,6 @@ import (
 	"strings"
 )
 
-// hasScan reports whether the run measured the scanning part.
-func (r *report) hasScan() bool {
-	for k := range r.stats {
-		if k.Tool == ScanTool {
-			return true
-		}
-	}
-	return false
-}
-
 // scanFigure is the median over the runs of a scan step's figure recorded
 // in the meta file (scan_STEP_FIELD_runN), and whether any run recorded it.
 func (r *report) scanFigure(step, field string) (float64, bool) {
@@ -57,7 +47,7 @@ func (r *report) scanThroughput(step string) (float64, bool) {
 }
 
 func (r *report) scanning() {
-	if !r.hasScan() {
+	if !r.hasTool(ScanTool) {
 		return
 	}
 	fmt.Fprintf(r.w, "## Scanning for ransomware\n\n")

@@ -2,16 +2,6 @@ package main
 
 import "fmt"
 
-// hasServer reports whether the run measured the server part.
-func (r *report) hasServer() bool {
-	for k := range r.stats {
-		if k.Tool == ServerTool {
-			return true
-		}
-	}
-	return false
-}
-
 // measured returns a step's Stat and whether it succeeded in some run.
 func (r *report) measured(tool, step string) (Stat, bool) {
 	st, ok := r.get(tool, step)
@@ -41,7 +31,7 @@ func (r *report) apiMet(st Stat) bool {
 }
 
 func (r *report) server() {
-	if !r.hasServer() {
+	if !r.hasTool(ServerTool) {
 		return
 	}
 	fmt.Fprintf(r.w, "## Server mode\n\n")
