@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/scan"
 )
 
 // textTree writes 30 text files in 5 directories of dir.
@@ -169,4 +171,73 @@ func TestLocalScan(t *testing.T) {
 		t.Fatalf("timeline:\n%s", out)
 	}
 	e.fails(2, "--source", "points", "--source", ":/x")
+}
+
+// TestLocalScanKeepsVerdicts: scanning a local vault's latest point judges
+// its source's earlier points once and keeps their reports in the user's
+// cache; a later scan judges only what is not kept, or was kept by another
+// version of the scanner, and still carries the infection forward.
+func TestLocalScanKeepsVerdicts(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	textTree(t, src)
+	e.ok("backup", "-q", "--host", "laptop", src)
+	encryptTree(t, src)
+	e.ok("backup", "-q", "--host", "laptop", src)
+	e.ok("backup", "-q", "--host", "laptop", src) // unchanged: still infected
+	var points []struct {
+		ID string `json:"id"`
+	}
+	e.json(&points, "points")
+	if len(points) != 3 {
+		t.Fatalf("%d points, want 3", len(points))
+	}
+	e.fails(7, "is infected", "scan", "-q", "latest")
+	dirs, err := filepath.Glob(filepath.Join(e.home, ".cache", "bunker", "scans", "*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("scan cache directories: %v %v", dirs, err)
+	}
+	kept := func(id string) (map[string]any, time.Time) {
+		t.Helper()
+		p := filepath.Join(dirs[0], id+".json")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("no kept scan of point %s: %v", id[:8], err)
+		}
+		fi, _ := os.Stat(p)
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m, fi.ModTime()
+	}
+	for _, p := range points {
+		if m, _ := kept(p.ID); m["version"] != float64(scan.Version) {
+			t.Fatalf("point %s kept with version %v", p.ID[:8], m["version"])
+		}
+	}
+	// The second point's report is from another version of the scanner:
+	// it is judged again; the first one's is used as it is.
+	m, _ := kept(points[1].ID)
+	m["version"] = float64(scan.Version - 1)
+	data, _ := json.Marshal(m)
+	old := time.Now().Add(-time.Hour)
+	for i, p := range points[:2] {
+		f := filepath.Join(dirs[0], p.ID+".json")
+		if i == 1 {
+			if err := os.WriteFile(f, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.fails(7, "is infected", "scan", "-q", "latest")
+	if _, at := kept(points[0].ID); !at.Equal(old) {
+		t.Error("the first point, kept by this version, was judged again")
+	}
+	if m, at := kept(points[1].ID); at.Equal(old) || m["version"] != float64(scan.Version) {
+		t.Errorf("the second point, kept by another version, was not judged again (version %v)", m["version"])
+	}
 }

@@ -111,7 +111,7 @@ end. For a vault on a server, see ` + "`bunker point list --source`" + `.`,
 				if err := v.loadIndex(ctx); err != nil {
 					return err
 				}
-				tl, err := localTimeline(ctx, v.repo, all, points)
+				tl, err := localTimeline(ctx, v.repo, all, points, newScanCache(v.repo.Config().ID))
 				if err != nil {
 					return err
 				}

@@ -81,7 +81,7 @@ a suspicious point exits 0 with a warning.`,
 					if rep, err = scanLocal(ctx, v.repo, p, prev, nil); err != nil {
 						return err
 					}
-				} else if rep, err = scanSource(ctx, v.repo, points, p); err != nil {
+				} else if rep, err = scanSource(ctx, v.repo, points, p, newScanCache(v.repo.Config().ID)); err != nil {
 					return err
 				}
 				rep.Vault = v.repo.Backend().Location()
@@ -128,24 +128,41 @@ func previousLocal(points []*repo.Point, p *repo.Point) *repo.Point {
 
 // scanSource scans the points of p's source up to p, oldest first, each
 // against the one before and carrying what that one was judged for (a local
-// vault keeps no verdicts), and returns p's report.
-func scanSource(ctx context.Context, r *repo.Repository, all []*repo.Point, p *repo.Point) (api.ScanReport, error) {
+// vault keeps no verdicts), and returns p's report. Points already judged
+// by an earlier scan are taken from cache and not judged again; p always
+// is. A report that cannot be kept is not an error: it is judged again
+// next time.
+func scanSource(ctx context.Context, r *repo.Repository, all []*repo.Point, p *repo.Point, cache *scanCache) (api.ScanReport, error) {
 	var chain []*repo.Point
 	for q := p; q != nil; q = previousLocal(all, q) {
 		chain = append(chain, q)
 	}
 	slices.Reverse(chain)
-	var rep api.ScanReport
+	previousOf := func(i int) string {
+		if i == 0 {
+			return ""
+		}
+		return chain[i-1].ID.String()
+	}
+	start := 0
 	var prevRep *api.ScanReport
-	for i, q := range chain {
+	for i := len(chain) - 2; i >= 0; i-- {
+		if rep, ok := cache.load(chain[i].ID.String(), previousOf(i)); ok {
+			prevRep, start = rep, i+1
+			break
+		}
+	}
+	var rep api.ScanReport
+	for i := start; i < len(chain); i++ {
 		var prev *repo.Point
 		if i > 0 {
 			prev = chain[i-1]
 		}
 		var err error
-		if rep, err = scanLocal(ctx, r, q, prev, prevRep); err != nil {
+		if rep, err = scanLocal(ctx, r, chain[i], prev, prevRep); err != nil {
 			return rep, err
 		}
+		_ = cache.store(&rep)
 		prevRep = &rep
 	}
 	return rep, nil
@@ -266,21 +283,27 @@ func (g *globals) printTimelineEnds(firstInfected, lastClean string) {
 
 // localTimeline scans each point of points (oldest first) against the
 // previous point of its source among all, and returns them as the API
-// shows a server's.
-func localTimeline(ctx context.Context, r *repo.Repository, all, points []*repo.Point) ([]api.Point, error) {
+// shows a server's. Reports kept in cache are used as they are.
+func localTimeline(ctx context.Context, r *repo.Repository, all, points []*repo.Point, cache *scanCache) ([]api.Point, error) {
 	out := make([]api.Point, 0, len(points))
 	reps := map[blob.ID]*api.ScanReport{}
 	for _, p := range points {
 		prev := previousLocal(all, p)
 		var prevRep *api.ScanReport
+		prevID := ""
 		if prev != nil {
-			prevRep = reps[prev.ID]
+			prevRep, prevID = reps[prev.ID], prev.ID.String()
 		}
-		rep, err := scanLocal(ctx, r, p, prev, prevRep)
-		if err != nil {
-			return nil, err
+		rep, ok := cache.load(p.ID.String(), prevID)
+		if !ok {
+			fresh, err := scanLocal(ctx, r, p, prev, prevRep)
+			if err != nil {
+				return nil, err
+			}
+			_ = cache.store(&fresh)
+			rep = &fresh
 		}
-		reps[p.ID] = &rep
+		reps[p.ID] = rep
 		sp := &store.Point{ID: p.ID.String(), Time: p.Time, Hostname: p.Hostname, Username: p.Username, Paths: p.Paths, Tags: p.Tags,
 			Tree: p.Tree.String(), Summary: p.Summary, State: store.Active}
 		if p.Parent != nil {

@@ -205,6 +205,11 @@ type result struct {
 	read     int64
 }
 
+// Version names the rules by which [Judge] reaches its verdicts. It changes
+// whenever they do, so that verdicts kept from an earlier version are
+// computed again rather than trusted.
+const Version = 2
+
 // Judge compares a point with the previous point of the same source, given
 // the changes between them, and returns the verdict.
 //

@@ -31,3 +31,13 @@ func Config(elem ...string) (string, error) {
 	}
 	return filepath.Join(append([]string{dir}, elem...)...), nil
 }
+
+// Cache returns a path under the user's cache directory: $XDG_CACHE_HOME,
+// or ~/.cache. What is kept there can be recomputed.
+func Cache(elem ...string) (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the cache directory: %w", err)
+	}
+	return filepath.Join(append([]string{dir}, elem...)...), nil
+}
