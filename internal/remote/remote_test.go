@@ -97,33 +97,7 @@ func TestRestorePrefetchesInBatches(t *testing.T) {
 	}
 	root := blob.Handle{ID: ck.BlobID(listing), Type: blob.TreeBlob}
 	blobs[root] = listing
-	var mu sync.Mutex
-	requests := 0
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/vaults/prod/points/latest/restore", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(api.RestoreResponse{Session: "s1", ContentKey: base64.StdEncoding.EncodeToString(ck.Bytes()),
-			Point: api.Point{Point: &store.Point{ID: strings.Repeat("a", 64), Tree: root.ID.String()}}})
-	})
-	mux.HandleFunc("POST /v1/restores/s1/blobs", func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		requests++
-		mu.Unlock()
-		body, _ := io.ReadAll(r.Body)
-		hs, err := wire.DecodeHandles(body, 1024)
-		if err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		var out []byte
-		for _, h := range hs {
-			out = wire.AppendFrame(out, wire.Frame{Handle: h, RawLen: len(blobs[h]), Payload: blobs[h]})
-		}
-		w.Write(out)
-	})
-	mux.HandleFunc("DELETE /v1/restores/s1", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	c, _ := client.New(client.Options{URL: srv.URL, HTTPClient: srv.Client(), Token: "t"})
+	c, requests := fakeRestoreServer(t, ck, root.ID, blobs)
 	ctx := context.Background()
 	r, err := StartRestore(ctx, c, "prod", "latest")
 	if err != nil {
@@ -149,10 +123,8 @@ func TestRestorePrefetchesInBatches(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if requests > 200/prefetchBatch+20 {
-		t.Fatalf("%d requests for 200 small files: not batched", requests)
+	if n := requests(); n > 200/prefetchBatch+20 {
+		t.Fatalf("%d requests for 200 small files: not batched", n)
 	}
 }
 
