@@ -3,6 +3,7 @@ package checker_test
 import (
 	"context"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,6 +124,28 @@ func damage(t *testing.T, path string, fn func([]byte) []byte) {
 	}
 }
 
+// firstDataBlob returns the offset of the first data blob in pack (the
+// pack may hold listings too, in any order).
+func firstDataBlob(t *testing.T, v *repotest.Vault, pack string) uint64 {
+	t.Helper()
+	for id, pe := range v.Open(t).Index().PackContents() {
+		if id.String() != pack {
+			continue
+		}
+		first := uint64(math.MaxUint64)
+		for _, e := range pe.Entries {
+			if e.Type == blob.DataBlob && e.Length > 100 {
+				first = min(first, e.Offset)
+			}
+		}
+		if first != math.MaxUint64 {
+			return first
+		}
+	}
+	t.Fatalf("pack %s holds no data blob", pack)
+	return 0
+}
+
 // damagedFiles returns the files of p that need a blob of pack for which
 // hit reports damage, judged from the index.
 func damagedFiles(t *testing.T, v *repotest.Vault, p *repo.Point, pack string, hit func(index.Location) bool) map[string]bool {
@@ -194,8 +217,9 @@ func TestCleanVaultChecksOK(t *testing.T) {
 
 func TestBitFlipIsReportedAndIntactFilesRestore(t *testing.T) {
 	v, p, pack, src := fixture(t)
-	first := damagedFiles(t, v, p, pack, func(l index.Location) bool { return l.Offset == 0 })
-	damage(t, packPath(v, pack), func(b []byte) []byte { b[100] ^= 0x04; return b })
+	at := firstDataBlob(t, v, pack)
+	first := damagedFiles(t, v, p, pack, func(l index.Location) bool { return l.Offset == at })
+	damage(t, packPath(v, pack), func(b []byte) []byte { b[at+100] ^= 0x04; return b })
 	rep := check(t, v)
 	assertExactly(t, rep, "pack-damaged", pack, first, p)
 	intact := filepath.Join(src, "intact.bin")
