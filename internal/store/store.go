@@ -349,7 +349,8 @@ type ApprovalFilter struct {
 	Requester string
 	Team      string
 	Scope     string
-	Limit     int // 0: 1000
+	Prefix    string // id prefix
+	Limit     int    // 0: 1000
 }
 
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a

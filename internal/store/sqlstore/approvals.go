@@ -226,6 +226,10 @@ func (t *tx) ApprovalRequests(ctx context.Context, f store.ApprovalFilter) ([]ap
 			args = append(args, c.v)
 		}
 	}
+	if f.Prefix != "" {
+		where = append(where, "substr(id, 1, ?) = ?")
+		args = append(args, len(f.Prefix), strings.ToLower(f.Prefix))
+	}
 	q := `SELECT ` + requestCols + ` FROM approval_requests`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")

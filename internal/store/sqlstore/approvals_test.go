@@ -115,6 +115,10 @@ func TestApprovalRequestsVotesGrants(t *testing.T) {
 		if err != nil || len(list) != 1 || len(list[0].Ballots) != 1 {
 			t.Errorf("list: %+v %v", list, err)
 		}
+		list, err = tx.ApprovalRequests(ctx, store.ApprovalFilter{Prefix: req.ID[:8]})
+		if err != nil || len(list) != 1 {
+			t.Errorf("list by id prefix: %+v %v", list, err)
+		}
 		list, err = tx.ApprovalRequests(ctx, store.ApprovalFilter{Requester: "bob"})
 		if err != nil || len(list) != 0 {
 			t.Errorf("list by another requester: %+v %v", list, err)
