@@ -202,12 +202,16 @@ func approvalError(err error) error {
 }
 
 // mayView reports whether the caller may see a request: its requester,
-// members of its team, security-admins and auditors.
+// members of its team (invited or active), security-admins and auditors.
 func mayView(c *call, r *approval.Record, team *approval.Team) bool {
 	if r.Request.Requester == c.id.name() || c.id.can(rbac.PrincipalAdmin, rbac.AllVaults) || c.id.can(rbac.AuditRead, rbac.AllVaults) {
 		return true
 	}
-	return team != nil && team.Member(c.id.name()) != nil
+	if team == nil {
+		return false
+	}
+	m := team.Member(c.id.name())
+	return m != nil && m.State != approval.Removed
 }
 
 // expireRequests moves every waiting request past its deadline to
