@@ -44,28 +44,35 @@ const (
 	TeamChange Operation = "team-change"
 )
 
-var operations = []struct {
+// opInfo describes an operation.
+type opInfo struct {
 	op    Operation
 	vault bool // guarded per vault, and configurable there
 	desc  string
-}{
-	{DeleteEarly, true, "delete a point before its expiry, or shorten its retention"},
-	{HoldRelease, true, "release a legal hold"},
-	{LockChange, true, "change or remove the vault's lock during its grace period"},
-	{VaultDelete, true, "delete the vault"},
-	{RetentionLower, true, "lower the vault's retention or recycle-bin period"},
-	{VaultTeam, true, "change the vault's approval team"},
-	{ApprovalOff, true, "turn approval off: remove the team or stop guarding an operation"},
-	{InfectedRestore, true, "restore a point whose verdict is infected"},
-	{AirGapOpen, false, "open an air-gapped vault: a time-boxed restore-access grant"},
-	{SecurityAdminGrant, false, "bind the security-admin role (guarded by the server's team)"},
-	{TeamChange, false, "change an active team's members or threshold (approved by that team)"},
+}
+
+// operations is the table of guarded operations, in display order.
+func operations() []opInfo {
+	return []opInfo{
+		{DeleteEarly, true, "delete a point before its expiry, or shorten its retention"},
+		{HoldRelease, true, "release a legal hold"},
+		{LockChange, true, "change or remove the vault's lock during its grace period"},
+		{VaultDelete, true, "delete the vault"},
+		{RetentionLower, true, "lower the vault's retention or recycle-bin period"},
+		{VaultTeam, true, "change the vault's approval team"},
+		{ApprovalOff, true, "turn approval off: remove the team or stop guarding an operation"},
+		{InfectedRestore, true, "restore a point whose verdict is infected"},
+		{AirGapOpen, false, "open an air-gapped vault: a time-boxed restore-access grant"},
+		{SecurityAdminGrant, false, "bind the security-admin role (guarded by the server's team)"},
+		{TeamChange, false, "change an active team's members or threshold (approved by that team)"},
+	}
 }
 
 // Operations lists every guarded operation.
 func Operations() []Operation {
-	out := make([]Operation, len(operations))
-	for i, o := range operations {
+	ops := operations()
+	out := make([]Operation, len(ops))
+	for i, o := range ops {
 		out[i] = o.op
 	}
 	return out
@@ -75,7 +82,7 @@ func Operations() []Operation {
 // each of them unless the settings say otherwise.
 func VaultOperations() []Operation {
 	var out []Operation
-	for _, o := range operations {
+	for _, o := range operations() {
 		if o.vault {
 			out = append(out, o.op)
 		}
@@ -85,7 +92,7 @@ func VaultOperations() []Operation {
 
 // Describe says what the operation does.
 func (o Operation) Describe() string {
-	for _, x := range operations {
+	for _, x := range operations() {
 		if x.op == o {
 			return x.desc
 		}
@@ -95,13 +102,14 @@ func (o Operation) Describe() string {
 
 // ParseOperation checks that s names an operation.
 func ParseOperation(s string) (Operation, error) {
-	for _, o := range operations {
+	for _, o := range operations() {
 		if string(o.op) == s {
 			return o.op, nil
 		}
 	}
-	names := make([]string, len(operations))
-	for i, o := range operations {
+	ops := operations()
+	names := make([]string, len(ops))
+	for i, o := range ops {
 		names[i] = string(o.op)
 	}
 	return "", fmt.Errorf("unknown guarded operation %q (operations: %s)", audit.Clean(s), strings.Join(names, ", "))

@@ -98,7 +98,7 @@ func (s *Server) route(pattern, action string, authenticated bool, h handlerFunc
 				if c.id, err = s.authenticate(c); err != nil {
 					return
 				}
-				if c.id.grant != nil && !grantRoutes[pattern] {
+				if c.id.grant != nil && !grantRoute(pattern) {
 					err = forbidden("this is a restore-access grant for vault %s: it can list and restore from that vault and do nothing else", c.id.grant.Vault)
 					return
 				}

@@ -129,17 +129,16 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// grantRoutes are what a restore-access grant's token may call: list and
-// show the vault and its points, and restore from it.
-var grantRoutes = map[string]bool{
-	"GET /v1/whoami":                                 true,
-	"GET /v1/vaults":                                 true,
-	"GET /v1/vaults/{vault}":                         true,
-	"GET /v1/vaults/{vault}/points":                  true,
-	"GET /v1/vaults/{vault}/points/{point}":          true,
-	"POST /v1/vaults/{vault}/points/{point}/restore": true,
-	"POST /v1/restores/{session}/blobs":              true,
-	"DELETE /v1/restores/{session}":                  true,
+// grantRoute reports whether a restore-access grant's token may call the
+// route: list and show the vault and its points, and restore from it.
+func grantRoute(pattern string) bool {
+	switch pattern {
+	case "GET /v1/whoami", "GET /v1/vaults", "GET /v1/vaults/{vault}", "GET /v1/vaults/{vault}/points",
+		"GET /v1/vaults/{vault}/points/{point}", "POST /v1/vaults/{vault}/points/{point}/restore",
+		"POST /v1/restores/{session}/blobs", "DELETE /v1/restores/{session}":
+		return true
+	}
+	return false
 }
 
 func (s *Server) handleServerInfo(c *call) error {

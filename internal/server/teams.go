@@ -274,12 +274,11 @@ func activeMembers(t *approval.Team) []string {
 	return out
 }
 
-// serverOperations are what the server's approval settings guard.
-var serverOperations = []approval.Operation{approval.SecurityAdminGrant, approval.VaultTeam, approval.ApprovalOff}
-
+// scopeOperations are the operations a scope's approval settings guard:
+// a vault's, or the server's.
 func scopeOperations(scope string) []approval.Operation {
 	if scope == approval.ServerScope {
-		return serverOperations
+		return []approval.Operation{approval.SecurityAdminGrant, approval.VaultTeam, approval.ApprovalOff}
 	}
 	return approval.VaultOperations()
 }
