@@ -366,6 +366,12 @@ type VaultRequest struct {
 	Lock *LockRequest `json:"lock,omitempty"`
 	// Scan makes the server scan every new point for ransomware.
 	Scan bool `json:"scan,omitempty"`
+	// Team names the approval team that approves the vault's guarded
+	// operations (all of them); it must be active.
+	Team string `json:"team,omitempty"`
+	// AirGapped makes the vault air-gapped: it needs a compliance Lock and
+	// a Team, and its data is read only through restore-access grants.
+	AirGapped bool `json:"air_gapped,omitempty"`
 }
 
 // Vault is a vault as the API shows it.
@@ -381,6 +387,9 @@ type Vault struct {
 	// then only the server enforces the lock.
 	StorageRetention       bool   `json:"storage_retention"`
 	StorageRetentionReason string `json:"storage_retention_reason,omitempty"`
+	// Approval is who approves the vault's guarded operations; absent when
+	// nobody does.
+	Approval *ApprovalSettings `json:"approval,omitempty"`
 }
 
 // VaultUpdate is a request body.

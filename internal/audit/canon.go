@@ -18,10 +18,10 @@ const maxDepth = 64
 // so that exponent arithmetic cannot overflow.
 const maxExponentDigits = 9
 
-// canonicalJSON returns the canonical form of one JSON value (see the
+// CanonicalJSON returns the canonical form of one JSON value (see the
 // package documentation). It refuses what JSON does not define one meaning
 // for: duplicate object keys, invalid UTF-8 and unpaired surrogate escapes.
-func canonicalJSON(in []byte) ([]byte, error) {
+func CanonicalJSON(in []byte) ([]byte, error) {
 	c := canonicalizer{in: in}
 	c.space()
 	out, err := c.value(0)
@@ -45,7 +45,7 @@ func canonicalDetail(d []byte) ([]byte, error) {
 	if trimmed[0] != '{' {
 		return nil, errors.New("detail is not a JSON object")
 	}
-	out, err := canonicalJSON(trimmed)
+	out, err := CanonicalJSON(trimmed)
 	if err != nil {
 		return nil, fmt.Errorf("detail: %w", err)
 	}

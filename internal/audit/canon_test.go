@@ -31,13 +31,13 @@ func TestCanonicalJSON(t *testing.T) {
 		{`"x"`, `"x"`},
 		{` 5 `, `5`},
 	} {
-		got, err := canonicalJSON([]byte(c.in))
+		got, err := CanonicalJSON([]byte(c.in))
 		if err != nil {
-			t.Errorf("canonicalJSON(%s): %v", c.in, err)
+			t.Errorf("CanonicalJSON(%s): %v", c.in, err)
 			continue
 		}
 		if string(got) != c.want {
-			t.Errorf("canonicalJSON(%s) = %s, want %s", c.in, got, c.want)
+			t.Errorf("CanonicalJSON(%s) = %s, want %s", c.in, got, c.want)
 		}
 	}
 }
@@ -53,11 +53,11 @@ func TestCanonicalJSONRefuses(t *testing.T) {
 		"\"\x01\"", "\"\n\"", "\"\xff\"", "\"\xc3\"", "\"\xed\xa0\x80\"", `"abc`,
 		deep,
 	} {
-		if got, err := canonicalJSON([]byte(in)); err == nil {
-			t.Errorf("canonicalJSON(%q) = %s, want an error", in, got)
+		if got, err := CanonicalJSON([]byte(in)); err == nil {
+			t.Errorf("CanonicalJSON(%q) = %s, want an error", in, got)
 		}
 	}
-	if _, err := canonicalJSON([]byte(strings.Repeat("[", 64) + strings.Repeat("]", 64))); err != nil {
+	if _, err := CanonicalJSON([]byte(strings.Repeat("[", 64) + strings.Repeat("]", 64))); err != nil {
 		t.Errorf("64 levels of nesting: %v", err)
 	}
 }
@@ -76,7 +76,7 @@ func TestCanonicalDetail(t *testing.T) {
 	}
 }
 
-// FuzzCanonicalJSON: canonicalJSON accepts nothing that encoding/json
+// FuzzCanonicalJSON: CanonicalJSON accepts nothing that encoding/json
 // refuses, its output means the same as its input (encoding/json decodes
 // both alike), and its output is its own canonical form.
 func FuzzCanonicalJSON(f *testing.F) {
@@ -98,14 +98,14 @@ func FuzzCanonicalJSON(f *testing.F) {
 		fuzzseed.Write(f, "FuzzCanonicalJSON", seeds...)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, err := canonicalJSON(data)
+		out, err := CanonicalJSON(data)
 		if err != nil {
 			return
 		}
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
-		again, err := canonicalJSON(out)
+		again, err := CanonicalJSON(out)
 		if err != nil || string(again) != string(out) {
 			t.Fatalf("canonical form %q is not canonical: %q, %v", out, again, err)
 		}

@@ -172,7 +172,7 @@ func lineType(line []byte) (string, error) {
 	}
 	// Refuses duplicate keys, invalid UTF-8 and anything after the object,
 	// which encoding/json would let through.
-	if _, err := canonicalJSON(line); err != nil {
+	if _, err := CanonicalJSON(line); err != nil {
 		return "", err
 	}
 	var fields map[string]json.RawMessage

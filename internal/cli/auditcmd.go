@@ -295,75 +295,18 @@ report says how far the signatures reach.`,
   bunker audit verify --json`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var trusted ed25519.PublicKey
-			keySource := ""
-			if pubB64 != "" {
-				if keyID != "" {
-					return usageError{errors.New("give --public-key or --key-id, not both")}
-				}
-				k, err := base64.StdEncoding.DecodeString(pubB64)
-				if err != nil || len(k) != ed25519.PublicKeySize {
-					return usageError{fmt.Errorf("--public-key: want the base64 of a %d-byte ed25519 public key", ed25519.PublicKeySize)}
-				}
-				trusted, keySource = k, "--public-key"
-			}
-			var saved *login
-			var c *client.Client
-			source := file
-			if file == "" {
-				var err error
-				if c, saved, err = g.connect(true); err != nil {
-					return err
-				}
-				source = c.URL()
-			} else if u, err := g.serverURL(true); err == nil {
-				if ls, err := readLogins(); err == nil {
-					saved = ls.Servers[u]
-				}
-			}
-			if trusted == nil && keyID == "" {
-				if saved == nil || len(saved.PublicKey) != ed25519.PublicKeySize {
-					return usageError{errors.New("no trusted key to check the signatures with: log in to the server with `bunker login`, or give --public-key BASE64 or --key-id ID")}
-				}
-				trusted, keySource = ed25519.PublicKey(saved.PublicKey), "saved at login"
-			}
-			var r io.Reader
-			if file != "" {
-				f, err := os.Open(file)
-				if err != nil {
-					return fmt.Errorf("read the audit export: %w", err)
-				}
-				defer f.Close()
-				r = f
-			} else {
-				body, err := c.AuditExport(cmd.Context())
-				if err != nil {
-					return failed(err, "export the audit log")
-				}
-				defer body.Close()
-				r = body
-			}
-			pub, entries, cps, err := audit.ReadJSONL(r)
+			ex, err := g.readExport(cmd.Context(), file, pubB64, keyID)
 			if err != nil {
-				return withCode(ExitDamaged, fmt.Errorf("the audit export of %s cannot be read: %w", source, err))
+				return err
 			}
-			var keyProblem *audit.Problem
-			if trusted == nil { // --key-id: trust the header's key if it has that id
-				if id := signing.KeyID(pub); id != keyID {
-					keyProblem = &audit.Problem{Kind: kindWrongKey, Detail: fmt.Sprintf("the export names key %s, not %s", id, keyID)}
-				}
-				trusted, keySource = pub, "--key-id"
-			} else if !bytes.Equal(pub, trusted) {
-				keyProblem = &audit.Problem{Kind: kindWrongKey, Detail: fmt.Sprintf("the export names key %s, not the trusted key %s (%s)", signing.KeyID(pub), signing.KeyID(trusted), keySource)}
-			}
-			rep := audit.Verify(entries, cps, trusted)
-			if keyProblem != nil {
-				rep.Problems = append([]audit.Problem{*keyProblem}, rep.Problems...)
+			rep := audit.Verify(ex.entries, ex.checkpoints, ex.trusted)
+			if ex.keyProblem != nil {
+				rep.Problems = append([]audit.Problem{*ex.keyProblem}, rep.Problems...)
 			}
 			if rep.Problems == nil {
 				rep.Problems = []audit.Problem{}
 			}
-			res := verifyResult{OK: rep.OK(), Source: source, KeyID: signing.KeyID(trusted), KeySource: keySource, Report: rep}
+			res := verifyResult{OK: rep.OK(), Source: ex.source, KeyID: signing.KeyID(ex.trusted), KeySource: ex.keySource, Report: rep}
 			if g.json {
 				if err := g.printJSON(res); err != nil {
 					return err
@@ -372,7 +315,7 @@ report says how far the signatures reach.`,
 				g.printVerify(res)
 			}
 			if !rep.OK() {
-				return withCode(ExitDamaged, fmt.Errorf("the audit log of %s failed verification: %d problems (listed above)", source, len(rep.Problems)))
+				return withCode(ExitDamaged, fmt.Errorf("the audit log of %s failed verification: %d problems (listed above)", ex.source, len(rep.Problems)))
 			}
 			return nil
 		},
@@ -382,6 +325,83 @@ report says how far the signatures reach.`,
 	fl.StringVar(&pubB64, "public-key", "", "check signatures with this ed25519 public key (`base64`)")
 	fl.StringVar(&keyID, "key-id", "", "trust the export's key only if it has this `id` (ed25519:…)")
 	return cmd
+}
+
+// export is an audit export read for verification, with the key its
+// checkpoints are checked against.
+type export struct {
+	source      string // the server's URL or the file
+	trusted     ed25519.PublicKey
+	keySource   string // where the trusted key came from
+	keyProblem  *audit.Problem
+	entries     []audit.Entry
+	checkpoints []audit.Checkpoint
+}
+
+// readExport reads an audit export from file, or fetches one from the
+// server, and settles the key to trust: --public-key, --key-id (the
+// export's own key, if it has that id), or the one saved at login.
+func (g *globals) readExport(ctx context.Context, file, pubB64, keyID string) (*export, error) {
+	ex := &export{source: file}
+	if pubB64 != "" {
+		if keyID != "" {
+			return nil, usageError{errors.New("give --public-key or --key-id, not both")}
+		}
+		k, err := base64.StdEncoding.DecodeString(pubB64)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return nil, usageError{fmt.Errorf("--public-key: want the base64 of a %d-byte ed25519 public key", ed25519.PublicKeySize)}
+		}
+		ex.trusted, ex.keySource = k, "--public-key"
+	}
+	var saved *login
+	var c *client.Client
+	if file == "" {
+		var err error
+		if c, saved, err = g.connect(true); err != nil {
+			return nil, err
+		}
+		ex.source = c.URL()
+	} else if u, err := g.serverURL(true); err == nil {
+		if ls, err := readLogins(); err == nil {
+			saved = ls.Servers[u]
+		}
+	}
+	if ex.trusted == nil && keyID == "" {
+		if saved == nil || len(saved.PublicKey) != ed25519.PublicKeySize {
+			return nil, usageError{errors.New("no trusted key to check the signatures with: log in to the server with `bunker login`, or give --public-key BASE64 or --key-id ID")}
+		}
+		ex.trusted, ex.keySource = ed25519.PublicKey(saved.PublicKey), "saved at login"
+	}
+	var r io.Reader
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit export: %w", err)
+		}
+		defer f.Close()
+		r = f
+	} else {
+		body, err := c.AuditExport(ctx)
+		if err != nil {
+			return nil, failed(err, "export the audit log")
+		}
+		defer body.Close()
+		r = body
+	}
+	pub, entries, cps, err := audit.ReadJSONL(r)
+	if err != nil {
+		return nil, withCode(ExitDamaged, fmt.Errorf("the audit export of %s cannot be read: %w", ex.source, err))
+	}
+	ex.entries, ex.checkpoints = entries, cps
+	if ex.trusted == nil { // --key-id: trust the header's key if it has that id
+		if id := signing.KeyID(pub); id != keyID {
+			ex.keyProblem = &audit.Problem{Kind: kindWrongKey, Detail: fmt.Sprintf("the export names key %s, not %s", id, keyID)}
+		}
+		ex.trusted, ex.keySource = pub, "--key-id"
+	} else if !bytes.Equal(pub, ex.trusted) {
+		ex.keyProblem = &audit.Problem{Kind: kindWrongKey, Detail: fmt.Sprintf("the export names key %s, not the trusted key %s (%s)", signing.KeyID(pub), signing.KeyID(ex.trusted), ex.keySource)}
+	}
+	return ex, nil
 }
 
 func (g *globals) printVerify(res verifyResult) {

@@ -156,8 +156,12 @@ func (g *globals) connect(fallback bool) (*client.Client, *login, error) {
 	return c, saved, nil
 }
 
-// serverError gives server refusals their exit code.
+// serverError gives server refusals, and operations that wait for
+// approval, their exit codes.
 func serverError(err error) error {
+	if _, ok := client.AsPending(err); ok {
+		return withCode(ExitPending, err)
+	}
 	var e *client.Error
 	if errors.As(err, &e) && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
 		return withCode(ExitDenied, err)

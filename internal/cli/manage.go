@@ -42,7 +42,7 @@ func failed(err error, format string, a ...any) error {
 		}
 		return serverError(fmt.Errorf("%s: %w%s", what, err, hint))
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return serverError(fmt.Errorf("%s: %w", what, err))
 }
 
 // newTable returns a writer that aligns tab-separated columns on stdout.

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bunkerhq/bunker/internal/client"
 )
 
 // Exit codes, documented in docs/CLI.md.
@@ -24,6 +26,7 @@ const (
 	ExitNoAccess = 5 // the vault could not be unlocked: wrong passphrase or key file
 	ExitDenied   = 6 // the server refused: not logged in, or not allowed
 	ExitInfected = 7 // the point is infected: scan found it, or a restore of it was refused
+	ExitPending  = 8 // nothing was done yet: the operation waits for an approval request to be confirmed and approved
 )
 
 // exitError carries an exit code through cobra.
@@ -77,7 +80,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else if isUsage(err) {
 		code = ExitUsage
 	}
-	if g.json {
+	if p, ok := client.AsPending(err); ok && g.json {
+		_ = json.NewEncoder(stdout).Encode(map[string]any{"message_type": "approval_required", "approval": p.Approval, "message": p.Message, "exit_code": code})
+	} else if g.json {
 		_ = json.NewEncoder(stdout).Encode(map[string]any{"message_type": "error", "error": err.Error(), "exit_code": code})
 	}
 	fmt.Fprintf(stderr, "bunker: %v\n", err)
@@ -128,6 +133,7 @@ and a key file in your config directory, both created on first use.`,
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),
 		newAuditCmd(g), newJobCmd(g),
+		newTeamCmd(g), newApprovalsCmd(g), newApproverCmd(g), newAccessCmd(g),
 	)
 	return root
 }

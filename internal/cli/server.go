@@ -76,6 +76,7 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.DurationVar(&cfg.GCMargin, "gc-margin", 6*time.Hour, "garbage collection leaves packs younger than this alone")
 	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fl.StringArrayVar(&targets, "s3", nil, "an S3 storage `target` for vaults: NAME=s3://bucket/prefix?endpoint=host:port&credentials=FILE (repeatable; see docs/S3.md)")
+	fl.DurationVar(&cfg.ApprovalTimeout, "approval-timeout", 24*time.Hour, "how long each waiting step of an approval request lasts: confirmation, votes, final confirmation")
 	fl.DurationVar(&cfg.RetentionSlack, "retention-slack", 7*24*time.Hour, "extend storage retention this far beyond what points need, so regular backups do not extend every object each time")
 	return cmd
 }

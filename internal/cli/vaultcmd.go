@@ -71,8 +71,16 @@ func (g *globals) printVault(v api.Vault, verb string) error {
 	if v.Scan {
 		scanText = "every new point"
 	}
-	g.printf("%s vault %s: retention %s, recycle bin %s, lock %s, scan %s\n", verb, display(v.Name),
-		spanText(v.Policy.Retention, "none (kept until deleted)"), spanText(v.Policy.BinRetention, "0"), lockText(v), scanText)
+	kind := "vault"
+	if v.AirGapped {
+		kind = "air-gapped vault"
+	}
+	guard := "none"
+	if v.Approval != nil {
+		guard = fmt.Sprintf("team %s (%d operations guarded)", display(v.Approval.Team), len(v.Approval.Guarded))
+	}
+	g.printf("%s %s %s: retention %s, recycle bin %s, lock %s, scan %s, approval %s\n", verb, kind, display(v.Name),
+		spanText(v.Policy.Retention, "none (kept until deleted)"), spanText(v.Policy.BinRetention, "0"), lockText(v), scanText, guard)
 	if v.Policy.Lock.Mode != "" && !v.StorageRetention && v.StorageRetentionReason != "" {
 		g.notef("note: only the server enforces this vault's lock; its storage cannot retain objects itself: %s\n", display(v.StorageRetentionReason))
 	}
@@ -80,8 +88,8 @@ func (g *globals) printVault(v api.Vault, verb string) error {
 }
 
 func newVaultCreateCmd(g *globals) *cobra.Command {
-	var ret, bin, storage, mode, minRet, maxRet, grace string
-	var scanNew bool
+	var ret, bin, storage, mode, minRet, maxRet, grace, team string
+	var scanNew, airGapped bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a vault",
@@ -96,10 +104,17 @@ as it is created, with --min-retention, --max-retention and
 --changeable-for as for "bunker vault lock"; a compliance vault on a bucket
 without Object Lock is refused. The answer says whether the storage itself
 enforces retention (S3 Object Lock; the immutable attribute when the
-server runs as root) or only the server does.`,
+server runs as root) or only the server does.
+
+--team names the approval team (active) that approves the vault's guarded
+operations from the start. --air-gapped makes an air-gapped vault: it needs
+--lock compliance and --team; nobody holds read or restore access to it,
+and it is opened only by a restore-access grant its team approved
+(` + "`bunker access request`" + `).`,
 		Example: `  bunker vault create prod --retention 30d
   bunker vault create archive --retention 1y --bin-retention 30d --json
-  bunker vault create central --storage minio --retention 90d --lock compliance --min-retention 30d --changeable-for 72h`,
+  bunker vault create central --storage minio --retention 90d --lock compliance --min-retention 30d --changeable-for 72h
+  bunker vault create vault --retention 90d --lock compliance --changeable-for 72h --team recovery --air-gapped`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			for flag, v := range map[string]string{"retention": ret, "bin-retention": bin, "min-retention": minRet, "max-retention": maxRet, "changeable-for": grace} {
@@ -109,7 +124,7 @@ server runs as root) or only the server does.`,
 					}
 				}
 			}
-			req := api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin, Storage: storage, Scan: scanNew}
+			req := api.VaultRequest{Name: a[0], Retention: ret, BinRetention: bin, Storage: storage, Scan: scanNew, Team: team, AirGapped: airGapped}
 			switch mode {
 			case "":
 				if minRet != "" || maxRet != "" || grace != "" {
@@ -138,6 +153,8 @@ server runs as root) or only the server does.`,
 	cmd.Flags().StringVar(&minRet, "min-retention", "", "with --lock: the shortest retention a point may get")
 	cmd.Flags().StringVar(&maxRet, "max-retention", "", "with --lock: the longest retention a point may get (0: no bound)")
 	cmd.Flags().StringVar(&grace, "changeable-for", "", "with --lock: the grace period in which the lock can still change (compliance: at least 72h)")
+	cmd.Flags().StringVar(&team, "team", "", "the approval `team` that approves the vault's guarded operations")
+	cmd.Flags().BoolVar(&airGapped, "air-gapped", false, "make an air-gapped vault (needs --lock compliance and --team)")
 	cmd.Flags().BoolVar(&scanNew, "scan", false, "scan every new point for ransomware against the previous point of its source")
 	return cmd
 }
@@ -235,6 +252,18 @@ period, and how many points, binned points and legal holds it has.`,
 				g.printf("scan            every new point, against the previous point of its source\n")
 			} else {
 				g.printf("scan            off (on demand only: `bunker scan`)\n")
+			}
+			if v.AirGapped {
+				g.printf("air-gapped      yes: restored only through a restore-access grant (`bunker access request`)\n")
+			}
+			if a := v.Approval; a != nil {
+				ops := make([]string, len(a.Guarded))
+				for i, o := range a.Guarded {
+					ops[i] = string(o)
+				}
+				g.printf("approval        team %s: %s\n", display(a.Team), strings.Join(ops, ", "))
+			} else {
+				g.printf("approval        none: guarded operations run at once (`bunker approvals guard --vault %s --team TEAM`)\n", display(v.Name))
 			}
 			return nil
 		},

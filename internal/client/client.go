@@ -83,6 +83,22 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("server: %s (HTTP %d)", e.Message, e.Status)
 }
 
+// Pending is what a guarded operation returns as its error: the server
+// did nothing yet, and recorded an approval request that its requester
+// confirms (ConfirmApproval) before the team votes.
+type Pending struct {
+	api.Pending
+}
+
+func (p *Pending) Error() string { return p.Message }
+
+// AsPending returns the approval request err carries, if it is one.
+func AsPending(err error) (*Pending, bool) {
+	var p *Pending
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
 // IsStatus reports whether err is a server error with the given status.
 func IsStatus(err error, status int) bool {
 	var e *Error
@@ -154,6 +170,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted {
+		p := &Pending{}
+		if err := json.NewDecoder(resp.Body).Decode(&p.Pending); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+		return p
+	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil

@@ -23,7 +23,8 @@ const (
 	// VaultAdmin creates vaults (with the all-vaults scope) and sets their
 	// policies: locks, retention, legal holds, the recycle bin.
 	VaultAdmin Role = "vault-admin"
-	// Approver votes on guarded operations.
+	// Approver is a member of approval teams: it votes on guarded
+	// operations, signing each vote with a key of its own.
 	Approver Role = "approver"
 	// Auditor reads the audit log and the configuration, never data.
 	Auditor Role = "auditor"
@@ -79,6 +80,8 @@ const (
 	PointScan        Permission = "point.scan"        // scan points for ransomware and record their verdicts
 	EventRead        Permission = "event.read"        // read the server's event stream (verdicts and their changes)
 	GovernanceBypass Permission = "governance.bypass" // delete or shorten governance-locked points early (binding option)
+	ApprovalVote     Permission = "approval.vote"     // join approval teams and vote on guarded operations
+	AccessRequest    Permission = "access.request"    // ask for a restore-access grant to an air-gapped vault
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
@@ -90,7 +93,9 @@ func grants(r Role) []Permission {
 	case BackupOperator:
 		return []Permission{PointCreate}
 	case RestoreOperator:
-		return []Permission{VaultRead, PointRead, DataRead}
+		return []Permission{VaultRead, PointRead, DataRead, AccessRequest}
+	case Approver:
+		return []Permission{ApprovalVote}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
 			PointRead, PointDelete, PointRetain, PointHold, PointScan}

@@ -156,3 +156,14 @@ func TestCheckUnbind(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestApprovalPermissions(t *testing.T) {
+	approver := []Binding{{Role: Approver, Vault: AllVaults}}
+	if !Allowed(approver, ApprovalVote, AllVaults) || Allowed(approver, DataRead, "prod") {
+		t.Fatal("an approver votes and reads nothing")
+	}
+	ops := []Binding{{Role: RestoreOperator, Vault: AllVaults}}
+	if !Allowed(ops, AccessRequest, "vault") || Allowed(ops, ApprovalVote, AllVaults) {
+		t.Fatal("a restore-operator may ask for access and may not vote")
+	}
+}

@@ -39,8 +39,14 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, servertest.Options{})
+}
+
+// newWorldWith is newWorld on a server started with opts.
+func newWorldWith(t *testing.T, opts servertest.Options) *world {
+	t.Helper()
 	ctx := context.Background()
-	s := servertest.Start(t, servertest.Options{})
+	s := servertest.Start(t, opts)
 	w := &world{s: s}
 	w.vadmin = s.User(t, "vadmin", "vault-admin")
 	w.host = s.Service(t, "host1", "backup-operator@prod")

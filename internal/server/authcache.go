@@ -96,6 +96,11 @@ func (t *authTx) UpdateToken(ctx context.Context, tk *store.Token) error {
 	return t.Tx.UpdateToken(ctx, tk)
 }
 
+func (t *authTx) UpdateGrant(ctx context.Context, g *store.Grant) error {
+	t.mark()
+	return t.Tx.UpdateGrant(ctx, g)
+}
+
 func (t *authTx) CreateBinding(ctx context.Context, b *store.Binding) error {
 	t.mark()
 	return t.Tx.CreateBinding(ctx, b)

@@ -163,7 +163,7 @@ func (s *Server) findParent(c *call, tx store.Tx, vault, host string, paths []st
 // its garbage collection held off.
 func (s *Server) withSession(c *call, restore bool, fn func(se *session, ov *openVault) error) error {
 	id := c.r.PathValue("session")
-	se, ok := s.sessions.get(id, c.id.name(), restore)
+	se, ok := s.sessions.get(id, c.id, restore)
 	if !ok {
 		return notFound("no open session %s for %s: it ended, timed out or the server restarted; start the %s again", clip(id), c.id.name(), map[bool]string{false: "backup", true: "restore"}[restore])
 	}
@@ -441,12 +441,18 @@ func (s *Server) sign(p *repo.Point) error {
 // handleSessionEnd abandons a session.
 func (s *Server) handleSessionEnd(c *call, restore bool) error {
 	id := c.r.PathValue("session")
-	se, ok := s.sessions.get(id, c.id.name(), restore)
+	se, ok := s.sessions.get(id, c.id, restore)
 	if !ok {
 		return notFound("no open session %s", clip(id))
 	}
 	s.sessions.done(se)
 	s.sessions.remove(id)
+	if se.grant != nil && se.grant.Point != "" {
+		// A grant for one restore ends with it.
+		if err := s.endGrant(c, se.grant.ID); err != nil {
+			return err
+		}
+	}
 	s.metrics.sessions.Set(float64(s.sessions.count()))
 	return c.ok(http.StatusOK, map[string]string{"status": "ended"})
 }

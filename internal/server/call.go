@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -25,6 +26,9 @@ type identity struct {
 	principal *store.Principal
 	token     *store.Token
 	bindings  []rbac.Binding
+	// grant is set for a restore-access grant's token: it may list and
+	// restore from one vault, whatever its principal's bindings.
+	grant *store.Grant
 }
 
 func (id *identity) name() string { return id.principal.Name }
@@ -33,6 +37,9 @@ func (id *identity) name() string { return id.principal.Name }
 // server-wide actions). A token limited to some vaults carries only
 // permissions on those vaults.
 func (id *identity) can(p rbac.Permission, vault string) bool {
+	if id.grant != nil {
+		return vault == id.grant.Vault && (p == rbac.VaultRead || p == rbac.PointRead || p == rbac.DataRead)
+	}
 	if len(id.token.Vaults) > 0 {
 		if vault == rbac.AllVaults {
 			return false
@@ -61,6 +68,11 @@ type call struct {
 	target  string // audit target, set by the handler
 	audited bool   // the handler wrote a refusal entry of its own
 	status  int
+
+	box outbox // events to hand to the notifier once the request succeeded
+	// approving is the request whose execution this call is: the entries
+	// the operation writes name it.
+	approving string
 }
 
 type handlerFunc func(c *call) error
@@ -86,11 +98,20 @@ func (s *Server) route(pattern, action string, authenticated bool, h handlerFunc
 				if c.id, err = s.authenticate(c); err != nil {
 					return
 				}
+				if c.id.grant != nil && !grantRoute(pattern) {
+					err = forbidden("this is a restore-access grant for vault %s: it can list and restore from that vault and do nothing else", c.id.grant.Vault)
+					return
+				}
 			}
 			err = h(c)
 		}()
 		if err != nil {
 			c.fail(err)
+		} else {
+			s.deliver(c.ctx, c.box)
+		}
+		if c.id != nil && c.id.grant != nil {
+			c.auditGrantUse()
 		}
 		s.metrics.requests.WithLabelValues(name, strconv.Itoa(c.status)).Inc()
 		s.metrics.duration.WithLabelValues(name).Observe(time.Since(began).Seconds())
@@ -141,6 +162,13 @@ func (c *call) entry(outcome string, detail map[string]any) audit.Entry {
 	}
 	if c.action == "" {
 		e.Action = "request"
+	}
+	if c.approving != "" && !strings.HasPrefix(e.Action, "approval.") {
+		detail = maps.Clone(detail)
+		if detail == nil {
+			detail = map[string]any{}
+		}
+		detail["approval"] = c.approving
 	}
 	if len(detail) > 0 {
 		if b, err := json.Marshal(detail); err == nil {
@@ -220,6 +248,11 @@ func (s *Server) authenticate(c *call) (*identity, error) {
 		}
 		if id, err = identityFor(c.ctx, tx, t); err != nil {
 			return err
+		}
+		if t.Kind == store.GrantToken {
+			if err := grantIdentity(c.ctx, tx, id, now); err != nil {
+				return err
+			}
 		}
 		if id.principal.Disabled {
 			return errorf(http.StatusUnauthorized, "unauthenticated", "principal %s is disabled", id.principal.Name)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
@@ -176,46 +177,78 @@ func (s *Server) handlePointShow(c *call) error {
 	return c.ok(http.StatusOK, view)
 }
 
+// pointParams are what a guarded operation on a point pins: the point,
+// and for a shortened retention the new expiry.
+type pointParams struct {
+	Point   string     `json:"point"`
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
 // handlePointDelete moves a point to the recycle bin, if neither a legal
-// hold nor the vault's lock keeps it.
+// hold nor the vault's lock keeps it; before its expiry, with the approval
+// of the vault's team where it has one.
 func (s *Server) handlePointDelete(c *call) error {
 	vault, err := c.vaultParam(rbac.PointDelete)
 	if err != nil {
 		return err
 	}
-	bypass := c.id.can(rbac.GovernanceBypass, vault)
-	now := s.cfg.Now().UTC()
+	g := &gate{}
 	var view api.Point
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
-		v, err := s.loadVault(c, tx, vault)
-		if err != nil {
-			return err
-		}
-		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), store.Active)
-		if err != nil {
-			return err
-		}
-		c.target = "point/" + vault + "/" + p.ID
-		hs, err := tx.Holds(c.ctx, vault, false)
-		if err != nil {
-			return err
-		}
-		if err := retention.CheckDelete(v.Policy.Lock, p.RetentionView(), activeHolds(hs), now, bypass); err != nil {
-			return conflict("%v", err)
-		}
-		early := !p.RetentionView().Expired(now) && v.Policy.Lock.Mode == retention.Governance
-		binPoint(p, now, v.Policy.BinRetention, c.id.name(), "deleted")
-		if err := tx.UpdatePoint(c.ctx, p); err != nil {
-			return err
-		}
-		view = s.pointView(v, p, hs)
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"governance_bypass": early, "purge_after": p.PurgeAfter})
+		var err error
+		view, err = s.deletePoint(c, tx, vault, c.r.PathValue("point"), g)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	s.metrics.points.WithLabelValues("binned").Inc()
+	if g.pending != nil {
+		return c.pending(g)
+	}
 	return c.ok(http.StatusOK, view)
+}
+
+// deletePoint bins a point in tx (see handlePointDelete).
+func (s *Server) deletePoint(c *call, tx store.Tx, vault, ref string, g *gate) (api.Point, error) {
+	if err := c.require(rbac.PointDelete, vault); err != nil {
+		return api.Point{}, err
+	}
+	bypass := c.id.can(rbac.GovernanceBypass, vault)
+	now := s.cfg.Now().UTC()
+	v, err := s.loadVault(c, tx, vault)
+	if err != nil {
+		return api.Point{}, err
+	}
+	p, err := findPoint(c, tx, vault, ref, store.Active)
+	if err != nil {
+		return api.Point{}, err
+	}
+	c.target = "point/" + vault + "/" + p.ID
+	hs, err := tx.Holds(c.ctx, vault, false)
+	if err != nil {
+		return api.Point{}, err
+	}
+	if err := retention.CheckDelete(v.Policy.Lock, p.RetentionView(), activeHolds(hs), now, bypass); err != nil {
+		return api.Point{}, conflict("%v", err)
+	}
+	expired := p.RetentionView().Expired(now)
+	if !expired {
+		team, err := s.guardian(c, tx, vault, approval.DeleteEarly)
+		if err != nil {
+			return api.Point{}, err
+		}
+		g.params = pointParams{Point: p.ID}
+		if wait, err := s.need(c, tx, g, approval.DeleteEarly, vault, c.target, team); err != nil || wait {
+			return api.Point{}, err
+		}
+	}
+	early := !expired && v.Policy.Lock.Mode == retention.Governance
+	binPoint(p, now, v.Policy.BinRetention, c.id.name(), "deleted")
+	if err := tx.UpdatePoint(c.ctx, p); err != nil {
+		return api.Point{}, err
+	}
+	s.metrics.points.WithLabelValues("binned").Inc()
+	return s.pointView(v, p, hs), c.audit(tx, audit.OutcomeOK, map[string]any{"governance_bypass": early, "purge_after": p.PurgeAfter})
 }
 
 // binPoint moves p into the recycle bin at now.
@@ -275,7 +308,8 @@ func (s *Server) handlePointUndelete(c *call) error {
 
 // handlePointRetention changes a point's expiry within the vault lock's
 // rules: lengthening up to the maximum; shortening only without a lock, or
-// with the governance bypass.
+// with the governance bypass, and with the approval of the vault's team
+// where it has one.
 func (s *Server) handlePointRetention(c *call) error {
 	vault, err := c.vaultParam(rbac.PointRetain)
 	if err != nil {
@@ -294,20 +328,13 @@ func (s *Server) handlePointRetention(c *call) error {
 	if ways != 1 {
 		return badRequest("give exactly one of expires, extend_by or forever")
 	}
-	bypass := c.id.can(rbac.GovernanceBypass, vault)
-	now := s.cfg.Now().UTC()
+	g := &gate{}
 	var view api.Point
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
-		v, err := s.loadVault(c, tx, vault)
-		if err != nil {
-			return err
-		}
 		p, err := findPoint(c, tx, vault, c.r.PathValue("point"), store.Active)
 		if err != nil {
 			return err
 		}
-		c.target = "point/" + vault + "/" + p.ID
-		old := p.RetentionView().Expires
 		var exp time.Time
 		switch {
 		case req.Expires != nil:
@@ -317,32 +344,66 @@ func (s *Server) handlePointRetention(c *call) error {
 			if err != nil {
 				return err
 			}
-			if old.IsZero() {
+			if p.RetentionView().Expires.IsZero() {
 				return conflict("point %s is already kept until deleted by hand", p.ID[:8])
 			}
-			exp = old.Add(d)
+			exp = p.RetentionView().Expires.Add(d)
 		}
-		if err := retention.CheckExpiry(v.Policy.Lock, p.RetentionView(), exp, now, bypass); err != nil {
-			if errors.Is(err, retention.ErrInvalid) {
-				return badRequest("%v", err)
-			}
-			return conflict("%v", err)
-		}
-		p.Expires = exp
-		if err := tx.UpdatePoint(c.ctx, p); err != nil {
-			return err
-		}
-		hs, err := tx.Holds(c.ctx, vault, false)
-		if err != nil {
-			return err
-		}
-		view = s.pointView(v, p, hs)
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"from": old, "to": exp})
+		view, err = s.retainPoint(c, tx, vault, p.ID, exp, g)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	if g.pending != nil {
+		return c.pending(g)
+	}
 	return c.ok(http.StatusOK, view)
+}
+
+// retainPoint sets a point's expiry in tx (zero: kept until deleted by
+// hand); see handlePointRetention.
+func (s *Server) retainPoint(c *call, tx store.Tx, vault, id string, exp time.Time, g *gate) (api.Point, error) {
+	if err := c.require(rbac.PointRetain, vault); err != nil {
+		return api.Point{}, err
+	}
+	bypass := c.id.can(rbac.GovernanceBypass, vault)
+	now := s.cfg.Now().UTC()
+	v, err := s.loadVault(c, tx, vault)
+	if err != nil {
+		return api.Point{}, err
+	}
+	p, err := findPoint(c, tx, vault, id, store.Active)
+	if err != nil {
+		return api.Point{}, err
+	}
+	c.target = "point/" + vault + "/" + p.ID
+	old := p.RetentionView().Expires
+	if err := retention.CheckExpiry(v.Policy.Lock, p.RetentionView(), exp, now, bypass); err != nil {
+		if errors.Is(err, retention.ErrInvalid) {
+			return api.Point{}, badRequest("%v", err)
+		}
+		return api.Point{}, conflict("%v", err)
+	}
+	if !exp.IsZero() && (old.IsZero() || exp.Before(old)) {
+		team, err := s.guardian(c, tx, vault, approval.DeleteEarly)
+		if err != nil {
+			return api.Point{}, err
+		}
+		g.params = pointParams{Point: p.ID, Expires: &exp}
+		if wait, err := s.need(c, tx, g, approval.DeleteEarly, vault, c.target, team); err != nil || wait {
+			return api.Point{}, err
+		}
+	}
+	p.Expires = exp
+	if err := tx.UpdatePoint(c.ctx, p); err != nil {
+		return api.Point{}, err
+	}
+	hs, err := tx.Holds(c.ctx, vault, false)
+	if err != nil {
+		return api.Point{}, err
+	}
+	return s.pointView(v, p, hs), c.audit(tx, audit.OutcomeOK, map[string]any{"from": old, "to": exp})
 }
 
 func (s *Server) handleHoldCreate(c *call) error {
@@ -419,6 +480,11 @@ func (s *Server) handleHoldList(c *call) error {
 	return c.ok(http.StatusOK, map[string]any{"holds": out})
 }
 
+// holdParams are what a guarded release of a legal hold pins.
+type holdParams struct {
+	Hold int64 `json:"hold"`
+}
+
 func (s *Server) handleHoldRelease(c *call) error {
 	vault := c.r.PathValue("vault")
 	id, err := strconv.ParseInt(c.r.PathValue("id"), 10, 64)
@@ -429,32 +495,56 @@ func (s *Server) handleHoldRelease(c *call) error {
 	if err := c.require(rbac.PointHold, vault); err != nil {
 		return err
 	}
+	g := &gate{}
 	var h *store.Hold
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		var err error
-		h, err = tx.Hold(c.ctx, vault, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("no legal hold %d in vault %s", id, vault)
-		}
-		if err != nil {
-			return err
-		}
-		if !h.Active() {
-			return conflict("legal hold %d was already released", id)
-		}
-		h.ReleasedAt, h.ReleasedBy = s.cfg.Now().UTC(), c.id.name()
-		if err := tx.UpdateHold(c.ctx, h); err != nil {
-			return err
-		}
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"covers": h.Describe()})
+		h, err = s.releaseHold(c, tx, vault, id, g)
+		return err
 	})
 	if err != nil {
 		return err
+	}
+	if g.pending != nil {
+		return c.pending(g)
 	}
 	if err := s.holdStorage(c, vault); err != nil {
 		return err
 	}
 	return c.ok(http.StatusOK, h)
+}
+
+// releaseHold releases a legal hold in tx, with the approval of the
+// vault's team where it has one; the caller then updates the storage's
+// holds (holdStorage).
+func (s *Server) releaseHold(c *call, tx store.Tx, vault string, id int64, g *gate) (*store.Hold, error) {
+	if err := c.require(rbac.PointHold, vault); err != nil {
+		return nil, err
+	}
+	c.target = fmt.Sprintf("hold/%s/%d", vault, id)
+	h, err := tx.Hold(c.ctx, vault, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("no legal hold %d in vault %s", id, vault)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !h.Active() {
+		return nil, conflict("legal hold %d was already released", id)
+	}
+	team, err := s.guardian(c, tx, vault, approval.HoldRelease)
+	if err != nil {
+		return nil, err
+	}
+	g.params = holdParams{Hold: id}
+	if wait, err := s.need(c, tx, g, approval.HoldRelease, vault, c.target, team); err != nil || wait {
+		return nil, err
+	}
+	h.ReleasedAt, h.ReleasedBy = s.cfg.Now().UTC(), c.id.name()
+	if err := tx.UpdateHold(c.ctx, h); err != nil {
+		return nil, err
+	}
+	return h, c.audit(tx, audit.OutcomeOK, map[string]any{"covers": h.Describe()})
 }
 
 // holdStorage makes the storage's legal holds match the vault's after a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/rbac"
@@ -62,11 +63,38 @@ func (s *Server) handleRestoreStart(c *call) error {
 	if err != nil {
 		return err
 	}
+	grant := c.id.grant
+	if v.AirGapped && grant == nil {
+		return forbidden("vault %s is air-gapped: nobody restores from it without a restore-access grant its team approved (`bunker access request --vault %s`)", vault, vault)
+	}
+	if grant != nil && grant.Point != "" {
+		if p.ID != grant.Point {
+			return forbidden("this grant restores point %s only", grant.Point[:8])
+		}
+		req.AllowInfected = true // what the grant was approved for
+	}
 	infected := verdict != nil && verdict.Level == store.VerdictInfected
 	if infected && !req.AllowInfected {
 		return errorf(http.StatusConflict, "point_infected",
 			"point %s is infected (scanned %s, score %.1f, %d findings: `bunker point show %s`); restore it anyway with --allow-infected (allow_infected: true), or restore the last clean point (`bunker point list --source HOST`)",
 			p.ID[:8], verdict.ScannedAt.Format(time.RFC3339), verdict.Score, verdict.EvidenceTotal, p.ID[:8])
+	}
+	if infected && grant == nil {
+		g := &gate{params: pointParams{Point: p.ID}}
+		err := s.st.Update(c.ctx, func(tx store.Tx) error {
+			team, err := s.guardian(c, tx, vault, approval.InfectedRestore)
+			if err != nil {
+				return err
+			}
+			_, err = s.need(c, tx, g, approval.InfectedRestore, vault, c.target, team)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if g.pending != nil {
+			return c.pending(g)
+		}
 	}
 	ov, err := s.vaults.get(c.ctx, v)
 	if err != nil {
@@ -83,9 +111,25 @@ func (s *Server) handleRestoreStart(c *call) error {
 		return conflict("point %s cannot be restored whole: %v (run `bunker check` on the server)", p.ID[:8], err)
 	}
 	now := s.cfg.Now()
-	se := &session{id: newSessionID(), restore: true, vault: vault, principal: c.id.name(), created: now, lastUsed: now, point: p, reachable: reach}
+	se := &session{id: newSessionID(), restore: true, vault: vault, principal: c.id.name(), created: now, lastUsed: now, point: p, reachable: reach, grant: grant}
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		detail := map[string]any{"blobs": len(reach)}
+		if grant != nil {
+			detail["grant"] = grant.ID
+		}
+		if grant != nil && grant.Point != "" {
+			g, err := tx.Grant(c.ctx, grant.ID)
+			if err != nil {
+				return err
+			}
+			if !g.UsedAt.IsZero() {
+				return conflict("grant %s was for one restore, and it was used at %s", g.ID, g.UsedAt.Format(time.RFC3339))
+			}
+			g.UsedAt = now.UTC()
+			if err := tx.UpdateGrant(c.ctx, g); err != nil {
+				return err
+			}
+		}
 		if verdict != nil {
 			detail["verdict"] = verdict.Level
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 )
 
@@ -97,6 +98,26 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/restores/{session}/blobs", "restore.read", true, s.handleRestoreRead)
 	add("DELETE /v1/restores/{session}", "restore.end", true, func(c *call) error { return s.handleSessionEnd(c, true) })
 
+	// Multi-party approval: teams, who guards what, requests, grants.
+	add("POST /v1/teams", "team.create", true, s.handleTeamCreate)
+	add("GET /v1/teams", "team.list", true, s.handleTeamList)
+	add("GET /v1/teams/{team}", "team.show", true, s.handleTeamShow)
+	add("POST /v1/teams/{team}/changes", "team.change", true, s.handleTeamChange)
+	add("POST /v1/teams/{team}/accept", "team.accept", true, s.handleTeamAccept)
+	add("GET /v1/approval-settings", "server.approval", true, s.handleApprovalSettingsShow)
+	add("PUT /v1/approval-settings", "server.approval", true, s.handleApprovalSettingsSet)
+	add("GET /v1/vaults/{vault}/approval", "vault.approval", true, s.handleApprovalSettingsShow)
+	add("PUT /v1/vaults/{vault}/approval", "vault.approval", true, s.handleApprovalSettingsSet)
+	add("GET /v1/approvals", "approval.list", true, s.handleApprovalList)
+	add("GET /v1/approvals/{id}", "approval.show", true, s.handleApprovalShow)
+	add("POST /v1/approvals/{id}/confirm", "approval.confirm", true, s.handleApprovalConfirm)
+	add("POST /v1/approvals/{id}/approve", "approval.approve", true, func(c *call) error { return s.handleApprovalVote(c, approval.Approve) })
+	add("POST /v1/approvals/{id}/reject", "approval.reject", true, func(c *call) error { return s.handleApprovalVote(c, approval.Reject) })
+	add("POST /v1/approvals/{id}/cancel", "approval.cancel", true, s.handleApprovalCancel)
+	add("POST /v1/vaults/{vault}/access", "access.request", true, s.handleAccessRequest)
+	add("GET /v1/access", "access.list", true, s.handleGrantList)
+	add("DELETE /v1/access/{id}", "grant.revoke", true, s.handleGrantRevoke)
+
 	// The audit log.
 	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
 	add("GET /v1/audit/export", "audit.export", true, s.handleAuditExport)
@@ -106,6 +127,18 @@ func (s *Server) routes() http.Handler {
 	// credentials (someone probing the API).
 	add("/", "request.unknown", false, s.handleUnknown)
 	return mux
+}
+
+// grantRoute reports whether a restore-access grant's token may call the
+// route: list and show the vault and its points, and restore from it.
+func grantRoute(pattern string) bool {
+	switch pattern {
+	case "GET /v1/whoami", "GET /v1/vaults", "GET /v1/vaults/{vault}", "GET /v1/vaults/{vault}/points",
+		"GET /v1/vaults/{vault}/points/{point}", "POST /v1/vaults/{vault}/points/{point}/restore",
+		"POST /v1/restores/{session}/blobs", "DELETE /v1/restores/{session}":
+		return true
+	}
+	return false
 }
 
 func (s *Server) handleServerInfo(c *call) error {

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/secret"
@@ -85,6 +86,13 @@ type Config struct {
 	// extends an object's storage retention, so that regular backups do
 	// not extend every object every time (default 7 days).
 	RetentionSlack time.Duration
+	// ApprovalTimeout is how long each waiting step of an approval request
+	// lasts: the requester's confirmation, the team's votes, the final
+	// confirmation (default 24h).
+	ApprovalTimeout time.Duration
+	// Notifier, if set, is told of approval events once they are recorded
+	// in the event stream.
+	Notifier Notifier
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -230,6 +238,9 @@ func (c *Config) defaults() error {
 	}
 	if c.RetentionSlack == 0 {
 		c.RetentionSlack = 7 * 24 * time.Hour
+	}
+	if c.ApprovalTimeout <= 0 {
+		c.ApprovalTimeout = approval.DefaultTimeout
 	}
 	return nil
 }

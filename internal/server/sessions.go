@@ -42,6 +42,9 @@ type session struct {
 	// A restore session reads only what its point needs.
 	point     *store.Point
 	reachable map[blob.Handle]struct{}
+	// grant is the grant whose token opened a restore session: only that
+	// token uses it.
+	grant *store.Grant
 }
 
 func (se *session) touch(now time.Time) {
@@ -82,13 +85,17 @@ func (ss *sessionSet) add(se *session) {
 	ss.mu.Unlock()
 }
 
-// get returns the session id when it belongs to principal, and marks it
-// busy; call done when the request ends.
-func (ss *sessionSet) get(id, principal string, restore bool) (*session, bool) {
+// get returns the session id when it belongs to who, and marks it busy;
+// call done when the request ends. A session a grant opened belongs to
+// the grant's token alone, and a grant's token uses no other session.
+func (ss *sessionSet) get(id string, who *identity, restore bool) (*session, bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	se, ok := ss.m[id]
-	if !ok || se.principal != principal || se.restore != restore {
+	if !ok || se.principal != who.name() || se.restore != restore {
+		return nil, false
+	}
+	if (se.grant != nil || who.grant != nil) && (se.grant == nil || who.grant == nil || se.grant.ID != who.grant.ID) {
 		return nil, false
 	}
 	se.mu.Lock()
@@ -176,6 +183,9 @@ func (s *Server) reapLoop(ctx context.Context) {
 		case <-tick.C:
 			if n := s.sessions.reap(); n > 0 {
 				s.log.Info("ended idle sessions", "sessions", n)
+			}
+			if err := s.expireRequests(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire approval requests", "err", err)
 			}
 			s.metrics.sessions.Set(float64(s.sessions.count()))
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
@@ -21,8 +22,19 @@ func (s *Server) vaultView(c *call, tx store.Tx, v *store.Vault) (api.Vault, err
 	}
 	view.Points, view.Binned = n[store.Active], n[store.Binned]
 	hs, err := tx.Holds(c.ctx, v.Name, false)
+	if err != nil {
+		return view, err
+	}
 	view.Holds = len(hs)
-	return view, err
+	set, err := tx.ApprovalSettings(c.ctx, v.Name)
+	switch {
+	case err == nil:
+		sv := settingsView(set)
+		view.Approval = &sv
+	case !errors.Is(err, store.ErrNotFound):
+		return view, err
+	}
+	return view, nil
 }
 
 // loadVault reads a vault's settings, answering 404 for unknown names.
@@ -72,11 +84,22 @@ func (s *Server) handleVaultCreate(c *call) error {
 		}
 		return badRequest("%v", err)
 	}
+	if req.AirGapped && (pol.Lock.Mode != retention.Compliance || req.Team == "") {
+		return badRequest("an air-gapped vault is always compliance-locked and opened only with its team's approval: give it a compliance lock and a team")
+	}
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
 		if _, err := tx.Vault(c.ctx, req.Name); err == nil {
 			return conflict("vault %s already exists", req.Name)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		if req.Team != "" {
+			if err := s.checkGuardTeam(c, tx, req.Team); err != nil {
+				return err
+			}
+		}
+		if req.AirGapped {
+			return s.checkNoDataReaders(c, tx, req.Name)
 		}
 		return nil
 	})
@@ -88,7 +111,7 @@ func (s *Server) handleVaultCreate(c *call) error {
 		return err
 	}
 	v := &store.Vault{Name: req.Name, StorageID: id, Backend: backend, Location: loc.String(), Policy: pol, Scan: req.Scan,
-		CreatedAt: s.cfg.Now().UTC(), CreatedBy: c.id.name()}
+		AirGapped: req.AirGapped, CreatedAt: s.cfg.Now().UTC(), CreatedBy: c.id.name()}
 	if pol.Lock.Mode == retention.Compliance && backend == "s3" && !retains {
 		_ = s.vaults.remove(c.ctx, v)
 		return conflict("a compliance vault needs storage that enforces retention itself, and %s does not: %s; create the bucket with Object Lock enabled", loc, why)
@@ -103,6 +126,12 @@ func (s *Server) handleVaultCreate(c *call) error {
 		}
 		detail := map[string]any{"storage_id": id, "storage": loc.String(), "retention": retention.Format(pol.Retention),
 			"bin_retention": retention.Format(pol.BinRetention), "lock": lockDetail(pol.Lock), "storage_retention": retains, "scan": req.Scan}
+		if req.Team != "" {
+			if err := tx.SetApprovalSettings(c.ctx, &store.ApprovalSettings{Scope: req.Name, Team: req.Team, SetAt: v.CreatedAt, SetBy: c.id.name()}); err != nil {
+				return err
+			}
+			detail["team"], detail["air_gapped"] = req.Team, req.AirGapped
+		}
 		if err := c.audit(tx, audit.OutcomeOK, detail); err != nil {
 			return err
 		}
@@ -211,7 +240,8 @@ func (s *Server) handleVaultShow(c *call) error {
 }
 
 // handleVaultUpdate changes the retention of new points and the recycle
-// bin's period, within the lock's bounds.
+// bin's period, within the lock's bounds; lowering either needs the
+// approval of the vault's team where it has one.
 func (s *Server) handleVaultUpdate(c *call) error {
 	name, err := c.vaultParam(rbac.VaultPolicy)
 	if err != nil {
@@ -224,68 +254,114 @@ func (s *Server) handleVaultUpdate(c *call) error {
 	if req.Retention == nil && req.BinRetention == nil && req.Scan == nil {
 		return badRequest("nothing to change: give retention, bin_retention or scan")
 	}
-	err = s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
+	g := &gate{}
+	return s.updatePolicy(c, g, func(tx store.Tx) (api.Vault, func(), error) { return s.updateVault(c, tx, name, req, g) })
+}
+
+// updateVault applies a vault update in tx (see handleVaultUpdate).
+func (s *Server) updateVault(c *call, tx store.Tx, name string, req api.VaultUpdate, g *gate) (api.Vault, func(), error) {
+	if err := c.require(rbac.VaultPolicy, name); err != nil {
+		return api.Vault{}, nil, err
+	}
+	view, err := s.changePolicy(c, tx, name, func(v *store.Vault, detail map[string]any) (bool, error) {
+		lower := false
 		if req.Retention != nil {
 			d, err := parseSpan("retention", *req.Retention)
 			if err != nil {
-				return err
+				return false, err
 			}
 			detail["retention"] = map[string]string{"from": retention.Format(v.Policy.Retention), "to": retention.Format(d)}
+			lower = lower || shorter(d, v.Policy.Retention)
 			v.Policy.Retention = d
 		}
 		if req.BinRetention != nil {
 			d, err := parseSpan("bin_retention", *req.BinRetention)
 			if err != nil {
-				return err
+				return false, err
 			}
 			detail["bin_retention"] = map[string]string{"from": retention.Format(v.Policy.BinRetention), "to": retention.Format(d)}
+			lower = lower || d < v.Policy.BinRetention
 			v.Policy.BinRetention = d
 		}
 		if req.Scan != nil {
 			detail["scan"] = map[string]bool{"from": v.Scan, "to": *req.Scan}
 			v.Scan = *req.Scan
 		}
-		return nil
-	})
-	if err == nil && req.Scan != nil && *req.Scan {
-		// Points made before scanning was turned on get their verdicts too.
-		s.scanPending(context.WithoutCancel(c.ctx), name)
-	}
-	return err
-}
-
-// updatePolicy applies change to a vault's policy, validates the result,
-// stores it and audits it, all in one transaction, and answers with the vault.
-func (s *Server) updatePolicy(c *call, name string, change func(v *store.Vault, detail map[string]any) error) error {
-	var view api.Vault
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		v, err := s.loadVault(c, tx, name)
-		if err != nil {
-			return err
-		}
-		detail := map[string]any{}
-		if err := change(v, detail); err != nil {
-			return err
+		if !lower {
+			return false, nil
 		}
 		if err := v.Policy.Validate(); err != nil {
-			if errors.Is(err, retention.ErrBounds) {
-				return conflict("%v", err)
-			}
-			return badRequest("%v", err)
+			return false, nil // refused below, before anything waits for approval
 		}
-		if err := tx.UpdateVault(c.ctx, v); err != nil {
-			return err
+		team, err := s.guardian(c, tx, name, approval.RetentionLower)
+		if err != nil {
+			return false, err
 		}
-		if err := c.audit(tx, audit.OutcomeOK, detail); err != nil {
-			return err
-		}
-		view, err = s.vaultView(c, tx, v)
+		g.params = req
+		return s.need(c, tx, g, approval.RetentionLower, name, c.target, team)
+	})
+	if err != nil || g.pending != nil || req.Scan == nil || !*req.Scan {
+		return view, nil, err
+	}
+	// Points made before scanning was turned on get their verdicts too.
+	return view, func() { s.scanPending(context.WithoutCancel(c.ctx), name) }, nil
+}
+
+// shorter reports whether retention d keeps points for less time than
+// was, where 0 keeps them until deleted by hand.
+func shorter(d, was time.Duration) bool {
+	return d != 0 && (was == 0 || d < was)
+}
+
+// updatePolicy runs a change of a vault in one transaction and answers
+// with the vault, or with the request it became; after runs once the
+// change committed.
+func (s *Server) updatePolicy(c *call, g *gate, change func(tx store.Tx) (api.Vault, func(), error)) error {
+	var view api.Vault
+	var after func()
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		var err error
+		view, after, err = change(tx)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	if g.pending != nil {
+		return c.pending(g)
+	}
+	if after != nil {
+		after()
+	}
 	return c.ok(http.StatusOK, view)
+}
+
+// changePolicy applies change to a vault's policy in tx, validates the
+// result, stores it and audits it, and returns the vault. A change that
+// reports true became an approval request: nothing is stored.
+func (s *Server) changePolicy(c *call, tx store.Tx, name string, change func(v *store.Vault, detail map[string]any) (bool, error)) (api.Vault, error) {
+	c.target = "vault/" + name
+	v, err := s.loadVault(c, tx, name)
+	if err != nil {
+		return api.Vault{}, err
+	}
+	detail := map[string]any{}
+	if wait, err := change(v, detail); err != nil || wait {
+		return api.Vault{}, err
+	}
+	if err := v.Policy.Validate(); err != nil {
+		if errors.Is(err, retention.ErrBounds) {
+			return api.Vault{}, conflict("%v", err)
+		}
+		return api.Vault{}, badRequest("%v", err)
+	}
+	if err := tx.UpdateVault(c.ctx, v); err != nil {
+		return api.Vault{}, err
+	}
+	if err := c.audit(tx, audit.OutcomeOK, detail); err != nil {
+		return api.Vault{}, err
+	}
+	return s.vaultView(c, tx, v)
 }
 
 func lockDetail(l retention.Lock) map[string]any {
@@ -293,8 +369,16 @@ func lockDetail(l retention.Lock) map[string]any {
 		"max_retention": retention.Format(l.MaxRetention), "changeable_for": retention.Format(l.ChangeableFor)}
 }
 
+// lockParams are what a guarded change of a lock pins: the new lock, or
+// its removal.
+type lockParams struct {
+	Lock   *api.LockRequest `json:"lock,omitempty"`
+	Remove bool             `json:"remove,omitempty"`
+}
+
 // handleLockSet sets or replaces a vault's lock; refused from the lock date
-// of the current lock on.
+// of the current lock on. Replacing a lock needs the approval of the
+// vault's team where it has one.
 func (s *Server) handleLockSet(c *call) error {
 	name, err := c.vaultParam(rbac.VaultPolicy)
 	if err != nil {
@@ -304,83 +388,151 @@ func (s *Server) handleLockSet(c *call) error {
 	if err := decodeJSON(c.w, c.r, &req); err != nil {
 		return err
 	}
-	now := s.cfg.Now()
-	lock, ret, err := parseLock(req, now)
-	if err != nil {
+	if _, _, err := parseLock(req, s.cfg.Now()); err != nil {
 		return err
 	}
-	if ov, err := s.vaults.byName(c, name); err == nil && lock.Mode == retention.Compliance && ov.prot.retainer == nil && isS3(ov.be) {
-		return conflict("a compliance lock needs storage that enforces retention itself, and %s does not: %s", ov.be.Location(), ov.prot.why)
-	}
-	return s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
-		if err := v.Policy.Lock.CheckChange(now); err != nil {
-			return conflict("%v", err)
-		}
-		detail["from"], detail["to"] = lockDetail(v.Policy.Lock), lockDetail(lock)
-		v.Policy.Lock = lock
-		if ret != nil {
-			v.Policy.Retention = *ret
-			detail["retention"] = retention.Format(*ret)
-		}
-		return nil
+	g := &gate{}
+	return s.updatePolicy(c, g, func(tx store.Tx) (api.Vault, func(), error) {
+		v, err := s.changeLock(c, tx, name, lockParams{Lock: &req}, g)
+		return v, nil, err
 	})
 }
 
-// handleLockRemove removes a vault's lock before its lock date.
+// handleLockRemove removes a vault's lock before its lock date, with the
+// approval of the vault's team where it has one.
 func (s *Server) handleLockRemove(c *call) error {
 	name, err := c.vaultParam(rbac.VaultPolicy)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now()
-	return s.updatePolicy(c, name, func(v *store.Vault, detail map[string]any) error {
-		if v.Policy.Lock.Mode == retention.None {
-			return conflict("vault %s has no lock", name)
-		}
-		if err := v.Policy.Lock.CheckChange(now); err != nil {
-			return conflict("%v", err)
-		}
-		detail["from"] = lockDetail(v.Policy.Lock)
-		v.Policy.Lock = retention.Lock{}
-		return nil
+	g := &gate{}
+	return s.updatePolicy(c, g, func(tx store.Tx) (api.Vault, func(), error) {
+		v, err := s.changeLock(c, tx, name, lockParams{Remove: true}, g)
+		return v, nil, err
 	})
 }
 
-// handleVaultDelete deletes a vault that holds no points.
+// changeLock sets, replaces or removes a vault's lock in tx. An
+// air-gapped vault keeps a compliance lock.
+func (s *Server) changeLock(c *call, tx store.Tx, name string, p lockParams, g *gate) (api.Vault, error) {
+	if err := c.require(rbac.VaultPolicy, name); err != nil {
+		return api.Vault{}, err
+	}
+	now := s.cfg.Now()
+	var lock retention.Lock
+	var ret *time.Duration
+	if !p.Remove {
+		if p.Lock == nil {
+			return api.Vault{}, badRequest("a lock change names a lock or its removal")
+		}
+		var err error
+		if lock, ret, err = parseLock(*p.Lock, now); err != nil {
+			return api.Vault{}, err
+		}
+		if ov, err := s.vaults.byName(c, name); err == nil && lock.Mode == retention.Compliance && ov.prot.retainer == nil && isS3(ov.be) {
+			return api.Vault{}, conflict("a compliance lock needs storage that enforces retention itself, and %s does not: %s", ov.be.Location(), ov.prot.why)
+		}
+	}
+	return s.changePolicy(c, tx, name, func(v *store.Vault, detail map[string]any) (bool, error) {
+		if p.Remove && v.Policy.Lock.Mode == retention.None {
+			return false, conflict("vault %s has no lock", name)
+		}
+		if v.AirGapped && (p.Remove || lock.Mode != retention.Compliance) {
+			return false, conflict("vault %s is air-gapped: it is always compliance-locked", name)
+		}
+		if err := v.Policy.Lock.CheckChange(now); err != nil {
+			return false, conflict("%v", err)
+		}
+		if v.Policy.Lock.Mode != retention.None {
+			team, err := s.guardian(c, tx, name, approval.LockChange)
+			if err != nil {
+				return false, err
+			}
+			g.params = p
+			if wait, err := s.need(c, tx, g, approval.LockChange, name, c.target, team); err != nil || wait {
+				return wait, err
+			}
+		}
+		detail["from"] = lockDetail(v.Policy.Lock)
+		if p.Remove {
+			v.Policy.Lock = retention.Lock{}
+			return false, nil
+		}
+		detail["to"] = lockDetail(lock)
+		v.Policy.Lock = lock
+		if ret != nil {
+			v.Policy.Retention = *ret
+			detail["retention"] = retention.Format(*ret)
+		}
+		return false, nil
+	})
+}
+
+// handleVaultDelete deletes a vault that holds no points, with the
+// approval of its team where it has one.
 func (s *Server) handleVaultDelete(c *call) error {
 	name, err := c.vaultParam(rbac.VaultDelete)
 	if err != nil {
 		return err
 	}
-	var v *store.Vault
+	g := &gate{}
+	var after func()
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		var err error
-		if v, err = s.loadVault(c, tx, name); err != nil {
-			return err
-		}
-		ps, err := tx.Points(c.ctx, store.PointFilter{Vault: name})
-		if err != nil {
-			return err
-		}
-		if len(ps) > 0 {
-			locked := 0
-			for _, p := range ps {
-				if retention.CheckDelete(v.Policy.Lock, p.RetentionView(), nil, s.cfg.Now(), false) != nil {
-					locked++
-				}
-			}
-			return conflict("vault %s holds %d points (%d of them retained by its lock); a vault can only be deleted once it is empty", name, len(ps), locked)
-		}
-		if err := tx.DeleteVault(c.ctx, name); err != nil {
-			return err
-		}
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"storage_id": v.StorageID})
+		after, err = s.deleteVault(c, tx, name, g)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.vaults.remove(c.ctx, v); err != nil {
-		s.log.Error("remove vault storage", "vault", name, "err", err)
+	if g.pending != nil {
+		return c.pending(g)
 	}
+	after()
 	return c.ok(http.StatusOK, map[string]string{"status": "deleted", "vault": name})
+}
+
+// deleteVault deletes an empty vault's record in tx; the returned function
+// removes its storage once that committed.
+func (s *Server) deleteVault(c *call, tx store.Tx, name string, g *gate) (func(), error) {
+	if err := c.require(rbac.VaultDelete, name); err != nil {
+		return nil, err
+	}
+	c.target = "vault/" + name
+	v, err := s.loadVault(c, tx, name)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := tx.Points(c.ctx, store.PointFilter{Vault: name})
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) > 0 {
+		locked := 0
+		for _, p := range ps {
+			if retention.CheckDelete(v.Policy.Lock, p.RetentionView(), nil, s.cfg.Now(), false) != nil {
+				locked++
+			}
+		}
+		return nil, conflict("vault %s holds %d points (%d of them retained by its lock); a vault can only be deleted once it is empty", name, len(ps), locked)
+	}
+	team, err := s.guardian(c, tx, name, approval.VaultDelete)
+	if err != nil {
+		return nil, err
+	}
+	g.params = struct{}{}
+	if wait, err := s.need(c, tx, g, approval.VaultDelete, name, c.target, team); err != nil || wait {
+		return nil, err
+	}
+	if err := tx.DeleteVault(c.ctx, name); err != nil {
+		return nil, err
+	}
+	if err := c.audit(tx, audit.OutcomeOK, map[string]any{"storage_id": v.StorageID}); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.vaults.remove(context.WithoutCancel(c.ctx), v); err != nil {
+			s.log.Error("remove vault storage", "vault", name, "err", err)
+		}
+	}, nil
 }

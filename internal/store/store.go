@@ -1,6 +1,6 @@
 // Package store is the server's control plane: principals, tokens, role
-// bindings, vault settings, the recovery-point catalog, legal holds, jobs
-// and the audit log. The data itself lives on the vaults' storage; this is
+// bindings, vault settings, the recovery-point catalog, legal holds, jobs,
+// approval teams, requests and grants, and the audit log. The data itself lives on the vaults' storage; this is
 // everything else. Package sqlstore implements it on SQLite (embedded) and
 // PostgreSQL.
 //
@@ -12,8 +12,10 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -24,6 +26,8 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrConflict: a conditional update found the record changed meanwhile.
+	ErrConflict = errors.New("changed meanwhile")
 )
 
 // Store opens transactions on the control plane.
@@ -69,6 +73,7 @@ type TokenKind string
 const (
 	APIToken     TokenKind = "api"     // made with `bunker token create`
 	SessionToken TokenKind = "session" // made by a password login
+	GrantToken   TokenKind = "grant"   // a restore-access grant (see Grant)
 )
 
 // Token is an API credential. Only the hash of its secret is stored.
@@ -110,7 +115,10 @@ type Vault struct {
 	Policy    retention.Policy `json:"policy"`
 	// Scan makes the server scan every new point of the vault for
 	// ransomware against the previous point of the same source.
-	Scan      bool      `json:"scan"`
+	Scan bool `json:"scan"`
+	// AirGapped vaults are always compliance-locked, and their data is
+	// read only through restore-access grants.
+	AirGapped bool      `json:"air_gapped"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 }
@@ -301,6 +309,51 @@ type Event struct {
 	Data  map[string]any `json:"data"`
 }
 
+// ApprovalSettings say which team approves the guarded operations of a
+// scope (a vault, or approval.ServerScope) and which it does not guard.
+type ApprovalSettings struct {
+	Scope     string               `json:"scope"`
+	Team      string               `json:"team"`
+	Unguarded []approval.Operation `json:"unguarded"`
+	SetAt     time.Time            `json:"set_at"`
+	SetBy     string               `json:"set_by"`
+}
+
+// Guards reports whether op needs the team's approval.
+func (a *ApprovalSettings) Guards(op approval.Operation) bool {
+	return a != nil && a.Team != "" && !slices.Contains(a.Unguarded, op)
+}
+
+// Grant is a time-boxed credential that an executed request issued: a
+// token (of kind GrantToken, with the grant's id) that can list and
+// restore from one vault and do nothing else, or, with Point set, start
+// one restore of that point.
+type Grant struct {
+	ID        string    `json:"id"` // the token's id
+	Request   string    `json:"request"`
+	Vault     string    `json:"vault"`
+	Point     string    `json:"point,omitempty"`
+	Principal string    `json:"principal"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+}
+
+// Valid reports whether the grant may be used at now.
+func (g *Grant) Valid(now time.Time) bool { return g.RevokedAt.IsZero() && now.Before(g.ExpiresAt) }
+
+// ApprovalFilter selects approval requests; zero fields select everything.
+type ApprovalFilter struct {
+	State     approval.State
+	Requester string
+	Team      string
+	Scope     string
+	Prefix    string // id prefix
+	Limit     int    // 0: 1000
+}
+
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a
 // missing record; creates return ErrExists for a duplicate name.
 type Tx interface {
@@ -383,6 +436,35 @@ type Tx interface {
 	// PointVerdicts returns the latest verdict on each point of a vault, by
 	// point id, without evidence.
 	PointVerdicts(ctx context.Context, vault string) (map[string]PointVerdict, error)
+
+	CreateTeam(ctx context.Context, t *approval.Team) error
+	Team(ctx context.Context, name string) (*approval.Team, error)
+	Teams(ctx context.Context) ([]approval.Team, error)
+	// UpdateTeam writes a team's threshold, policy and every member.
+	UpdateTeam(ctx context.Context, t *approval.Team) error
+
+	// ApprovalSettings returns a scope's settings (ErrNotFound: none).
+	ApprovalSettings(ctx context.Context, scope string) (*ApprovalSettings, error)
+	SetApprovalSettings(ctx context.Context, a *ApprovalSettings) error
+	DeleteApprovalSettings(ctx context.Context, scope string) error
+
+	CreateApprovalRequest(ctx context.Context, r *approval.Record) error
+	// ApprovalRequest returns a request with its ballots. Its Request is
+	// decoded from the stored canonical form without checking it: see
+	// approval.Record.Check.
+	ApprovalRequest(ctx context.Context, id string) (*approval.Record, error)
+	ApprovalRequests(ctx context.Context, f ApprovalFilter) ([]approval.Record, error) // newest first
+	// UpdateApprovalRequest writes a request's state, times and note, if
+	// its stored state is still from (ErrConflict otherwise).
+	UpdateApprovalRequest(ctx context.Context, r *approval.Record, from approval.State) error
+	// AddBallot records a vote; a member's second vote is ErrExists.
+	AddBallot(ctx context.Context, request string, b approval.Ballot) error
+
+	// CreateGrant stores a grant; a second grant of one request is ErrExists.
+	CreateGrant(ctx context.Context, g *Grant) error
+	Grant(ctx context.Context, id string) (*Grant, error)
+	Grants(ctx context.Context, principal string) ([]Grant, error) // "" for all; newest first
+	UpdateGrant(ctx context.Context, g *Grant) error
 
 	// AppendEvent stores e, setting its id (ascending).
 	AppendEvent(ctx context.Context, e *Event) error

@@ -6,6 +6,8 @@ package servertest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/server"
 	"github.com/bunkerhq/bunker/internal/storage/local"
@@ -70,6 +73,9 @@ type Options struct {
 	RetentionSlack time.Duration
 	// VerifyEvery is passed to the server (default: never).
 	VerifyEvery time.Duration
+	// Notifier and ApprovalTimeout are passed to the server.
+	Notifier        server.Notifier
+	ApprovalTimeout time.Duration
 }
 
 // Start runs a server until the test ends.
@@ -100,11 +106,13 @@ func Start(t testing.TB, opts Options) *Server {
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: opts.Clock.Now,
 		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
-		PasswordParams: &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
-		Relax:          opts.Relax,
-		Storages:       opts.Storages,
-		RetentionSlack: opts.RetentionSlack,
-		VerifyEvery:    opts.VerifyEvery,
+		PasswordParams:  &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
+		Relax:           opts.Relax,
+		Storages:        opts.Storages,
+		RetentionSlack:  opts.RetentionSlack,
+		VerifyEvery:     opts.VerifyEvery,
+		Notifier:        opts.Notifier,
+		ApprovalTimeout: opts.ApprovalTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +225,65 @@ func (s *Server) bind(t testing.TB, name string, roles []string) {
 			t.Fatalf("bind %s to %s: %v", r, name, err)
 		}
 	}
+}
+
+// Approver is a user holding the approver role, with a key pair of its own.
+type Approver struct {
+	*client.Client
+	Name string
+	Key  ed25519.PrivateKey
+}
+
+// Approver creates a user with the approver role and makes its key pair.
+func (s *Server) Approver(t testing.TB, name string) *Approver {
+	t.Helper()
+	key, err := approval.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Approver{Client: s.User(t, name, "approver"), Name: name, Key: key}
+}
+
+// PublicKey is the approver's public key in its text form.
+func (a *Approver) PublicKey() string {
+	return approval.EncodePublicKey(a.Key.Public().(ed25519.PublicKey))
+}
+
+// Vote reads request id, checks that its pinned form hashes to its hash,
+// and casts a signed vote on it, as `bunker approvals approve` does.
+func (a *Approver) Vote(ctx context.Context, id string, vote approval.Vote, reason string) (api.Approval, error) {
+	r, err := a.Approval(ctx, id)
+	if err != nil {
+		return api.Approval{}, err
+	}
+	if approval.Hash([]byte(r.Canonical)) != r.Hash {
+		return api.Approval{}, fmt.Errorf("request %s: its pinned form does not hash to %s", id, r.Hash)
+	}
+	sig, keyID, err := approval.Sign(a.Key, r.Hash, vote)
+	if err != nil {
+		return api.Approval{}, err
+	}
+	return a.Client.Vote(ctx, r.Request.ID, string(vote), api.VoteRequest{KeyID: keyID, Signature: sig, Reason: reason})
+}
+
+// Team creates an approval team of the approvers with threshold m, every
+// one of them accepting, so that it is active.
+func (s *Server) Team(t testing.TB, name string, m int, members ...*Approver) api.Team {
+	t.Helper()
+	ctx := context.Background()
+	req := api.TeamRequest{Name: name, Threshold: m}
+	for _, a := range members {
+		req.Invite = append(req.Invite, a.Name)
+	}
+	if _, err := s.Admin.CreateTeam(ctx, req); err != nil {
+		t.Fatalf("create team %s: %v", name, err)
+	}
+	var team api.Team
+	for _, a := range members {
+		var err error
+		if team, err = a.AcceptTeam(ctx, name, a.PublicKey()); err != nil {
+			t.Fatalf("%s accepts team %s: %v", a.Name, name, err)
+		}
+	}
+	return team
 }

@@ -9,20 +9,20 @@ import (
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
-const vaultCols = `name, storage_id, backend, location, policy, created_at, created_by, scan`
+const vaultCols = `name, storage_id, backend, location, policy, created_at, created_by, scan, air_gapped`
 
 func scanVault(row scanner) (*store.Vault, error) {
 	var v store.Vault
 	var policy string
 	var created int64
-	var scan int
-	if err := row.Scan(&v.Name, &v.StorageID, &v.Backend, &v.Location, &policy, &created, &v.CreatedBy, &scan); err != nil {
+	var scan, airGapped int
+	if err := row.Scan(&v.Name, &v.StorageID, &v.Backend, &v.Location, &policy, &created, &v.CreatedBy, &scan, &airGapped); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(policy), &v.Policy); err != nil {
 		return nil, fmt.Errorf("vault %s: policy: %w", v.Name, err)
 	}
-	v.CreatedAt, v.Scan = fromNanos(created), scan != 0
+	v.CreatedAt, v.Scan, v.AirGapped = fromNanos(created), scan != 0, airGapped != 0
 	return &v, nil
 }
 
@@ -31,8 +31,8 @@ func (t *tx) CreateVault(ctx context.Context, v *store.Vault) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.Name, v.StorageID, v.Backend, v.Location, policy, nanos(v.CreatedAt), v.CreatedBy, boolInt(v.Scan))
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO vaults (`+vaultCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Name, v.StorageID, v.Backend, v.Location, policy, nanos(v.CreatedAt), v.CreatedBy, boolInt(v.Scan), boolInt(v.AirGapped))
 	if isUnique(err) {
 		return fmt.Errorf("vault %s: %w", v.Name, store.ErrExists)
 	}
@@ -76,8 +76,10 @@ func (t *tx) UpdateVault(ctx context.Context, v *store.Vault) error {
 }
 
 func (t *tx) DeleteVault(ctx context.Context, name string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM holds WHERE vault = ?`, name); err != nil {
-		return fmt.Errorf("delete vault %s: %w", name, err)
+	for _, q := range []string{`DELETE FROM holds WHERE vault = ?`, `DELETE FROM approval_settings WHERE scope = ?`} {
+		if _, err := t.tx.ExecContext(ctx, q, name); err != nil {
+			return fmt.Errorf("delete vault %s: %w", name, err)
+		}
 	}
 	return t.execOne(ctx, "vault "+name, `DELETE FROM vaults WHERE name = ?`, name)
 }
