@@ -629,3 +629,18 @@ wait:
 		t.Fatal("vault list succeeded with the server stopped")
 	}
 }
+
+// TestServerNotifyFlags: bad notification targets stop the server before
+// it starts, with a message that names the flag.
+func TestServerNotifyFlags(t *testing.T) {
+	e := newEnv(t)
+	data := filepath.Join(t.TempDir(), "data")
+	base := []string{"server", "--data", data, "--key-file", filepath.Join(t.TempDir(), "k"), "--listen", "127.0.0.1:0"}
+	e.fails(2, "needs --webhook-secret-file", append(base, "--notify", "https://hooks.example/x")...)
+	e.fails(2, "--notify", append(base, "--notify", "gopher://x")...)
+	e.fails(2, "--webhook-secret-file", append(base, "--webhook-secret-file", secretFile(t, "s"))...)
+	e.fails(2, "--webhook-secret-file", append(base, "--notify", "https://hooks.example/x", "--webhook-secret-file", filepath.Join(t.TempDir(), "none"))...)
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the server made its data directory before refusing: %v", err)
+	}
+}

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/bunkerhq/bunker/internal/notify"
 	"github.com/bunkerhq/bunker/internal/server"
 	"github.com/bunkerhq/bunker/internal/storage/s3"
 )
@@ -15,6 +18,8 @@ func newServerCmd(g *globals) *cobra.Command {
 	var cfg server.Config
 	var logLevel string
 	var targets []string
+	var notifySpecs []string
+	var webhookSecretFile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the bunker vault server",
@@ -59,6 +64,18 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 			if cfg.VerifyMaxAge == 0 {
 				cfg.VerifyMaxAge = -1
 			}
+			d, err := notifyDispatcher(notifySpecs, webhookSecretFile, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			if d != nil {
+				cfg.Notifier = server.DispatchNotifier{D: d}
+				defer func() {
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 30*time.Second)
+					defer cancel()
+					_ = d.Close(ctx)
+				}()
+			}
 			return runServer(cmd, g, cfg)
 		},
 	}
@@ -77,8 +94,47 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fl.StringArrayVar(&targets, "s3", nil, "an S3 storage `target` for vaults: NAME=s3://bucket/prefix?endpoint=host:port&credentials=FILE (repeatable; see docs/S3.md)")
 	fl.DurationVar(&cfg.ApprovalTimeout, "approval-timeout", 24*time.Hour, "how long each waiting step of an approval request lasts: confirmation, votes, final confirmation")
+	fl.StringArrayVar(&notifySpecs, "notify", nil, "send approval, grant and verdict-change events to this `target`: smtp://…?from=…&to=… or an https:// webhook (repeatable; see docs/NOTIFICATIONS.md)")
+	fl.StringVar(&webhookSecretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhook deliveries (needed with an https:// --notify)")
 	fl.DurationVar(&cfg.RetentionSlack, "retention-slack", 7*24*time.Hour, "extend storage retention this far beyond what points need, so regular backups do not extend every object each time")
 	return cmd
+}
+
+// notifyDispatcher builds the dispatcher of the --notify targets; nil when
+// there are none.
+func notifyDispatcher(specs []string, secretFile string, log *slog.Logger) (*notify.Dispatcher, error) {
+	if len(specs) == 0 {
+		if secretFile != "" {
+			return nil, usageError{errors.New("--webhook-secret-file without a webhook --notify target")}
+		}
+		return nil, nil
+	}
+	var secret []byte
+	var targets []notify.Target
+	for _, spec := range specs {
+		ts, err := notify.ParseTarget(spec)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--notify: %w", err)}
+		}
+		if ts.Webhook != nil && secret == nil {
+			if secretFile == "" {
+				return nil, usageError{fmt.Errorf("--notify %s: a webhook needs --webhook-secret-file", ts)}
+			}
+			if secret, err = notify.ReadSecretFile(secretFile); err != nil {
+				return nil, usageError{fmt.Errorf("--webhook-secret-file: %w", err)}
+			}
+		}
+		t, err := ts.Target(secret)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--notify %s: %w", ts, err)}
+		}
+		targets = append(targets, t)
+	}
+	d, err := notify.New(notify.Options{Targets: targets, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	return d, nil
 }
 
 func runServer(cmd *cobra.Command, g *globals, cfg server.Config) error {

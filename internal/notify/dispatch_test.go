@@ -285,7 +285,7 @@ func TestDispatcherQueueFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func(id string) error { return d.Send(Event{ID: id, Kind: KindGrantOpened}) }
+	send := func(id string) error { return d.Send(Event{ID: id, Kind: KindGrantIssued}) }
 	if err := send("1"); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestDispatcherCloseWaits(t *testing.T) {
 	r := newRecorder()
 	d := dispatcher(t, r, fastRetry, f)
 	for _, id := range []string{"a", "b"} {
-		if err := d.Send(Event{ID: id, Kind: KindGrantClosed}); err != nil {
+		if err := d.Send(Event{ID: id, Kind: KindGrantRevoked}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -363,7 +363,7 @@ func TestDispatcherCloseDeadline(t *testing.T) {
 	r := newRecorder()
 	d := dispatcher(t, r, fastRetry, f)
 	for _, id := range []string{"a", "b"} {
-		if err := d.Send(Event{ID: id, Kind: KindGrantClosed}); err != nil {
+		if err := d.Send(Event{ID: id, Kind: KindGrantRevoked}); err != nil {
 			t.Fatal(err)
 		}
 	}

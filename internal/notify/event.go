@@ -13,16 +13,22 @@ import (
 	"unicode/utf8"
 )
 
-// Event kinds that bunker notifies of.
+// Event kinds that the bunker server notifies of (the kinds of its event
+// stream, GET /v1/events).
 const (
 	KindApprovalRequested  = "approval.requested"   // a guarded operation was requested
-	KindApprovalNeeded     = "approval.needed"      // an approver's decision is wanted
+	KindApprovalPending    = "approval.pending"     // the requester confirmed: the team's votes are wanted
+	KindApprovalVote       = "approval.vote"        // a member voted
 	KindApprovalApproved   = "approval.approved"    // a request has all the approvals it needs
-	KindApprovalRejected   = "approval.rejected"    // an approver rejected a request
+	KindApprovalRejected   = "approval.rejected"    // a member rejected a request
 	KindApprovalExpired    = "approval.expired"     // a request expired undecided
+	KindApprovalCancelled  = "approval.cancelled"   // the requester withdrew a request
 	KindApprovalExecuted   = "approval.executed"    // an approved operation was carried out
-	KindGrantOpened        = "grant.opened"         // a restore-access grant opened
-	KindGrantClosed        = "grant.closed"         // a restore-access grant closed
+	KindGrantIssued        = "grant.issued"         // a restore-access grant opened
+	KindGrantRevoked       = "grant.revoked"        // a grant was closed before its expiry
+	KindGrantExpired       = "grant.expired"        // a grant closed at its expiry
+	KindTeamInvited        = "team.invited"         // a principal was invited to an approval team
+	KindTeamActive         = "team.active"          // a team has enough members to approve
 	KindScanVerdictChanged = "scan.verdict_changed" // a point's verdict differs from its predecessor's
 )
 

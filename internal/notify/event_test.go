@@ -11,7 +11,7 @@ func TestEventLine(t *testing.T) {
 	if got, want := e.Line(), "[bunker] approval.requested, vault prod: Löschen: delete point 3fa9 (by ann)"; got != want {
 		t.Errorf("Line %q, want %q", got, want)
 	}
-	if got := (Event{Kind: KindGrantClosed}).Line(); got != "[bunker] grant.closed" {
+	if got := (Event{Kind: KindGrantRevoked}).Line(); got != "[bunker] grant.revoked" {
 		t.Errorf("Line of a bare event %q", got)
 	}
 	e.Subject = "a\r\nb\tc\u2028d\u202ee\x00f  \n g\xff"

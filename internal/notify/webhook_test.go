@@ -134,7 +134,7 @@ func TestWebhookSignedPayload(t *testing.T) {
 
 func TestVerifyWebhook(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	body := []byte(`{"text":"hello","bunker":{"kind":"grant.opened"}}`)
+	body := []byte(`{"text":"hello","bunker":{"kind":"grant.issued"}}`)
 	signed := func(ts int64, secret, body []byte) http.Header {
 		h := http.Header{}
 		h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
@@ -152,7 +152,7 @@ func TestVerifyWebhook(t *testing.T) {
 	if err := VerifyWebhook(testSecret, rotated, body, now, time.Minute); err != nil {
 		t.Errorf("one matching signature among several: %v", err)
 	}
-	tampered := bytes.Replace(body, []byte("grant.opened"), []byte("grant.closed"), 1)
+	tampered := bytes.Replace(body, []byte("grant.issued"), []byte("grant.revoked"), 1)
 	for _, tc := range []struct {
 		name   string
 		secret []byte

@@ -31,8 +31,14 @@ type vaulted struct {
 
 func newVaulted(t *testing.T) *vaulted {
 	t.Helper()
+	return newVaultedWith(t, servertest.Options{})
+}
+
+// newVaultedWith is newVaulted on a server started with opts.
+func newVaultedWith(t *testing.T, opts servertest.Options) *vaulted {
+	t.Helper()
 	ctx := context.Background()
-	s := servertest.Start(t, servertest.Options{})
+	s := servertest.Start(t, opts)
 	v := &vaulted{s: s}
 	v.owner = s.User(t, "owner", "vault-admin")
 	v.host = s.Service(t, "site1", "backup-operator@vault")

@@ -11,6 +11,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/server"
 	"github.com/bunkerhq/bunker/internal/server/servertest"
 )
 
@@ -57,9 +58,31 @@ type guarded struct {
 
 func newGuarded(t *testing.T) *guarded {
 	t.Helper()
+	return newGuardedTelling(t, nil)
+}
+
+// tee tells every notifier of it.
+type tee []server.Notifier
+
+func (t tee) Notify(ctx context.Context, kind string, fields map[string]any) error {
+	for _, n := range t {
+		if err := n.Notify(ctx, kind, fields); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newGuardedTelling is newGuarded whose events also go to also, if set.
+func newGuardedTelling(t *testing.T, also server.Notifier) *guarded {
+	t.Helper()
 	ctx := context.Background()
 	n := &notes{}
-	w := newWorldWith(t, servertest.Options{Notifier: n})
+	notifier := server.Notifier(n)
+	if also != nil {
+		notifier = tee{n, also}
+	}
+	w := newWorldWith(t, servertest.Options{Notifier: notifier})
 	g := &guarded{world: w, notes: n}
 	for _, name := range []string{"amy", "bob", "cat"} {
 		g.approvers = append(g.approvers, w.s.Approver(t, name))

@@ -112,6 +112,9 @@ func (s *Server) issueGrant(c *call, tx store.Tx, req approval.Request, vault, p
 // handleGrantList lists grants: the caller's own, or every grant for a
 // security-admin or an auditor.
 func (s *Server) handleGrantList(c *call) error {
+	if err := s.expireGrants(c.ctx); err != nil {
+		return err
+	}
 	who := c.id.name()
 	if c.id.can(rbac.PrincipalAdmin, rbac.AllVaults) || c.id.can(rbac.AuditRead, rbac.AllVaults) {
 		who = c.r.URL.Query().Get("principal")
@@ -232,4 +235,42 @@ func (s *Server) endGrant(c *call, id string) error {
 			return c.auditAs(tx, "grant.revoke", "grant/"+id, detail)
 		})
 	})
+}
+
+// expireGrants closes every grant past its expiry that is still open: it
+// is marked revoked by "expiry" (its token refused already), audited, and
+// the notifier is told (grant.expired), once.
+func (s *Server) expireGrants(ctx context.Context) error {
+	now := s.cfg.Now().UTC()
+	var box outbox
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		box = nil
+		gs, err := tx.Grants(ctx, "")
+		if err != nil {
+			return err
+		}
+		for i := range gs {
+			g := &gs[i]
+			if !g.RevokedAt.IsZero() || g.ExpiresAt.After(now) {
+				continue
+			}
+			err := s.revokeGrant(ctx, tx, g, "expiry", func(detail map[string]any) error {
+				d, _ := json.Marshal(detail)
+				if err := s.appendAudit(ctx, tx, audit.Entry{Time: now, Action: "grant.expire", Target: "grant/" + g.ID,
+					Outcome: audit.OutcomeOK, Detail: d}); err != nil {
+					return err
+				}
+				return s.emit(ctx, tx, &box, "grant.expired", g.Vault, map[string]any{"grant": g.ID, "principal": g.Principal,
+					"expires_at": g.ExpiresAt, "notify": []string{g.Principal}})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.deliver(ctx, box)
+	}
+	return err
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
-// Notifier delivers the server's approval events to people: the team
+// Notifier delivers the server's approval, grant and verdict-change events to people: the team
 // when a request awaits its votes, the requester when it is approved or
 // rejected, an invitee when it is invited. Kinds and fields are those of
 // the events in the event stream (GET /v1/events): kind is e.g.
@@ -50,6 +50,9 @@ func (s *Server) deliver(ctx context.Context, box outbox) {
 		fields["event"] = e.ID
 		if e.Vault != "" {
 			fields["vault"] = e.Vault
+		}
+		if e.Point != "" {
+			fields["point"] = e.Point
 		}
 		if err := s.cfg.Notifier.Notify(context.WithoutCancel(ctx), e.Kind, fields); err != nil {
 			s.log.Error("notify", "event", e.ID, "kind", e.Kind, "err", err)

@@ -141,17 +141,22 @@ func (s *Server) scanPoint(ctx context.Context, vault, id, by string, prev *stor
 	}
 	// Recorded even when the scan was cancelled (the server stopping).
 	wctx := context.WithoutCancel(ctx)
+	var box outbox
 	uerr := s.st.Update(wctx, func(tx store.Tx) error {
+		box = nil
 		if err := tx.UpdateJob(wctx, job); err != nil {
 			return err
 		}
 		if err == nil {
-			if err := s.recordVerdict(wctx, tx, rep); err != nil {
+			if err := s.recordVerdict(wctx, tx, rep, &box); err != nil {
 				return err
 			}
 		}
 		return s.appendAudit(wctx, tx, s.serverEntry(by, "point.scan", target, outcome, detail))
 	})
+	if uerr == nil {
+		s.deliver(wctx, box)
+	}
 	if err == nil {
 		err = uerr
 	}
@@ -169,8 +174,9 @@ func (s *Server) scanPoint(ctx context.Context, vault, id, by string, prev *stor
 	return rep, nil
 }
 
-// recordVerdict stores a scan's verdict and appends its events.
-func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanReport) error {
+// recordVerdict stores a scan's verdict and appends its events; a change of
+// verdict is queued in box for the notifier.
+func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanReport, box *outbox) error {
 	pv := &store.PointVerdict{Vault: rep.Vault, Point: rep.Point, Job: rep.Job, ScannedAt: rep.Finished, Level: rep.Level,
 		Score: rep.Score, Previous: rep.Previous, Evidence: rep.Evidence, EvidenceTotal: rep.EvidenceTotal, Stats: rep.Stats}
 	if err := tx.RecordPointVerdict(ctx, pv); err != nil {
@@ -186,7 +192,12 @@ func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanRe
 	}
 	changed := map[string]any{"from": rep.PreviousLevel, "to": rep.Level, "score": rep.Score, "previous": rep.Previous,
 		"job": rep.Job, "hostname": rep.Hostname, "paths": rep.Paths}
-	return tx.AppendEvent(ctx, &store.Event{Time: rep.Finished, Kind: EventVerdictChanged, Vault: rep.Vault, Point: rep.Point, Data: changed})
+	e := store.Event{Time: rep.Finished, Kind: EventVerdictChanged, Vault: rep.Vault, Point: rep.Point, Data: changed}
+	if err := tx.AppendEvent(ctx, &e); err != nil {
+		return err
+	}
+	*box = append(*box, e)
+	return nil
 }
 
 // judgePoint lists what changed from prev to p and judges it. Garbage

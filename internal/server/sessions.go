@@ -172,7 +172,8 @@ func (ss *sessionSet) claims(vault string) map[blob.Handle]bool {
 	return out
 }
 
-// reapLoop ends idle sessions every minute.
+// reapLoop ends idle sessions, and expires approval requests and
+// restore-access grants, every minute.
 func (s *Server) reapLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -186,6 +187,9 @@ func (s *Server) reapLoop(ctx context.Context) {
 			}
 			if err := s.expireRequests(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("expire approval requests", "err", err)
+			}
+			if err := s.expireGrants(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire restore-access grants", "err", err)
 			}
 			s.metrics.sessions.Set(float64(s.sessions.count()))
 		}
