@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func ParseCron(expr string, loc *time.Location) (*Cron, error) {
 		loc = time.UTC
 	}
 	if len(fields) != 5 {
-		return nil, fmt.Errorf("expected 5 fields (minute hour day-of-month month day-of-week), got %d", len(fields))
+		return nil, fmt.Errorf("expected 5 fields, got %d: minute hour day-of-month month day-of-week", len(fields))
 	}
 	joined := strings.Join(fields, " ")
 	parsed, err := cronParser.Parse(joined)
@@ -93,7 +94,7 @@ func (c *Cron) Next(t time.Time) time.Time {
 	// Each repeated wall-clock time skips one slot; a year holds at most a
 	// few zone changes, so the loop ends quickly.
 	for range 64 {
-		n := c.spec.Next(t)
+		n := c.search(t)
 		if n.IsZero() {
 			return n
 		}
@@ -110,6 +111,116 @@ func (c *Cron) Next(t time.Time) time.Time {
 		t = n
 	}
 	return time.Time{}
+}
+
+// search returns the first time after t the fields match, as the
+// underlying search finds it. It searches on a fixed clock at the offset t
+// is in, which is much quicker than looking up the zone at every step, and
+// keeps that answer when it comes before the zone's offset next changes.
+func (c *Cron) search(t time.Time) time.Time {
+	from := c.minuteBefore(t)
+	local := from.In(c.loc)
+	_, off := local.Zone()
+	_, end := local.ZoneBounds()
+	if off%60 == 0 {
+		if n := nextOnFixedClock(c.spec, from, off); !n.IsZero() && (end.IsZero() || n.Before(end)) {
+			return n.In(c.loc)
+		}
+	}
+	return c.spec.Next(from)
+}
+
+// nextOnFixedClock returns the first whole minute after t whose wall-clock
+// time on a clock offset seconds east of UTC (whole minutes) matches spec's
+// fields, or the zero time when none does within five years. It answers as
+// spec.Next would in a zone of that one offset, jumping over the fields'
+// bits rather than stepping minute by minute. The clock's wall time is the
+// UTC wall time of the instant shifted by the offset.
+func nextOnFixedClock(spec *cron.SpecSchedule, t time.Time, offset int) time.Time {
+	shift := time.Duration(offset) * time.Second
+	t = t.Add(shift).UTC().Truncate(time.Minute).Add(time.Minute)
+	y, mo, d := t.Date()
+	h, mi := t.Hour(), t.Minute()
+	limit := y + 5
+	for y <= limit {
+		switch {
+		case spec.Month&(1<<uint(mo)) == 0:
+			y, mo, d, h, mi = nextMonth(y, mo)
+		case !fieldsMatchDay(spec, y, mo, d):
+			y, mo, d, h, mi = nextDay(y, mo, d)
+		default:
+			nh, ok := nextBit(spec.Hour, h, 23)
+			if !ok {
+				y, mo, d, h, mi = nextDay(y, mo, d)
+				continue
+			}
+			if nh != h {
+				h, mi = nh, 0
+			}
+			nm, ok := nextBit(spec.Minute, mi, 59)
+			if !ok {
+				if h == 23 {
+					y, mo, d, h, mi = nextDay(y, mo, d)
+				} else {
+					h, mi = h+1, 0
+				}
+				continue
+			}
+			return time.Date(y, mo, d, h, nm, 0, 0, time.UTC).Add(-shift)
+		}
+	}
+	return time.Time{}
+}
+
+// nextBit returns the lowest bit of bits at or above from and at most max.
+func nextBit(set uint64, from, max int) (int, bool) {
+	rest := set &^ starBit >> uint(from) << uint(from)
+	if rest == 0 {
+		return 0, false
+	}
+	n := bits.TrailingZeros64(rest)
+	return n, n <= max
+}
+
+func nextMonth(y int, mo time.Month) (int, time.Month, int, int, int) {
+	if mo == time.December {
+		return y + 1, time.January, 1, 0, 0
+	}
+	return y, mo + 1, 1, 0, 0
+}
+
+func nextDay(y int, mo time.Month, d int) (int, time.Month, int, int, int) {
+	if d < daysIn(y, mo) {
+		return y, mo, d + 1, 0, 0
+	}
+	return nextMonth(y, mo)
+}
+
+func daysIn(y int, mo time.Month) int {
+	return time.Date(y, mo+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// fieldsMatchDay reports whether the day fields match a date, as cron
+// reads them: when either is "*", both must match; otherwise either.
+func fieldsMatchDay(spec *cron.SpecSchedule, y int, mo time.Month, d int) bool {
+	dom := spec.Dom&(1<<uint(d)) != 0
+	dow := spec.Dow&(1<<uint(time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).Weekday())) != 0
+	if spec.Dom&starBit != 0 || spec.Dow&starBit != 0 {
+		return dom && dow
+	}
+	return dom || dow
+}
+
+// minuteBefore returns the second before the first whole minute after t,
+// where the search for the next slot may start: slots are at whole minutes,
+// and the underlying search steps second by second up to the next one.
+// In a zone whose offset is not whole minutes, as in some zones before
+// 1970, it returns t.
+func (c *Cron) minuteBefore(t time.Time) time.Time {
+	if _, off := t.In(c.loc).Zone(); off%60 != 0 {
+		return t
+	}
+	return t.Truncate(time.Minute).Add(time.Minute - time.Second)
 }
 
 // skippedSlot finds the first change in (t, n] at which the clocks went

@@ -56,6 +56,7 @@ func FuzzParseCron(f *testing.F) {
 			return
 		}
 		checkSlots(t, c)
+		checkFixedClock(t, c)
 		again, err := ParseCron(c.String(), nil)
 		if err != nil {
 			t.Fatalf("%q parses, but its String %q does not: %v", expr, c.String(), err)
@@ -92,4 +93,20 @@ func FuzzParseRate(f *testing.F) {
 			t.Fatalf("ParseRate(%q) = %v, but its String %q reads as %v, %v", s, r, r.String(), back, err)
 		}
 	})
+}
+
+// checkFixedClock checks that the quick search on a clock of one offset
+// finds what the cron library's own search finds.
+func checkFixedClock(t *testing.T, c *Cron) {
+	for _, off := range []int{0, 3600, -5 * 3600, 5*3600 + 30*60, 12*3600 + 45*60} {
+		fixed := *c.spec
+		fixed.Location = time.FixedZone("", off)
+		for _, f := range fuzzFrom {
+			from, _ := time.Parse(time.RFC3339, f)
+			want, got := fixed.Next(from), nextOnFixedClock(c.spec, from, off)
+			if !want.Equal(got) {
+				t.Fatalf("%s at offset %d from %s: quick search %s, library %s", c.expr, off, from, got, want)
+			}
+		}
+	}
 }

@@ -97,7 +97,7 @@ func TestParseCron(t *testing.T) {
 		loc  *time.Location
 		want string
 	}{
-		{"0 3 * *", nil, "expected 5 fields (minute hour day-of-month month day-of-week), got 4"},
+		{"0 3 * *", nil, "expected 5 fields, got 4: minute hour day-of-month month day-of-week"},
 		{"0 0 3 * * *", nil, "expected 5 fields"},
 		{"", nil, "got 0"},
 		{"@daily", nil, "got 1"},
