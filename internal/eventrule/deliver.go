@@ -19,8 +19,8 @@ const (
 	DefaultBaseDelay      = 5 * time.Second
 	DefaultMaxDelay       = 15 * time.Minute
 	DefaultMaxAttempts    = 12
-	DefaultAttemptTimeout = 2 * time.Minute
-	DefaultLease          = 5 * time.Minute
+	DefaultAttemptTimeout = MaxTargetTimeout
+	DefaultLeaseMargin    = time.Minute
 	DefaultConcurrency    = 4
 	DefaultPoll           = 2 * time.Second
 	DefaultKeepDelivered  = 7 * 24 * time.Hour
@@ -44,9 +44,10 @@ type DelivererOptions struct {
 	// MaxAttempts is how many attempts a delivery gets before it becomes
 	// a dead letter; 0 means DefaultMaxAttempts.
 	MaxAttempts int
-	// AttemptTimeout bounds one attempt; Lease is how long a claim lasts,
-	// longer than AttemptTimeout. A delivery whose claimer dies is claimed
-	// again once its lease ends.
+	// AttemptTimeout bounds one attempt (0: MaxTargetTimeout, the longest
+	// a target may ask for); Lease is how long a claim lasts, longer than
+	// AttemptTimeout (0: AttemptTimeout and DefaultLeaseMargin). A
+	// delivery whose claimer dies is claimed again once its lease ends.
 	AttemptTimeout, Lease time.Duration
 	// Concurrency is how many attempts run at once.
 	Concurrency int
@@ -93,7 +94,7 @@ func NewDeliverer(opts DelivererOptions) (*Deliverer, error) {
 	set(&o.BaseDelay, DefaultBaseDelay)
 	set(&o.MaxDelay, max(DefaultMaxDelay, o.BaseDelay))
 	set(&o.AttemptTimeout, DefaultAttemptTimeout)
-	set(&o.Lease, max(DefaultLease, 2*o.AttemptTimeout))
+	set(&o.Lease, o.AttemptTimeout+DefaultLeaseMargin)
 	set(&o.Poll, DefaultPoll)
 	set(&o.KeepDelivered, DefaultKeepDelivered)
 	if o.MaxAttempts == 0 {

@@ -58,10 +58,11 @@ func addRule(t *testing.T, db store.Store, spec string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := r.Marshal()
-	err = db.Update(context.Background(), func(tx store.Tx) error {
-		return tx.CreateEventRule(context.Background(), &store.EventRule{Name: r.Name, Spec: b, CreatedAt: t0, UpdatedAt: t0})
-	})
+	rec, err := r.Stored("ann", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(context.Background(), func(tx store.Tx) error { return tx.CreateEventRule(context.Background(), rec) })
 	if err != nil {
 		t.Fatal(err)
 	}

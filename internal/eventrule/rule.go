@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/notify"
+	"github.com/bunkerhq/bunker/internal/store"
 )
 
-// Limits of a rule.
+// Limits of a rule, and of the rules a server keeps: every event is
+// matched against all of them, in the transaction that emits it.
 const (
+	MaxRules           = 256
 	MaxRuleBytes       = MaxPatternBytes + 16<<10
 	MaxTargets         = 16
 	MaxNameLen         = 64
@@ -24,8 +27,8 @@ const (
 	MaxArgs            = 64
 	MaxArgLen          = 4096
 	DefaultTimeout     = time.Minute
-	MaxTargetTimeout   = time.Hour
-	maxWebhookTimeout  = 5 * time.Minute
+	MaxTargetTimeout   = 5 * time.Minute
+	maxWebhookTimeout  = MaxTargetTimeout
 	defaultHookTimeout = notify.DefaultWebhookTimeout
 )
 
@@ -437,6 +440,15 @@ func (c *CommandTarget) validate() error {
 		return fmt.Errorf("command.timeout: %v, want 0 (%v) to %v", d, DefaultTimeout, MaxTargetTimeout)
 	}
 	return nil
+}
+
+// Stored returns r as the store keeps it, created or updated by by at at.
+func (r *Rule) Stored(by string, at time.Time) (*store.EventRule, error) {
+	spec, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &store.EventRule{Name: r.Name, Spec: spec, CreatedAt: at, CreatedBy: by, UpdatedAt: at, UpdatedBy: by}, nil
 }
 
 // Marshal returns r's JSON encoding, which ParseRule reads back.
