@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,28 @@ func TestKinds(t *testing.T) {
 	ks[0].Kind = "x"
 	if Kinds()[0].Kind != BackupCompleted {
 		t.Error("Kinds shares its slice")
+	}
+}
+
+// TestKindsDocumented checks that docs/EVENTS.md describes every kind and
+// every field of its detail.
+func TestKindsDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/EVENTS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, k := range Kinds() {
+		_, section, ok := strings.Cut(doc, "### `"+k.Kind+"`\n")
+		if !ok {
+			t.Errorf("%s is not documented", k.Kind)
+			continue
+		}
+		section, _, _ = strings.Cut(section, "\n### ")
+		for _, f := range k.Detail {
+			if !strings.Contains(section, "| `"+f.Name+"` | "+f.Type+" |") {
+				t.Errorf("%s: detail field %s (%s) is not documented", k.Kind, f.Name, f.Type)
+			}
+		}
 	}
 }

@@ -45,7 +45,7 @@ type KindInfo struct {
 	Kind    string
 	Doc     string  // when it is emitted
 	Subject string  // what Subject names, one of the Subject constants
-	Vault   bool    // whether Vault is set
+	Vault   bool    // whether Vault is always set
 	Detail  []Field // the fields of detail, in a fixed order
 }
 
@@ -53,7 +53,7 @@ type KindInfo struct {
 // The slice is new on every call.
 func Kinds() []KindInfo {
 	fJob := Field{"job", "number", "the job's id"}
-	fHostname := Field{"hostname", "string", "the protected host that made the point"}
+	fHostname := Field{"hostname", "string", "the protected host the point is of"}
 	fPaths := Field{"paths", "array of strings", "the point's backed-up paths"}
 	fError := Field{"error", "string", "what went wrong, for people"}
 	fRequest := Field{"operation", "string", "the guarded operation, as point.delete or vault.unlock"}
