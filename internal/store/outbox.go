@@ -28,8 +28,10 @@ type Delivery struct {
 	Kind    string `json:"kind"` // the event's kind
 	Rule    string `json:"rule"`
 	// Target is the rule's target, as package eventrule encodes it, at the
-	// time the event was routed; TargetName names it with no secret.
-	Target     json.RawMessage `json:"target"`
+	// time the event was routed; TargetName names it with no secret. A
+	// webhook's URL may be a credential, so Target is left out of the
+	// JSON encoding.
+	Target     json.RawMessage `json:"-"`
 	TargetName string          `json:"target_name"`
 	// Envelope is the event, as package event encodes it.
 	Envelope json.RawMessage `json:"envelope"`
