@@ -50,6 +50,8 @@ type Event struct {
 	Kind string `json:"kind"`
 	// Time is when it happened.
 	Time time.Time `json:"time"`
+	// Source names the server that sent it, if set.
+	Source string `json:"source,omitempty"`
 	// Vault is the vault concerned, if any.
 	Vault string `json:"vault,omitempty"`
 	// Subject says in a few words what happened, for people.

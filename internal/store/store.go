@@ -299,14 +299,20 @@ type PointVerdict struct {
 }
 
 // Event is one entry of the server's event stream, which notifications
-// and other systems follow: GET /v1/events?after=ID.
+// and other systems follow: GET /v1/events?after=ID. Events emitted
+// through package eventrule carry their envelope's fields: UID is its id,
+// Data its detail.
 type Event struct {
-	ID    int64          `json:"id"`
-	Time  time.Time      `json:"time"`
-	Kind  string         `json:"kind"` // "scan.verdict", "scan.verdict_changed"
-	Vault string         `json:"vault,omitempty"`
-	Point string         `json:"point,omitempty"`
-	Data  map[string]any `json:"data"`
+	ID      int64          `json:"id"`
+	UID     string         `json:"uid,omitempty"`
+	Time    time.Time      `json:"time"`
+	Kind    string         `json:"kind"` // "scan.verdict", "backup.completed", … (docs/EVENTS.md)
+	Source  string         `json:"source,omitempty"`
+	Vault   string         `json:"vault,omitempty"`
+	Point   string         `json:"point,omitempty"`
+	Subject string         `json:"subject,omitempty"`
+	Actor   string         `json:"actor,omitempty"`
+	Data    map[string]any `json:"data"`
 }
 
 // ApprovalSettings say which team approves the guarded operations of a
@@ -357,6 +363,9 @@ type ApprovalFilter struct {
 // Tx is a transaction on the control plane. Reads return ErrNotFound for a
 // missing record; creates return ErrExists for a duplicate name.
 type Tx interface {
+	Outbox
+	EventRules
+
 	CreatePrincipal(ctx context.Context, p *Principal) error
 	Principal(ctx context.Context, name string) (*Principal, error)
 	Principals(ctx context.Context) ([]Principal, error)

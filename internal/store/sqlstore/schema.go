@@ -224,6 +224,39 @@ var sqliteSchema = []string{
 		used_at INTEGER NOT NULL DEFAULT 0,
 		revoked_at INTEGER NOT NULL DEFAULT 0,
 		revoked_by TEXT NOT NULL DEFAULT '')`,
+	`ALTER TABLE events ADD COLUMN uid TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE events ADD COLUMN subject TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT ''`,
+	`CREATE TABLE event_rules (
+		name TEXT PRIMARY KEY,
+		spec TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		updated_by TEXT NOT NULL)`,
+	// The outbox of event deliveries: pending ones are claimed with a
+	// lease (lease_until), oldest (seq) first; dead letters stay until
+	// replayed.
+	`CREATE TABLE deliveries (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		id TEXT NOT NULL UNIQUE,
+		event_id TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		rule TEXT NOT NULL,
+		target TEXT NOT NULL,
+		target_name TEXT NOT NULL DEFAULT '',
+		envelope TEXT NOT NULL,
+		state TEXT NOT NULL,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		next_at INTEGER NOT NULL,
+		lease_owner TEXT NOT NULL DEFAULT '',
+		lease_until INTEGER NOT NULL DEFAULT 0,
+		last_error TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		done_at INTEGER NOT NULL DEFAULT 0,
+		replays INTEGER NOT NULL DEFAULT 0)`,
+	`CREATE INDEX deliveries_by_state ON deliveries (state, next_at, seq)`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

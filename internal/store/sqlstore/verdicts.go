@@ -95,8 +95,8 @@ func (t *tx) AppendEvent(ctx context.Context, e *store.Event) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO events (time, kind, vault, point, data) VALUES (?, ?, ?, ?, ?)`,
-		nanos(e.Time), e.Kind, e.Vault, e.Point, data)
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO events (time, kind, vault, point, data, uid, source, subject, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(e.Time), e.Kind, e.Vault, e.Point, data, e.UID, e.Source, e.Subject, e.Actor)
 	if err != nil {
 		return fmt.Errorf("append event %s: %w", e.Kind, err)
 	}
@@ -107,7 +107,7 @@ func (t *tx) AppendEvent(ctx context.Context, e *store.Event) error {
 }
 
 func (t *tx) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, time, kind, vault, point, data FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, time, kind, vault, point, data, uid, source, subject, actor FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
@@ -117,7 +117,7 @@ func (t *tx) Events(ctx context.Context, after int64, limit int) ([]store.Event,
 		var e store.Event
 		var at int64
 		var data string
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Vault, &e.Point, &data); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Vault, &e.Point, &data, &e.UID, &e.Source, &e.Subject, &e.Actor); err != nil {
 			return nil, fmt.Errorf("read events: %w", err)
 		}
 		e.Time = fromNanos(at)

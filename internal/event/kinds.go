@@ -1,0 +1,163 @@
+package event
+
+import "slices"
+
+// The kinds of event bunker emits.
+const (
+	BackupCompleted    = "backup.completed"     // a recovery point was sealed
+	BackupFailed       = "backup.failed"        // a backup ended without a point
+	CopyCompleted      = "copy.completed"       // a point was copied to another vault or site
+	CopyFailed         = "copy.failed"          // a copy ended without a copy
+	ScanVerdict        = "scan.verdict"         // a point got a scan verdict
+	ScanVerdictChanged = "scan.verdict_changed" // its level differs from the previous point's of the same source
+	VaultLockChanged   = "vault.lock_changed"   // a vault's lock was set, changed or removed
+	ApprovalRequested  = "approval.requested"   // a guarded operation was requested
+	ApprovalNeeded     = "approval.needed"      // an approver's decision is wanted
+	ApprovalApproved   = "approval.approved"    // a request has all the approvals it needs
+	ApprovalRejected   = "approval.rejected"    // an approver rejected a request
+	ApprovalExpired    = "approval.expired"     // a request expired undecided
+	ApprovalExecuted   = "approval.executed"    // an approved operation was carried out
+	GrantOpened        = "grant.opened"         // a restore-access grant opened
+	GrantClosed        = "grant.closed"         // a restore-access grant closed (expired or revoked)
+	VerifyCompleted    = "verify.completed"     // a verification found every point it read intact
+	VerifyFailed       = "verify.failed"        // a verification found damage, or could not finish
+	JobFailed          = "job.failed"           // any background job failed
+)
+
+// Subjects: what an envelope's Subject names, by kind.
+const (
+	SubjectPoint   = "point"   // a recovery point's id
+	SubjectJob     = "job"     // a job's id, in decimal
+	SubjectRequest = "request" // an approval request's id
+	SubjectGrant   = "grant"   // a restore-access grant's id
+	SubjectVault   = "vault"   // the vault's name, as in Vault
+)
+
+// Field is one field of a kind's detail.
+type Field struct {
+	Name string // the key in detail
+	Type string // its JSON type: string, number, boolean, array of strings, object
+	Doc  string // what it holds
+}
+
+// KindInfo describes one kind of event.
+type KindInfo struct {
+	Kind    string
+	Doc     string  // when it is emitted
+	Subject string  // what Subject names, one of the Subject constants
+	Vault   bool    // whether Vault is always set
+	Detail  []Field // the fields of detail, in a fixed order
+}
+
+// Kinds returns every kind bunker emits, in the order of the constants.
+// The slice is new on every call.
+func Kinds() []KindInfo {
+	fJob := Field{"job", "number", "the job's id"}
+	fHostname := Field{"hostname", "string", "the protected host the point is of"}
+	fPaths := Field{"paths", "array of strings", "the point's backed-up paths"}
+	fError := Field{"error", "string", "what went wrong, for people"}
+	fRequest := Field{"operation", "string", "the guarded operation, as point.delete or vault.unlock"}
+	fNeeded := Field{"approvals_needed", "number", "approvals the request needs (M of the team's N)"}
+	fGot := Field{"approvals", "number", "approvals it has"}
+	fTeam := Field{"team", "string", "the approval team that decides"}
+	fExpires := Field{"expires", "string", "RFC 3339 time when the request expires undecided"}
+	approval := func(kind, doc string, extra ...Field) KindInfo {
+		return KindInfo{kind, doc, SubjectRequest, true, append([]Field{fRequest, fTeam, fGot, fNeeded, fExpires}, extra...)}
+	}
+	return []KindInfo{
+		{BackupCompleted, "a backup sealed a recovery point", SubjectPoint, true, []Field{
+			fJob, fHostname, fPaths,
+			{"tags", "array of strings", "the point's tags"},
+			{"parent", "string", "the point it was made against, if any"},
+			{"files", "number", "files in the point"},
+			{"bytes", "number", "logical size of the point's files"},
+			{"bytes_added", "number", "bytes newly stored in the vault, after deduplication and compression"},
+			{"duration_seconds", "number", "how long the backup took"},
+			{"expires", "string", "RFC 3339 time when the point expires; absent if it is kept until deleted"},
+		}},
+		{BackupFailed, "a backup ended without sealing a point", SubjectJob, true, []Field{
+			fJob, fHostname, fPaths, fError,
+		}},
+		{CopyCompleted, "a copy action copied a point to another vault or site", SubjectPoint, true, []Field{
+			fJob,
+			{"copy", "string", "the copy action's name"},
+			{"to_site", "string", "the site copied to; absent for a vault of the same server"},
+			{"to_vault", "string", "the vault copied to"},
+			{"to_point", "string", "the copy's point id there"},
+			{"bytes_sent", "number", "bytes transferred"},
+			{"duration_seconds", "number", "how long the copy took"},
+		}},
+		{CopyFailed, "a copy action ended without a copy", SubjectPoint, true, []Field{
+			fJob,
+			{"copy", "string", "the copy action's name"},
+			{"to_site", "string", "the site it was copying to, if any"},
+			{"to_vault", "string", "the vault it was copying to"},
+			fError,
+		}},
+		{ScanVerdict, "a point was scanned for ransomware", SubjectPoint, true, []Field{
+			fJob, fHostname, fPaths,
+			{"level", "string", "clean, suspicious or infected"},
+			{"score", "number", "the verdict's score"},
+			{"previous", "string", "the point it was compared with; empty for the first of its source"},
+			{"evidence_count", "number", "findings behind the verdict"},
+		}},
+		{ScanVerdictChanged, "a point's verdict level differs from the previous point's of its source", SubjectPoint, true, []Field{
+			fJob, fHostname, fPaths,
+			{"from", "string", "the previous point's level"},
+			{"to", "string", "this point's level"},
+			{"score", "number", "this point's score"},
+			{"previous", "string", "the previous point"},
+		}},
+		{VaultLockChanged, "a vault's lock was set, tightened, loosened within its grace period, or removed", SubjectVault, true, []Field{
+			{"mode", "string", "governance, compliance, or none when removed"},
+			{"previous_mode", "string", "the mode before, or none"},
+			{"min_retention_seconds", "number", "the lock's minimum retention"},
+			{"max_retention_seconds", "number", "the lock's maximum retention; 0 for none"},
+			{"changeable_until", "string", "RFC 3339 end of the grace period in which the lock may still be loosened; absent once fixed"},
+		}},
+		approval(ApprovalRequested, "someone asked for a guarded operation", Field{"requested_by", "string", "who asked"}),
+		approval(ApprovalNeeded, "an approver's decision is wanted", Field{"approver", "string", "whose decision"}),
+		approval(ApprovalApproved, "a request has all the approvals it needs"),
+		approval(ApprovalRejected, "an approver rejected a request", Field{"approver", "string", "who rejected it"}, Field{"reason", "string", "why, as given"}),
+		approval(ApprovalExpired, "a request expired undecided"),
+		approval(ApprovalExecuted, "an approved operation was carried out", Field{"outcome", "string", "success, or the error"}),
+		{GrantOpened, "a restore-access grant opened", SubjectGrant, true, []Field{
+			{"principal", "string", "who may restore"},
+			{"expires", "string", "RFC 3339 time when the grant closes"},
+			{"request_id", "string", "the approval request that opened it"},
+		}},
+		{GrantClosed, "a restore-access grant closed", SubjectGrant, true, []Field{
+			{"principal", "string", "who could restore"},
+			{"reason", "string", "expired or revoked"},
+		}},
+		{VerifyCompleted, "a verification found every point it read intact and signed", SubjectJob, true, []Field{
+			fJob,
+			{"points", "number", "points verified"},
+			{"packs_read", "number", "packs read whole"},
+			{"bytes_read", "number", "bytes read"},
+			{"duration_seconds", "number", "how long it took"},
+		}},
+		{VerifyFailed, "a verification found damage, or could not finish", SubjectJob, true, []Field{
+			fJob,
+			{"points", "number", "points verified"},
+			{"points_damaged", "number", "points with a problem or an invalid signature"},
+			{"problems", "number", "defects found"},
+			fError,
+		}},
+		{JobFailed, "any background job failed: maintenance, a scan, a verification, a copy, a restore test…", SubjectJob, false, []Field{
+			fJob,
+			{"job_kind", "string", "the job's kind, as maintenance or scan"},
+			fError,
+		}},
+	}
+}
+
+// Lookup returns the description of kind, and whether bunker emits it.
+func Lookup(kind string) (KindInfo, bool) {
+	ks := Kinds()
+	i := slices.IndexFunc(ks, func(k KindInfo) bool { return k.Kind == kind })
+	if i < 0 {
+		return KindInfo{}, false
+	}
+	return ks[i], true
+}
