@@ -136,14 +136,22 @@ func TestServerKilledDuringBackups(t *testing.T) {
 		time.Sleep(time.Duration(20+rng.IntN(maxDelay)) * time.Millisecond)
 		w.srv.cmd.Process.Signal(syscall.SIGKILL)
 		<-w.srv.done
-		if err := cmd.Wait(); err != nil {
+		err := cmd.Wait()
+		if err != nil {
 			killed++
 		} else {
 			points++
 			maxDelay = max(20, maxDelay*2/3)
 		}
 		w.srv = startServer(t, w.e)
-		if got := w.check(round); got != points {
+		switch got := w.check(round); {
+		case got == points:
+		case err != nil && got == points+1:
+			// The server committed the point and was killed before its
+			// reply reached the client: the point is whole (check
+			// restored it), the client just never heard.
+			points++
+		default:
 			t.Fatalf("round %d: %d points catalogued, want %d", round, got, points)
 		}
 	}

@@ -234,8 +234,11 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 // run delivers w's events until its queue is closed and empty.
 func (d *Dispatcher) run(w *worker) {
 	for e := range w.queue {
-		d.report(d.deliver(w.target, e))
+		o := d.deliver(w.target, e)
+		// Settled before it is reported: whoever learns of the outcome
+		// finds nothing pending for it (Close counts on that).
 		d.pending.Add(-1)
+		d.report(o)
 	}
 }
 

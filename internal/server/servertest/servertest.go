@@ -23,17 +23,22 @@ import (
 	"github.com/bunkerhq/bunker/internal/storage/s3"
 )
 
-// Clock is a settable clock.
+// Clock is a settable clock. It stands still unless advanced, or, when it
+// runs, keeps pace with the wall clock from where it was set.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu    sync.Mutex
+	t     time.Time
+	since time.Time // when t was set, for a running clock; zero: stands still
 }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	if c.since.IsZero() {
+		return c.t
+	}
+	return c.t.Add(time.Since(c.since))
 }
 
 // Advance moves the clock forward.
@@ -66,8 +71,8 @@ type Options struct {
 	// Storages are S3 targets, as server.Config has them.
 	Storages map[string]s3.Config
 	// RealTime starts the clock at the wall clock's time rather than a
-	// fixed date, for tests whose storage enforces retention by the wall
-	// clock.
+	// fixed date, and keeps it running (Advance moves it further ahead),
+	// for tests whose storage enforces retention by the wall clock.
 	RealTime bool
 	// RetentionSlack is passed to the server (default: one second).
 	RetentionSlack time.Duration
@@ -92,7 +97,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = &Clock{t: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 		if opts.RealTime {
-			opts.Clock.t = time.Now().UTC().Truncate(time.Second)
+			opts.Clock.t, opts.Clock.since = time.Now().UTC(), time.Now()
 		}
 	}
 	if opts.RetentionSlack == 0 {
