@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"slices"
@@ -168,20 +169,24 @@ func (s *Server) handlePlansApply(c *call) error {
 }
 
 // checkPlanChanges checks that the caller may change the policy of every
-// vault the changes touch: the vault a plan writes to now and the one it
-// wrote to before.
+// vault the file's plans write to, and of every vault the changes touch:
+// the vault a plan writes to now and the one it wrote to before.
 func (s *Server) checkPlanChanges(c *call, changes []plan.PlanChange, stored map[string]store.Plan, want map[string]plan.Plan) error {
+	check := func(name, vault string) error {
+		if err := c.require(rbac.VaultPolicy, vault); err != nil {
+			return forbidden("plan %q: %s", name, asAPIError(err).message)
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if err := check(name, want[name].Vault); err != nil {
+			return err
+		}
+	}
 	for _, pc := range changes {
-		var vaults []string
 		if old, ok := stored[pc.Plan]; ok {
-			vaults = append(vaults, old.Vault)
-		}
-		if p, ok := want[pc.Plan]; ok {
-			vaults = append(vaults, p.Vault)
-		}
-		for _, v := range vaults {
-			if err := c.require(rbac.VaultPolicy, v); err != nil {
-				return forbidden("plan %q: %s", pc.Plan, asAPIError(err).message)
+			if err := check(pc.Plan, old.Vault); err != nil {
+				return err
 			}
 		}
 	}
