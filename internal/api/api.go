@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/prune"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -78,6 +79,36 @@ type ErrorDetail struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	RequestID string `json:"request_id,omitempty"`
+	// PlanErrors are the refusals of a plan file (code invalid_plan).
+	PlanErrors []PlanError `json:"plan_errors,omitempty"`
+}
+
+// PlanError is one refusal of a plan file: the plan, the field and its
+// line in the file, and why.
+type PlanError struct {
+	Plan  string `json:"plan"`
+	Field string `json:"field,omitempty"`
+	Line  int    `json:"line,omitempty"`
+	Error string `json:"error"`
+}
+
+// Plan is a response body: a stored backup plan in canonical form, who
+// made and last changed it, and where its schedule stands.
+type Plan struct {
+	Plan      plan.Plan `json:"plan"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+	// LastSlot is the newest time run or reported missed; Next the next
+	// time due.
+	LastSlot time.Time `json:"last_slot,omitzero"`
+	Next     time.Time `json:"next,omitzero"`
+}
+
+// PlanList is a response body.
+type PlanList struct {
+	Plans []Plan `json:"plans"`
 }
 
 // MaintenanceReport says what one maintenance pass over a vault did.

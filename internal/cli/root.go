@@ -132,7 +132,7 @@ and a key file in your config directory, both created on first use.`,
 		newStatsCmd(g), newKeyCmd(g), newRepairCmd(g),
 		newServerCmd(g), newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),
-		newAuditCmd(g), newJobCmd(g),
+		newAuditCmd(g), newJobCmd(g), newApplyCmd(g), newPlanCmd(g),
 		newTeamCmd(g), newApprovalsCmd(g), newApproverCmd(g), newAccessCmd(g),
 	)
 	return root

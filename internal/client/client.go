@@ -77,6 +77,8 @@ type Error struct {
 	Code      string
 	Message   string
 	RequestID string
+	// PlanErrors are the refusals of a plan file (Code invalid_plan).
+	PlanErrors []api.PlanError
 }
 
 func (e *Error) Error() string {
@@ -150,7 +152,7 @@ func decodeError(resp *http.Response) error {
 		}
 		return &Error{Status: resp.StatusCode, Code: "http", Message: msg}
 	}
-	return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: eb.Error.RequestID}
+	return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RequestID: eb.Error.RequestID, PlanErrors: eb.Error.PlanErrors}
 }
 
 // do sends in as JSON (unless nil) and decodes the JSON answer into out

@@ -144,7 +144,7 @@ func (c *call) fail(err error) {
 		}
 		c.auditAlone(outcome, map[string]any{"status": ae.status, "error": ae.message, "method": c.r.Method, "path": clip(c.r.URL.Path)})
 	}
-	writeJSON(c.w, ae.status, api.ErrorBody{Error: api.ErrorDetail{Code: ae.code, Message: ae.message, RequestID: c.reqID}})
+	writeJSON(c.w, ae.status, api.ErrorBody{Error: api.ErrorDetail{Code: ae.code, Message: ae.message, RequestID: c.reqID, PlanErrors: ae.plans}})
 }
 
 func (c *call) actor() string {

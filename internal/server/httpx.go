@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/retention"
 )
 
@@ -20,6 +21,7 @@ type apiError struct {
 	status  int
 	code    string
 	message string
+	plans   []api.PlanError // the refusals of a plan file
 }
 
 func (e *apiError) Error() string { return e.message }

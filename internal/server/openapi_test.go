@@ -20,6 +20,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/prune"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -464,6 +465,11 @@ var schemaTypes = map[string]any{
 	"ScanEvidence":            store.ScanEvidence{},
 	"ScanStats":               store.ScanStats{},
 	"Event":                   store.Event{},
+	"PlanError":               api.PlanError{},
+	"PlanRecord":              api.Plan{},
+	"PlanList":                api.PlanList{},
+	"PlanChange":              plan.PlanChange{},
+	"PlanFieldChange":         plan.Change{},
 	// store
 	"StorePrincipal": store.Principal{},
 	"Token":          store.Token{},

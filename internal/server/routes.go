@@ -72,6 +72,12 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/vaults/{vault}/maintenance", "vault.maintain", true, s.handleMaintain)
 	add("POST /v1/vaults/{vault}/verify", "vault.verify", true, s.handleVerify)
 	add("GET /v1/jobs", "job.list", true, s.handleJobs)
+
+	// Backup plans.
+	add("PUT /v1/plans", "plan.apply", true, s.handlePlansApply)
+	add("GET /v1/plans", "plan.list", true, s.handlePlanList)
+	add("GET /v1/plans/{name}", "plan.show", true, s.handlePlanShow)
+	add("DELETE /v1/plans/{name}", "plan.delete", true, s.handlePlanDelete)
 	add("GET /v1/events", "event.read", true, s.handleEvents)
 
 	// Points, holds, the bin.

@@ -23,6 +23,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/schedule"
 	"github.com/bunkerhq/bunker/internal/secret"
 	"github.com/bunkerhq/bunker/internal/storage/s3"
 	"github.com/bunkerhq/bunker/internal/store"
@@ -135,6 +136,11 @@ type Server struct {
 	scanClosed bool
 	scans      sync.WaitGroup
 
+	// The plans' scheduler; planMu keeps changes of the stored plans and
+	// of the scheduler's entries in one order.
+	sched  *schedule.Scheduler
+	planMu sync.Mutex
+
 	dummyOnce sync.Once
 	dummy     string // password hash checked for unknown users
 }
@@ -179,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
 	s.vaults = newVaultSet(s)
+	s.sched = schedule.New(schedClock{now: cfg.Now})
 	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
@@ -295,15 +302,19 @@ func (s *Server) Store() store.Store { return s.st }
 
 // Start opens every vault (loading its index, indexing packs an interrupted
 // backup left, and cataloguing points a crash left uncatalogued), then
-// launches the background work: the maintenance pass, the audit
-// checkpoints and the session reaper. Close ends it.
+// launches the background work: the plans' scheduler, the maintenance
+// pass, the audit checkpoints and the session reaper. Close ends it.
 func (s *Server) Start(ctx context.Context) {
 	s.openVaults(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	s.bgCancel = cancel
-	s.bg.Add(2)
+	if err := s.loadPlans(ctx); err != nil {
+		s.log.Error("load plans", "err", err)
+	}
+	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.checkpointLoop(ctx) }()
 	go func() { defer s.bg.Done(); s.reapLoop(ctx) }()
+	go func() { defer s.bg.Done(); s.runScheduler(ctx) }()
 	if s.cfg.MaintenanceEvery > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.maintenanceLoop(ctx) }()

@@ -1,6 +1,6 @@
 // Package store is the server's control plane: principals, tokens, role
-// bindings, vault settings, the recovery-point catalog, legal holds, jobs,
-// approval teams, requests and grants, and the audit log. The data itself lives on the vaults' storage; this is
+// bindings, vault settings, the recovery-point catalog, legal holds, jobs, backup
+// plans and their runs, approval teams, requests and grants, and the audit log. The data itself lives on the vaults' storage; this is
 // everything else. Package sqlstore implements it on SQLite (embedded) and
 // PostgreSQL.
 //
@@ -189,6 +189,7 @@ type JobState string
 
 // Job states.
 const (
+	JobQueued   JobState = "queued" // waiting for an agent to start it
 	JobRunning  JobState = "running"
 	JobSucceded JobState = "succeeded"
 	JobFailed   JobState = "failed"
@@ -205,6 +206,35 @@ type Job struct {
 	By       string         `json:"by"`
 	Detail   map[string]any `json:"detail,omitempty"`
 	Error    string         `json:"error,omitempty"`
+}
+
+// Plan is a stored backup plan: its canonical form as package plan writes
+// it in JSON, and who made and last changed it.
+type Plan struct {
+	Name      string
+	Vault     string // the vault the plan writes to, for permission checks
+	Spec      []byte // canonical JSON, as plan.Plan marshals it
+	CreatedAt time.Time
+	CreatedBy string
+	UpdatedAt time.Time
+	UpdatedBy string
+	// ScheduleSince is when the plan's schedule began to count: its
+	// creation, or the last change of its schedule or windows.
+	ScheduleSince time.Time
+}
+
+// PlanRun is what the scheduler recorded of a plan's runs, so that a
+// restart neither fires nor reports a slot again.
+type PlanRun struct {
+	Plan string
+	// LastSlot is the newest slot fired or reported missed.
+	LastSlot time.Time
+	// RunSlot is the slot of the run waiting to start or going; zero when
+	// none is. RunStarted is when it started (zero while it waits), on
+	// Host.
+	RunSlot    time.Time
+	RunStarted time.Time
+	Host       string
 }
 
 // ObjectRetention is the write-once protection the server set on one stored
@@ -474,6 +504,17 @@ type Tx interface {
 	Grant(ctx context.Context, id string) (*Grant, error)
 	Grants(ctx context.Context, principal string) ([]Grant, error) // "" for all; newest first
 	UpdateGrant(ctx context.Context, g *Grant) error
+
+	// PutPlan creates or replaces a plan by name.
+	PutPlan(ctx context.Context, p *Plan) error
+	Plan(ctx context.Context, name string) (*Plan, error)
+	Plans(ctx context.Context) ([]Plan, error) // by name
+	// DeletePlan deletes a plan and what is recorded of its runs.
+	DeletePlan(ctx context.Context, name string) error
+	// PlanRuns returns what is recorded of every plan's runs, by plan.
+	PlanRuns(ctx context.Context) (map[string]PlanRun, error)
+	// SetPlanRun records a plan's runs, replacing what was recorded.
+	SetPlanRun(ctx context.Context, r *PlanRun) error
 
 	// AppendEvent stores e, setting its id (ascending).
 	AppendEvent(ctx context.Context, e *Event) error

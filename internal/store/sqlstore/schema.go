@@ -257,6 +257,21 @@ var sqliteSchema = []string{
 		done_at INTEGER NOT NULL DEFAULT 0,
 		replays INTEGER NOT NULL DEFAULT 0)`,
 	`CREATE INDEX deliveries_by_state ON deliveries (state, next_at, seq)`,
+	`CREATE TABLE plans (
+		name TEXT PRIMARY KEY,
+		vault TEXT NOT NULL,
+		spec TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		updated_by TEXT NOT NULL,
+		schedule_since INTEGER NOT NULL)`,
+	`CREATE TABLE plan_runs (
+		plan TEXT PRIMARY KEY REFERENCES plans(name) ON DELETE CASCADE,
+		last_slot INTEGER NOT NULL DEFAULT 0,
+		run_slot INTEGER NOT NULL DEFAULT 0,
+		run_started INTEGER NOT NULL DEFAULT 0,
+		host TEXT NOT NULL DEFAULT '')`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

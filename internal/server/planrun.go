@@ -1,0 +1,245 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/plan"
+	"github.com/bunkerhq/bunker/internal/schedule"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+// Job kinds and event kinds of the scheduler.
+const (
+	jobPlan       = "plan"        // a run due, queued for the agent on one host
+	jobPlanMissed = "plan.missed" // slots that passed without a run
+	eventDue      = "plan.due"
+	eventMissed   = "plan.missed"
+	eventOverdue  = "plan.overdue"
+	schedulerName = "scheduler" // the actor of what the scheduler records
+)
+
+// timerPoll is how often a scheduler timer looks at the server's clock, so
+// that it follows a clock other than the machine's, and steps of it.
+const timerPoll = time.Second
+
+// schedClock is the server's clock as the scheduler reads it.
+type schedClock struct{ now func() time.Time }
+
+func (c schedClock) Now() time.Time { return c.now() }
+
+func (c schedClock) TimerAt(at time.Time) schedule.Timer {
+	t := &pollTimer{c: make(chan time.Time, 1), stop: make(chan struct{})}
+	go t.run(c.now, at)
+	return t
+}
+
+// pollTimer fires once the clock reads at or later.
+type pollTimer struct {
+	c     chan time.Time
+	stop  chan struct{}
+	state atomic.Int32 // 0 waiting, 1 fired, 2 stopped
+}
+
+func (t *pollTimer) run(now func() time.Time, at time.Time) {
+	for {
+		n := now()
+		d := at.Sub(n)
+		if d <= 0 {
+			if t.state.CompareAndSwap(0, 1) {
+				t.c <- n
+			}
+			return
+		}
+		w := time.NewTimer(min(d, timerPoll))
+		select {
+		case <-t.stop:
+			w.Stop()
+			return
+		case <-w.C:
+		}
+	}
+}
+
+func (t *pollTimer) C() <-chan time.Time { return t.c }
+
+func (t *pollTimer) Stop() bool {
+	if t.state.CompareAndSwap(0, 2) {
+		close(t.stop)
+		return true
+	}
+	return false
+}
+
+// planEntry returns a stored plan as the scheduler sees it, with what its
+// runs recorded.
+func planEntry(r store.Plan, run store.PlanRun) (schedule.Entry, error) {
+	p, err := plan.DecodePlan(r.Spec)
+	if err != nil {
+		return schedule.Entry{}, fmt.Errorf("stored plan %s: %w", r.Name, err)
+	}
+	e, err := p.Entry()
+	if err != nil {
+		return schedule.Entry{}, fmt.Errorf("plan %s: %w", r.Name, err)
+	}
+	e.Since, e.Last = r.ScheduleSince, run.LastSlot
+	if !run.RunSlot.IsZero() {
+		e.Run = &schedule.RunState{Slot: run.RunSlot, Started: run.RunStarted}
+	}
+	return e, nil
+}
+
+// loadPlans puts every stored plan into the scheduler.
+func (s *Server) loadPlans(ctx context.Context) error {
+	s.planMu.Lock()
+	defer s.planMu.Unlock()
+	return s.st.View(ctx, func(tx store.Tx) error {
+		rows, err := tx.Plans(ctx)
+		if err != nil {
+			return err
+		}
+		runs, err := tx.PlanRuns(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			e, err := planEntry(r, runs[r.Name])
+			if err == nil {
+				err = s.sched.Put(e)
+			}
+			if err != nil {
+				s.log.Error("schedule plan", "plan", r.Name, "err", err)
+			}
+		}
+		return nil
+	})
+}
+
+// schedulePlans tells the scheduler of applied changes: written are the
+// plans created or updated.
+func (s *Server) schedulePlans(changes []plan.PlanChange, written []store.Plan) {
+	for _, pc := range changes {
+		if pc.Action == plan.Delete {
+			s.sched.Remove(pc.Plan)
+		}
+	}
+	for _, r := range written {
+		e, err := planEntry(r, store.PlanRun{})
+		if err == nil {
+			err = s.sched.Put(e)
+		}
+		if err != nil {
+			s.log.Error("schedule plan", "plan", r.Name, "err", err)
+		}
+	}
+}
+
+// runScheduler runs the plans' scheduler until ctx ends.
+func (s *Server) runScheduler(ctx context.Context) {
+	if err := s.sched.Run(ctx, s.onPlanEvent); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Error("plan scheduler", "err", err)
+	}
+}
+
+// onPlanEvent records what the scheduler reports: the slot, before
+// anything else, then the jobs and the event.
+func (s *Server) onPlanEvent(ctx context.Context, e schedule.Event) {
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		r, err := tx.Plan(ctx, e.Plan)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		switch e.Kind {
+		case schedule.Run:
+			return s.planDue(ctx, tx, r, e)
+		case schedule.Missed:
+			return s.planMissed(ctx, tx, r, e)
+		case schedule.Overdue:
+			return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventOverdue, Vault: r.Vault,
+				Data: map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()}})
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
+	}
+}
+
+// planDue records a run fired: the slot, a queued job for each host of the
+// plan, and the event.
+func (s *Server) planDue(ctx context.Context, tx store.Tx, r *store.Plan, e schedule.Event) error {
+	if err := tx.SetPlanRun(ctx, &store.PlanRun{Plan: r.Name, LastSlot: e.Slot, RunSlot: e.Slot}); err != nil {
+		return err
+	}
+	p, err := plan.DecodePlan(r.Spec)
+	if err != nil {
+		return fmt.Errorf("stored plan %s: %w", r.Name, err)
+	}
+	var jobs []int64
+	for _, host := range p.Hosts() {
+		j := &store.Job{Kind: jobPlan, Vault: r.Vault, State: store.JobQueued, Started: e.At.UTC(), By: schedulerName,
+			Detail: map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "host": host}}
+		if err := tx.CreateJob(ctx, j); err != nil {
+			return err
+		}
+		jobs = append(jobs, j.ID)
+	}
+	return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventDue, Vault: r.Vault,
+		Data: map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "late": e.Late.String(), "hosts": p.Hosts(), "jobs": jobs}})
+}
+
+// planMissed records slots missed: the newest of them as the plan's last,
+// a failed job and the event. A run fired but not started is over; its
+// queued jobs fail.
+func (s *Server) planMissed(ctx context.Context, tx store.Tx, r *store.Plan, e schedule.Event) error {
+	runs, err := tx.PlanRuns(ctx)
+	if err != nil {
+		return err
+	}
+	run := runs[r.Name]
+	run.Plan = r.Name
+	if e.Slot.After(run.LastSlot) {
+		run.LastSlot = e.Slot
+	}
+	if e.Reason == schedule.MissedNotStarted {
+		run.RunSlot, run.RunStarted, run.Host = time.Time{}, time.Time{}, ""
+		if err := failQueued(ctx, tx, r.Name, e.Slot, e.At, e.Reason); err != nil {
+			return err
+		}
+	}
+	if err := tx.SetPlanRun(ctx, &run); err != nil {
+		return err
+	}
+	data := map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "first": e.First.UTC(), "count": e.Count, "reason": e.Reason}
+	j := &store.Job{Kind: jobPlanMissed, Vault: r.Vault, State: store.JobFailed, Started: e.At.UTC(), Finished: e.At.UTC(),
+		By: schedulerName, Detail: data, Error: e.Reason}
+	if err := tx.CreateJob(ctx, j); err != nil {
+		return err
+	}
+	return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventMissed, Vault: r.Vault, Data: data})
+}
+
+// failQueued fails the queued jobs of a plan's slot.
+func failQueued(ctx context.Context, tx store.Tx, name string, slot, at time.Time, reason string) error {
+	jobs, err := tx.Jobs(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	want := slot.UTC().Format(time.RFC3339Nano)
+	for _, j := range jobs {
+		if j.Kind != jobPlan || j.State != store.JobQueued || j.Detail["plan"] != name || j.Detail["slot"] != want {
+			continue
+		}
+		j.State, j.Finished, j.Error = store.JobFailed, at.UTC(), reason
+		if err := tx.UpdateJob(ctx, &j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
