@@ -226,6 +226,9 @@ func TestS3GarbageCollectionAfterRetention(t *testing.T) {
 	// A expires; storage retention passes (3s + 1s slack).
 	time.Sleep(5 * time.Second)
 	w.s.Clock.Advance(5 * time.Second)
+	// From here the server's time stands still, so that the second pass
+	// below has nothing to extend either.
+	w.s.Clock.Freeze()
 	rep, err := w.vadmin.Maintain(ctx, "prod")
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +371,9 @@ func TestS3OutageDuringBackup(t *testing.T) {
 	m := miniotest.New(t)
 	m.MakeBucket(t, "vaults", true)
 	cfg := s3.Config{Endpoint: m.Endpoint, Bucket: "vaults", DisableTLS: true, AccessKeyID: miniotest.RootUser, SecretAccessKey: miniotest.RootPassword,
-		Lookup: s3.LookupPath, Region: "us-east-1", MaxRetries: 4, RetryDelay: 100 * time.Millisecond, RetryMaxDelay: 400 * time.Millisecond}
+		// About 3.5 s of retries: more than MinIO takes to restart on a
+		// busy machine, little enough for the long outage to fail soon.
+		Lookup: s3.LookupPath, Region: "us-east-1", MaxRetries: 6, RetryDelay: 100 * time.Millisecond, RetryMaxDelay: time.Second}
 	s := servertest.Start(t, servertest.Options{Storages: map[string]s3.Config{"minio": cfg}, RealTime: true})
 	w := &s3World{world: &world{s: s}, minio: m, root: m.Client(t), bucket: "vaults"}
 	w.vadmin = s.User(t, "vadmin", "vault-admin")

@@ -48,6 +48,15 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Freeze stops a running clock where it is; Advance still moves it.
+func (c *Clock) Freeze() {
+	c.mu.Lock()
+	if !c.since.IsZero() {
+		c.t, c.since = c.t.Add(time.Since(c.since)), time.Time{}
+	}
+	c.mu.Unlock()
+}
+
 // Server is a running test server.
 type Server struct {
 	*server.Server
