@@ -288,6 +288,20 @@ func (s *Server) handleApprovalList(c *call) error {
 	return c.ok(http.StatusOK, map[string]any{"approvals": out})
 }
 
+// requestAndTeam loads the request the path names and its team (nil when
+// the team is gone).
+func requestAndTeam(c *call, tx store.Tx) (*approval.Record, *approval.Team, error) {
+	r, err := findRequest(c, tx, c.r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	team, err := requestTeam(c, tx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, team, nil
+}
+
 // requestTeam reads a request's team, nil if it is gone.
 func requestTeam(c *call, tx store.Tx, r *approval.Record) (*approval.Team, error) {
 	t, err := tx.Team(c.ctx, r.Request.Team)
@@ -303,11 +317,7 @@ func (s *Server) handleApprovalShow(c *call) error {
 	}
 	var view api.Approval
 	err := s.st.View(c.ctx, func(tx store.Tx) error {
-		r, err := findRequest(c, tx, c.r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		team, err := requestTeam(c, tx, r)
+		r, team, err := requestAndTeam(c, tx)
 		if err != nil {
 			return err
 		}
@@ -353,11 +363,7 @@ func (s *Server) handleApprovalConfirm(c *call) error {
 	}
 	var view api.Approval
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
-		r, err := findRequest(c, tx, c.r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		team, err := requestTeam(c, tx, r)
+		r, team, err := requestAndTeam(c, tx)
 		if err != nil {
 			return err
 		}
@@ -408,11 +414,7 @@ func (s *Server) handleApprovalVote(c *call, vote approval.Vote) error {
 	}
 	var view api.Approval
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		r, err := findRequest(c, tx, c.r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		team, err := requestTeam(c, tx, r)
+		r, team, err := requestAndTeam(c, tx)
 		if err != nil {
 			return err
 		}
@@ -462,11 +464,7 @@ func (s *Server) handleApprovalCancel(c *call) error {
 	}
 	var view api.Approval
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		r, err := findRequest(c, tx, c.r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		team, err := requestTeam(c, tx, r)
+		r, team, err := requestAndTeam(c, tx)
 		if err != nil {
 			return err
 		}
@@ -514,11 +512,7 @@ func (s *Server) execute(c *call, hash string) error {
 	var after func()
 	route := c.action
 	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		r, err := findRequest(c, tx, c.r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		team, err := requestTeam(c, tx, r)
+		r, team, err := requestAndTeam(c, tx)
 		if err != nil {
 			return err
 		}
