@@ -1,15 +1,20 @@
 package remote
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/blob"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/tree"
+	"github.com/bunkerhq/bunker/internal/wire"
 )
 
 // Restore is a restore session on one point of a vault server. Every blob
@@ -140,4 +145,83 @@ func (r *Restore) Close(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// LoadBlobs reads the listed blobs directly, without the read-ahead that
+// LoadTree starts, and calls fn with each one's plaintext, checked against
+// its id; fn must not retain data. A server that answers with part of the
+// list (its answers are bounded in size) is asked again for the rest. It is
+// the read a copy makes: it fetches exactly what it lacks.
+func (r *Restore) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data []byte) error) error {
+	comp, err := repo.NewCompressor()
+	if err != nil {
+		return err
+	}
+	defer comp.Close()
+	var buf []byte
+	for len(hs) > 0 {
+		body, err := r.c.ReadBlobs(ctx, r.sess.Session, hs)
+		if err != nil {
+			return fmt.Errorf("read %d blobs: %w", len(hs), err)
+		}
+		left := make(map[blob.Handle]bool, len(hs))
+		for _, h := range hs {
+			left[h] = true
+		}
+		fr := wire.NewFrameReader(bytes.NewReader(body), pack.MaxBlobSize, len(hs))
+		got := 0
+		for {
+			f, err := fr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read blobs: %w", err)
+			}
+			if !left[f.Handle] {
+				return fmt.Errorf("read blobs: the server sent %s, which was not asked for or was sent twice", f.Handle)
+			}
+			delete(left, f.Handle)
+			got++
+			if buf, err = r.plain(comp, f, buf); err != nil {
+				return err
+			}
+			if err := fn(f.Handle, buf); err != nil {
+				return err
+			}
+		}
+		if got == 0 {
+			return fmt.Errorf("read blobs: the server sent none of %d", len(hs))
+		}
+		rest := hs[:0:0]
+		for _, h := range hs {
+			if left[h] {
+				rest = append(rest, h)
+			}
+		}
+		hs = rest
+	}
+	return nil
+}
+
+// plain decompresses a frame's payload into buf and checks it against the
+// frame's id.
+func (r *Restore) plain(comp *repo.Compressor, f wire.Frame, buf []byte) ([]byte, error) {
+	h := f.Handle
+	var out []byte
+	var err error
+	if f.Compressed {
+		if out, err = comp.Decompress(buf, f.Payload, f.RawLen); err != nil {
+			return nil, fmt.Errorf("read %s: %w", h, err)
+		}
+	} else {
+		if f.RawLen != len(f.Payload) {
+			return nil, fmt.Errorf("read %s: the server sent %d bytes for %d", h, len(f.Payload), f.RawLen)
+		}
+		out = append(buf[:0], f.Payload...)
+	}
+	if got := r.key.BlobID(out); got != h.ID {
+		return nil, fmt.Errorf("read %s: the server sent content that hashes to %s", h, got.Short())
+	}
+	return out, nil
 }
