@@ -44,7 +44,20 @@ type Stamp struct {
 	Expires    time.Time `json:"expires,omitzero"`
 	ClientTime time.Time `json:"client_time,omitzero"`
 	KeyID      string    `json:"key_id"`
-	Signature  []byte    `json:"signature,omitempty"`
+	// Origin is set on a copy: the point it copies.
+	Origin    *Origin `json:"origin,omitempty"`
+	Signature []byte  `json:"signature,omitempty"`
+}
+
+// Origin names the point a copy was made from: on another server (Site,
+// as the copying server calls it) or, when Site is empty, in another vault
+// of the same server. Time is the original's time, by its own server: the
+// age of the data the copy holds.
+type Origin struct {
+	Site  string    `json:"site,omitempty"`
+	Vault string    `json:"vault"`
+	Point string    `json:"point"`
+	Time  time.Time `json:"time"`
 }
 
 // SigningBytes returns what a server signs for p: the record's JSON with the

@@ -388,7 +388,7 @@ func catalogEntry(p *repo.Point) *store.Point {
 		Vault: p.Server.Vault, ID: p.ID.String(), Time: p.Time.UTC(), Hostname: p.Hostname, Username: p.Username,
 		Paths: p.Paths, Tags: p.Tags, Tree: p.Tree.String(), Summary: p.Summary, ClientTime: p.Server.ClientTime,
 		CreatedBy: p.Server.CreatedBy, Expires: p.Server.Expires, State: store.Active,
-		KeyID: p.Server.KeyID, Signature: bytes.Clone(p.Server.Signature),
+		KeyID: p.Server.KeyID, Signature: bytes.Clone(p.Server.Signature), Origin: p.Server.Origin,
 	}
 	if p.Parent != nil {
 		sp.Parent = p.Parent.String()

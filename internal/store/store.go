@@ -155,6 +155,8 @@ type Point struct {
 	BinReason  string        `json:"bin_reason,omitempty"` // "deleted" or "expired"
 	KeyID      string        `json:"key_id"`
 	Signature  []byte        `json:"signature"`
+	// Origin is set on a copy: the point it was copied from.
+	Origin *repo.Origin `json:"origin,omitempty"`
 }
 
 // RetentionView returns the fields the retention rules need.
@@ -395,6 +397,7 @@ type ApprovalFilter struct {
 type Tx interface {
 	Outbox
 	EventRules
+	CopyPairs
 
 	CreatePrincipal(ctx context.Context, p *Principal) error
 	Principal(ctx context.Context, name string) (*Principal, error)

@@ -272,6 +272,15 @@ var sqliteSchema = []string{
 		run_slot INTEGER NOT NULL DEFAULT 0,
 		run_started INTEGER NOT NULL DEFAULT 0,
 		host TEXT NOT NULL DEFAULT '')`,
+	// Copies: where a point came from, and which source blob became
+	// which blob of the destination (package replicate).
+	`ALTER TABLE points ADD COLUMN origin TEXT NOT NULL DEFAULT 'null'`,
+	`CREATE TABLE copy_pairs (
+		scope TEXT NOT NULL,
+		type INTEGER NOT NULL,
+		src BLOB NOT NULL,
+		dst BLOB NOT NULL,
+		PRIMARY KEY (scope, type, src))`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

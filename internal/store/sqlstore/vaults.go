@@ -85,20 +85,20 @@ func (t *tx) DeleteVault(ctx context.Context, name string) error {
 }
 
 const pointCols = `vault, id, time, hostname, username, paths, tags, tree, parent, summary, client_time, created_by,
-	expires, state, binned_at, purge_after, binned_by, bin_reason, key_id, signature`
+	expires, state, binned_at, purge_after, binned_by, bin_reason, key_id, signature, origin`
 
 func scanPoint(row scanner) (*store.Point, error) {
 	var p store.Point
-	var paths, tags, summary string
+	var paths, tags, summary, origin string
 	var tm, client, expires, binned, purge int64
 	if err := row.Scan(&p.Vault, &p.ID, &tm, &p.Hostname, &p.Username, &paths, &tags, &p.Tree, &p.Parent, &summary, &client,
-		&p.CreatedBy, &expires, &p.State, &binned, &purge, &p.BinnedBy, &p.BinReason, &p.KeyID, &p.Signature); err != nil {
+		&p.CreatedBy, &expires, &p.State, &binned, &purge, &p.BinnedBy, &p.BinReason, &p.KeyID, &p.Signature, &origin); err != nil {
 		return nil, err
 	}
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{paths, &p.Paths}, {tags, &p.Tags}, {summary, &p.Summary}} {
+	}{{paths, &p.Paths}, {tags, &p.Tags}, {summary, &p.Summary}, {origin, &p.Origin}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return nil, fmt.Errorf("point %s: %w", p.ID, err)
 		}
@@ -121,9 +121,13 @@ func (t *tx) CreatePoint(ctx context.Context, p *store.Point) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO points (`+pointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	origin, err := jsonText(p.Origin)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO points (`+pointCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.Vault, p.ID, nanos(p.Time), p.Hostname, p.Username, paths, tags, p.Tree, p.Parent, summary, nanos(p.ClientTime), p.CreatedBy,
-		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, p.KeyID, p.Signature)
+		nanos(p.Expires), p.State, nanos(p.BinnedAt), nanos(p.PurgeAfter), p.BinnedBy, p.BinReason, p.KeyID, p.Signature, origin)
 	if isUnique(err) {
 		return fmt.Errorf("point %s in vault %s: %w", p.ID, p.Vault, store.ErrExists)
 	}

@@ -1,0 +1,102 @@
+package sqlstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+func TestCopyPairsByScope(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	h := func(b byte, typ blob.Type) blob.Handle {
+		var id blob.ID
+		id[0], id[31] = b, b
+		return blob.Handle{ID: id, Type: typ}
+	}
+	var d1, d2 blob.ID
+	d1[1], d2[2] = 1, 2
+	// More pairs than one lookup query takes.
+	var many []store.CopyPair
+	for i := range 1000 {
+		var src blob.ID
+		src[0], src[1] = byte(i), byte(i>>8)
+		src[5] = 9
+		many = append(many, store.CopyPair{Src: blob.Handle{ID: src, Type: blob.DataBlob}, Dst: d2})
+	}
+	update(t, db, func(tx store.Tx) error {
+		if err := tx.RecordCopyPairs(ctx, "a", []store.CopyPair{{Src: h(1, blob.DataBlob), Dst: d1}, {Src: h(1, blob.TreeBlob), Dst: d2}}); err != nil {
+			return err
+		}
+		return tx.RecordCopyPairs(ctx, "b", many)
+	})
+	update(t, db, func(tx store.Tx) error {
+		got, err := tx.LookupCopyPairs(ctx, "a", []blob.Handle{h(1, blob.DataBlob), h(1, blob.TreeBlob), h(2, blob.DataBlob)})
+		if err != nil {
+			return err
+		}
+		if len(got) != 2 || got[h(1, blob.DataBlob)] != d1 || got[h(1, blob.TreeBlob)] != d2 {
+			t.Errorf("scope a: %v", got)
+		}
+		var hs []blob.Handle
+		for _, p := range many {
+			hs = append(hs, p.Src)
+		}
+		if got, err = tx.LookupCopyPairs(ctx, "b", hs); err != nil {
+			return err
+		}
+		if len(got) != len(many) {
+			t.Errorf("scope b: %d of %d pairs found", len(got), len(many))
+		}
+		if got, err = tx.LookupCopyPairs(ctx, "b", []blob.Handle{h(1, blob.DataBlob)}); err != nil || len(got) != 0 {
+			t.Errorf("scope b answered for scope a's pair: %v %v", got, err)
+		}
+		if err := tx.DeleteCopyPairs(ctx, "a"); err != nil {
+			return err
+		}
+		if got, err = tx.LookupCopyPairs(ctx, "a", []blob.Handle{h(1, blob.DataBlob)}); err != nil || len(got) != 0 {
+			t.Errorf("after delete: %v %v", got, err)
+		}
+		return nil
+	})
+}
+
+func TestPointOriginRoundTrips(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	o := &repo.Origin{Site: "workload-1", Vault: "prod", Point: "abcd", Time: t0.Add(-time.Hour)}
+	update(t, db, func(tx store.Tx) error {
+		if err := tx.CreateVault(ctx, &store.Vault{Name: "central"}); err != nil {
+			return err
+		}
+		for _, p := range []*store.Point{
+			{Vault: "central", ID: "copy", Time: t0, Tree: "t", State: store.Active, Signature: []byte{1}, Origin: o},
+			{Vault: "central", ID: "direct", Time: t0, Tree: "t", State: store.Active, Signature: []byte{1}},
+		} {
+			if err := tx.CreatePoint(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, db, func(tx store.Tx) error {
+		p, err := tx.Point(ctx, "central", "copy")
+		if err != nil {
+			return err
+		}
+		if p.Origin == nil || *p.Origin != *o {
+			t.Errorf("origin %+v, want %+v", p.Origin, o)
+		}
+		if p, err = tx.Point(ctx, "central", "direct"); err != nil {
+			return err
+		}
+		if p.Origin != nil {
+			t.Errorf("a direct point has origin %+v", p.Origin)
+		}
+		return nil
+	})
+}
