@@ -364,3 +364,9 @@ func (c *Client) Verify(ctx context.Context, vault string, req api.VerifyRequest
 	var out api.VerifyReport
 	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/verify", nil, req, &out)
 }
+
+// CopyPoint copies point ref of vault into vault to of the same server.
+func (c *Client) CopyPoint(ctx context.Context, vault, ref, to string) (api.CopyReport, error) {
+	var out api.CopyReport
+	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/copy", nil, api.CopyRequest{ToVault: to}, &out)
+}

@@ -334,9 +334,7 @@ func (s *Server) handleCommit(c *call) error {
 	if len(req.Username) > 256 || !utf8.ValidString(req.Username) {
 		return badRequest("invalid username")
 	}
-	var view api.Point
-	var heldIn *openVault // the vault, when a legal hold covers the new point
-	scanIt := false       // the vault scans its new points
+	var sealed *sealedPoint
 	err = s.withSession(c, false, func(se *session, ov *openVault) error {
 		var v *store.Vault
 		if err := s.st.View(c.ctx, func(tx store.Tx) error {
@@ -346,86 +344,120 @@ func (s *Server) handleCommit(c *call) error {
 		}); err != nil {
 			return err
 		}
-		if err := ov.repo.Flush(context.WithoutCancel(c.ctx)); err != nil {
-			ov.recover.Store(true)
-			return storageFailed(err)
-		}
-		reach, err := collectBlobs(c.ctx, ov.repo, root)
-		if err != nil {
-			return badRequest("the point is incomplete: %v; run the backup again", err)
-		}
-		now := s.cfg.Now().UTC()
-		// Before the point exists, everything it needs is retained by the
-		// storage at least as long as the point will be: older packs it
-		// shares by deduplication are extended.
-		need := now.Add(horizon(v.Policy))
-		if exp := v.Policy.Expiry(now); !exp.IsZero() {
-			need = exp.Add(v.Policy.BinRetention)
-		}
-		if _, err := ov.prot.ensure(context.WithoutCancel(c.ctx), pointObjects(ov.repo, "", reach), need); err != nil {
-			return err
-		}
 		p := &repo.Point{
-			Time: now, Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
+			Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
 			Tree: root, Summary: req.Summary, Program: "bunker",
-			Server: &repo.Stamp{Vault: v.Name, CreatedBy: se.principal, Expires: v.Policy.Expiry(now), ClientTime: req.ClientTime.UTC(), KeyID: s.keyID},
+			Server: &repo.Stamp{CreatedBy: se.principal, ClientTime: req.ClientTime.UTC()},
 		}
 		if se.parent != nil {
 			if pid, err := blob.ParseID(se.parent.ID); err == nil {
 				p.Parent = &pid
 			}
 		}
-		if err := s.sign(p); err != nil {
-			return err
-		}
-		if _, err := ov.repo.SavePoint(context.WithoutCancel(c.ctx), p); err != nil {
-			return storageFailed(err)
-		}
-		sp := catalogEntry(p)
-		c.target = "point/" + v.Name + "/" + sp.ID
-		held := false
-		err = s.st.Update(c.ctx, func(tx store.Tx) error {
-			if err := tx.CreatePoint(c.ctx, sp); err != nil {
-				return err
-			}
-			hs, err := tx.Holds(c.ctx, v.Name, false)
-			if err != nil {
-				return err
-			}
-			held = len(retention.HeldBy(sp.RetentionView(), activeHolds(hs))) > 0
-			view = s.pointView(v, sp, hs)
+		sealed, err = s.seal(c.ctx, ov, v, p, func(tx store.Tx, sp *store.Point) error {
+			c.target = "point/" + v.Name + "/" + sp.ID
 			detail := map[string]any{"hostname": sp.Hostname, "expires": sp.Expires, "blobs_received": se.received, "blobs_stored": se.stored}
 			if !sp.ClientTime.IsZero() {
 				detail["client_time"] = sp.ClientTime
 			}
 			return c.audit(tx, audit.OutcomeOK, detail)
 		})
+		if errors.Is(err, errIncomplete) {
+			return badRequest("%v; run the backup again", err)
+		}
 		if err != nil {
 			return err
 		}
 		s.sessions.remove(se.id)
-		scanIt = v.Scan
-		if held {
-			heldIn = ov
-		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if heldIn != nil {
-		// Outside the session's hold on garbage collection: syncHolds
-		// takes it itself.
-		if _, _, err := s.syncHolds(context.WithoutCancel(c.ctx), heldIn.name, heldIn); err != nil {
-			s.log.Error("legal holds on storage for a new point", "vault", heldIn.name, "point", view.ID, "err", err)
+	s.afterSeal(c.ctx, sealed)
+	s.metrics.sessions.Set(float64(s.sessions.count()))
+	return c.ok(http.StatusCreated, sealed.view)
+}
+
+// errIncomplete reports a tree that names a blob the vault lacks.
+var errIncomplete = errors.New("the point is incomplete")
+
+// sealedPoint is what seal made.
+type sealedPoint struct {
+	view   api.Point
+	ov     *openVault
+	held   bool // a legal hold covers it
+	scanIt bool // the vault scans its new points
+}
+
+// seal makes p, whose tree is stored in ov, a point of vault v: it flushes
+// the vault, checks that the tree is complete, extends the storage's
+// retention of everything the point needs, stamps the point with the
+// server's time, the vault's name and the expiry its policy gives, signs
+// and stores it, and records it in the catalog in one transaction with
+// what record adds (the audit entry). The caller fills p's content, and
+// in p.Server only CreatedBy, ClientTime and Origin; it holds ov.gc shared.
+func (s *Server) seal(ctx context.Context, ov *openVault, v *store.Vault, p *repo.Point, record func(tx store.Tx, sp *store.Point) error) (*sealedPoint, error) {
+	if err := ov.repo.Flush(context.WithoutCancel(ctx)); err != nil {
+		ov.recover.Store(true)
+		return nil, storageFailed(err)
+	}
+	reach, err := collectBlobs(ctx, ov.repo, p.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errIncomplete, err)
+	}
+	now := s.cfg.Now().UTC()
+	// Before the point exists, everything it needs is retained by the
+	// storage at least as long as the point will be: older packs it
+	// shares by deduplication are extended.
+	need := now.Add(horizon(v.Policy))
+	if exp := v.Policy.Expiry(now); !exp.IsZero() {
+		need = exp.Add(v.Policy.BinRetention)
+	}
+	if _, err := ov.prot.ensure(context.WithoutCancel(ctx), pointObjects(ov.repo, "", reach), need); err != nil {
+		return nil, err
+	}
+	p.Time = now
+	p.Server.Vault, p.Server.Expires, p.Server.KeyID = v.Name, v.Policy.Expiry(now), s.keyID
+	if err := s.sign(p); err != nil {
+		return nil, err
+	}
+	if _, err := ov.repo.SavePoint(context.WithoutCancel(ctx), p); err != nil {
+		return nil, storageFailed(err)
+	}
+	sp := catalogEntry(p)
+	out := &sealedPoint{ov: ov, scanIt: v.Scan}
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreatePoint(ctx, sp); err != nil {
+			return err
+		}
+		hs, err := tx.Holds(ctx, v.Name, false)
+		if err != nil {
+			return err
+		}
+		out.held = len(retention.HeldBy(sp.RetentionView(), activeHolds(hs))) > 0
+		out.view = s.pointView(v, sp, hs)
+		return record(tx, sp)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// afterSeal does what follows a new point outside the hold on garbage
+// collection: legal holds on the storage, the scan, the metrics.
+func (s *Server) afterSeal(ctx context.Context, sp *sealedPoint) {
+	if sp.held {
+		// syncHolds takes the hold on garbage collection itself.
+		if _, _, err := s.syncHolds(context.WithoutCancel(ctx), sp.ov.name, sp.ov); err != nil {
+			s.log.Error("legal holds on storage for a new point", "vault", sp.ov.name, "point", sp.view.ID, "err", err)
 		}
 	}
-	if scanIt {
-		s.scanLater(view.Vault, view.ID)
+	if sp.scanIt {
+		s.scanLater(sp.view.Vault, sp.view.ID)
 	}
 	s.metrics.points.WithLabelValues("created").Inc()
-	s.metrics.sessions.Set(float64(s.sessions.count()))
-	return c.ok(http.StatusCreated, view)
 }
 
 // sign sets the server's signature on a stamped point.

@@ -407,6 +407,10 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 var schemaTypes = map[string]any{
 	// api
 	"AuditPage":               api.AuditPage{},
+	"CopyRequest":             api.CopyRequest{},
+	"CopyStats":               api.CopyStats{},
+	"CopyReport":              api.CopyReport{},
+	"PointOrigin":             repo.Origin{},
 	"SessionRequest":          api.SessionRequest{},
 	"SessionResponse":         api.SessionResponse{},
 	"UploadResult":            api.UploadResult{},

@@ -87,6 +87,7 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/vaults/{vault}/points/{point}/undelete", "point.undelete", true, s.handlePointUndelete)
 	add("PUT /v1/vaults/{vault}/points/{point}/retention", "point.retain", true, s.handlePointRetention)
 	add("POST /v1/vaults/{vault}/points/{point}/scan", "point.scan", true, s.handleScan)
+	add("POST /v1/vaults/{vault}/points/{point}/copy", "point.copy", true, s.handlePointCopy)
 	add("GET /v1/vaults/{vault}/holds", "hold.list", true, s.handleHoldList)
 	add("POST /v1/vaults/{vault}/holds", "hold.create", true, s.handleHoldCreate)
 	add("DELETE /v1/vaults/{vault}/holds/{id}", "hold.release", true, s.handleHoldRelease)
