@@ -4,8 +4,6 @@ import (
 	"errors"
 
 	"github.com/spf13/cobra"
-
-	"github.com/bunkerhq/bunker/internal/ui"
 )
 
 func newPointCopyCmd(g *globals) *cobra.Command {
@@ -46,14 +44,7 @@ the other (backup-operator).`,
 			if g.json {
 				return g.printJSON(rep)
 			}
-			if rep.Existing {
-				g.printf("vault %s holds a copy of point %s already: point %s\n", display(to), short(rep.FromPoint), short(rep.Point.ID))
-				return nil
-			}
-			st := rep.Stats
-			g.printf("copied point %s of vault %s into vault %s as point %s (job %d) in %.1fs: read %d chunks (%s), %d already copied, %d listings skipped; expires %s\n",
-				short(rep.FromPoint), display(vault), display(to), short(rep.Point.ID), rep.Job, rep.DurationSeconds,
-				st.BlobsRead, ui.Bytes(st.BytesRead), st.BlobsKnown, st.TreesSkipped, expiresText(rep.Point))
+			g.printCopy(rep)
 			return nil
 		},
 	}

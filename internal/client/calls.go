@@ -370,3 +370,35 @@ func (c *Client) CopyPoint(ctx context.Context, vault, ref, to string) (api.Copy
 	var out api.CopyReport
 	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/copy", nil, api.CopyRequest{ToVault: to}, &out)
 }
+
+// PutRemote registers or replaces remote name.
+func (c *Client) PutRemote(ctx context.Context, name string, req api.RemoteRequest) (api.Remote, error) {
+	var out api.Remote
+	return out, c.do(ctx, http.MethodPut, "/v1/remotes/"+seg(name), nil, req, &out)
+}
+
+// Remotes lists the registered remotes.
+func (c *Client) Remotes(ctx context.Context) ([]api.Remote, error) {
+	var out struct {
+		Remotes []api.Remote `json:"remotes"`
+	}
+	return out.Remotes, c.do(ctx, http.MethodGet, "/v1/remotes", nil, nil, &out)
+}
+
+// DeleteRemote forgets remote name.
+func (c *Client) DeleteRemote(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/remotes/"+seg(name), nil, nil, nil)
+}
+
+// Pull copies one point of a remote into a vault of the server.
+func (c *Client) Pull(ctx context.Context, name string, req api.PullRequest) (api.CopyReport, error) {
+	var out api.CopyReport
+	return out, c.do(ctx, http.MethodPost, "/v1/remotes/"+seg(name)+"/pull", nil, req, &out)
+}
+
+// SyncRemote pulls every point of the remote's followed vaults not copied
+// yet.
+func (c *Client) SyncRemote(ctx context.Context, name string) (api.SyncReport, error) {
+	var out api.SyncReport
+	return out, c.do(ctx, http.MethodPost, "/v1/remotes/"+seg(name)+"/sync", nil, map[string]string{}, &out)
+}

@@ -83,6 +83,7 @@ const (
 	ApprovalVote     Permission = "approval.vote"     // join approval teams and vote on guarded operations
 	AccessRequest    Permission = "access.request"    // ask for a restore-access grant to an air-gapped vault
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
+	RemoteAdmin      Permission = "remote.admin"      // register the remote servers points are pulled from, and pull (AllVaults scope only)
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
 
@@ -98,7 +99,7 @@ func grants(r Role) []Permission {
 		return []Permission{ApprovalVote}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
-			PointRead, PointDelete, PointRetain, PointHold, PointScan}
+			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin}
 	case Auditor:
 		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify, PointScan, EventRead}
 	case SecurityAdmin:

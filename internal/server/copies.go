@@ -65,7 +65,7 @@ func (s *Server) handlePointCopy(c *call) error {
 	if src.AirGapped {
 		return forbidden("vault %s is air-gapped: its points are not copied out of it", from)
 	}
-	rep, err := s.copyPoint(c.ctx, src, p, dst, c.id.name())
+	rep, err := s.copyPoint(c.ctx, s.localCopy(src, p), dst, c.id.name())
 	if err != nil {
 		return err
 	}
@@ -123,20 +123,46 @@ func existingCopy(ctx context.Context, tx store.Tx, dst string, origin repo.Orig
 	return nil, nil
 }
 
-// copyPoint copies point p of vault src into vault dst as a job: the
-// content through package replicate, then a point sealed by dst's policy
-// whose origin names p. A point dst holds a copy of already is not copied
-// again, so that a copy asked for twice (an event delivered twice) makes
-// one point. A copy that fails keeps what it stored, and the next attempt
-// reads only the rest.
-func (s *Server) copyPoint(ctx context.Context, src *store.Vault, p *store.Point, dst *store.Vault, by string) (*api.CopyReport, error) {
-	origin := repo.Origin{Vault: src.Name, Point: p.ID, Time: p.Time}
-	rep := &api.CopyReport{FromVault: src.Name, FromPoint: p.ID}
+// copyFrom is the original of a copy: where it is, its metadata, and how
+// to read it.
+type copyFrom struct {
+	origin repo.Origin
+	point  *store.Point // the original's metadata, as its server shows it
+	// open starts reading the original: its blobs, the content key its
+	// ids are under, and done, called when the copy ends.
+	open func(ctx context.Context) (src replicate.Source, key *crypto.IDKey, done func(), err error)
+}
+
+// localCopy is the original of a copy from vault src of this server.
+func (s *Server) localCopy(src *store.Vault, p *store.Point) copyFrom {
+	return copyFrom{
+		origin: repo.Origin{Vault: src.Name, Point: p.ID, Time: p.Time},
+		point:  p,
+		open: func(ctx context.Context) (replicate.Source, *crypto.IDKey, func(), error) {
+			sov, err := s.vaults.get(ctx, src)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			sov.gc.RLock()
+			return replicate.VaultSource{Vault: sov.repo}, sov.repo.IDKey(), sov.gc.RUnlock, nil
+		},
+	}
+}
+
+// copyPoint copies an original into vault dst as a job: the content
+// through package replicate, then a point sealed by dst's policy whose
+// origin names the original. A point dst holds a copy of already is not
+// copied again, so that a copy asked for twice (an event delivered twice)
+// makes one point. A copy that fails keeps what it stored, and the next
+// attempt reads only the rest.
+func (s *Server) copyPoint(ctx context.Context, from copyFrom, dst *store.Vault, by string) (*api.CopyReport, error) {
+	o := from.origin
+	rep := &api.CopyReport{FromSite: o.Site, FromVault: o.Vault, FromPoint: o.Point}
 	var prev *store.Point
 	var hs []store.Hold
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		if prev, err = existingCopy(ctx, tx, dst.Name, origin); err != nil || prev == nil {
+		if prev, err = existingCopy(ctx, tx, dst.Name, o); err != nil || prev == nil {
 			return err
 		}
 		hs, err = tx.Holds(ctx, dst.Name, false)
@@ -150,13 +176,16 @@ func (s *Server) copyPoint(ctx context.Context, src *store.Vault, p *store.Point
 		return rep, nil
 	}
 	started := s.cfg.Now().UTC()
-	job := &store.Job{Kind: jobCopy, Vault: dst.Name, State: store.JobRunning, Started: started, By: by,
-		Detail: map[string]any{"from_vault": src.Name, "from_point": p.ID}}
+	detail := map[string]any{"from_vault": o.Vault, "from_point": o.Point}
+	if o.Site != "" {
+		detail["from_site"] = o.Site
+	}
+	job := &store.Job{Kind: jobCopy, Vault: dst.Name, State: store.JobRunning, Started: started, By: by, Detail: detail}
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, job) }); err != nil {
 		return nil, err
 	}
 	rep.Job = job.ID
-	sealed, stats, err := s.copySteps(ctx, src, p, dst, by, origin, job)
+	sealed, stats, err := s.copySteps(ctx, from, dst, by, job)
 	rep.Stats = api.CopyStats(stats)
 	rep.DurationSeconds = s.cfg.Now().Sub(started).Seconds()
 	if err != nil {
@@ -170,35 +199,38 @@ func (s *Server) copyPoint(ctx context.Context, src *store.Vault, p *store.Point
 
 // copySteps copies the content and seals the copy; the job and its
 // success are recorded in the transaction that records the point.
-func (s *Server) copySteps(ctx context.Context, src *store.Vault, p *store.Point, dst *store.Vault, by string, origin repo.Origin, job *store.Job) (*sealedPoint, replicate.Stats, error) {
+func (s *Server) copySteps(ctx context.Context, from copyFrom, dst *store.Vault, by string, job *store.Job) (*sealedPoint, replicate.Stats, error) {
 	var stats replicate.Stats
+	o, p := from.origin, from.point
+	what := "point " + short(o.Point) + " of vault " + o.Vault
+	if o.Site != "" {
+		what += " on " + o.Site
+	}
 	root, err := blob.ParseID(p.Tree)
 	if err != nil {
-		return nil, stats, err
+		return nil, stats, fmt.Errorf("%s: tree: %w", what, err)
 	}
-	sov, err := s.vaults.get(ctx, src)
+	src, key, done, err := from.open(ctx)
 	if err != nil {
-		return nil, stats, err
+		return nil, stats, fmt.Errorf("read %s: %w", what, err)
 	}
+	defer done()
 	dov, err := s.vaults.get(ctx, dst)
 	if err != nil {
 		return nil, stats, err
 	}
-	sov.gc.RLock()
-	defer sov.gc.RUnlock()
 	dov.gc.RLock()
 	defer dov.gc.RUnlock()
-	copied, stats, err := replicate.Copy(ctx, replicate.VaultSource{Vault: sov.repo}, dov.repo,
-		storeMap{st: s.st, scope: copyScope(sov.repo.IDKey(), dst.Name)}, root, replicate.Options{})
+	copied, stats, err := replicate.Copy(ctx, src, dov.repo, storeMap{st: s.st, scope: copyScope(key, dst.Name)}, root, replicate.Options{})
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			dov.recover.Store(true)
 		}
-		return nil, stats, fmt.Errorf("copy point %s of vault %s into vault %s: %w", short(p.ID), src.Name, dst.Name, err)
+		return nil, stats, fmt.Errorf("copy %s into vault %s: %w", what, dst.Name, err)
 	}
 	pt := &repo.Point{
 		Hostname: p.Hostname, Username: p.Username, Paths: p.Paths, Tags: p.Tags, Tree: copied, Summary: p.Summary, Program: "bunker",
-		Server: &repo.Stamp{CreatedBy: by, Origin: &origin},
+		Server: &repo.Stamp{CreatedBy: by, Origin: &o},
 	}
 	var box outbox
 	sealed, err := s.seal(ctx, dov, dst, pt, func(tx store.Tx, sp *store.Point) error {
@@ -209,20 +241,24 @@ func (s *Server) copySteps(ctx context.Context, src *store.Vault, p *store.Point
 		if err := tx.UpdateJob(ctx, job); err != nil {
 			return err
 		}
-		detail := map[string]any{"from_vault": src.Name, "from_point": p.ID, "job": job.ID,
+		detail := map[string]any{"from_vault": o.Vault, "from_point": o.Point, "job": job.ID,
 			"blobs_read": stats.BlobsRead, "bytes_read": stats.BytesRead, "blobs_new": stats.BlobsNew}
+		fields := map[string]any{"job": job.ID, "point": o.Point, "to_vault": dst.Name, "to_point": sp.ID,
+			"bytes_sent": stats.BytesRead, "duration_seconds": s.cfg.Now().Sub(job.Started).Seconds()}
+		vault := o.Vault
+		if o.Site != "" {
+			detail["from_site"], fields["from_site"], vault = o.Site, o.Site, dst.Name
+		}
 		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", "point/"+dst.Name+"/"+sp.ID, audit.OutcomeOK, detail)); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, &box, eventCopyCompleted, src.Name, map[string]any{"job": job.ID, "point": p.ID,
-			"to_vault": dst.Name, "to_point": sp.ID, "bytes_sent": stats.BytesRead,
-			"duration_seconds": s.cfg.Now().Sub(job.Started).Seconds()})
+		return s.emit(ctx, tx, &box, eventCopyCompleted, vault, fields)
 	})
 	if err == nil {
 		s.deliver(ctx, box)
 	}
 	if errors.Is(err, errIncomplete) {
-		err = conflict("the copy of point %s is incomplete in vault %s (%v); run `bunker check` on vault %s and copy again", short(p.ID), dst.Name, err, dst.Name)
+		err = conflict("the copy of %s is incomplete in vault %s (%v); run `bunker check` on vault %s and copy again", what, dst.Name, err, dst.Name)
 	}
 	return sealed, stats, err
 }
@@ -240,11 +276,16 @@ func (s *Server) finishCopyJob(ctx context.Context, job *store.Job, rep *api.Cop
 			return err
 		}
 		detail := map[string]any{"from_vault": rep.FromVault, "from_point": rep.FromPoint, "job": job.ID, "error": cause.Error()}
-		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", "point/"+rep.FromVault+"/"+rep.FromPoint, audit.OutcomeFailed, detail)); err != nil {
+		fields := map[string]any{"job": job.ID, "point": rep.FromPoint, "to_vault": job.Vault, "error": cause.Error()}
+		target, vault := "point/"+rep.FromVault+"/"+rep.FromPoint, rep.FromVault
+		if rep.FromSite != "" {
+			detail["from_site"], fields["from_site"] = rep.FromSite, rep.FromSite
+			target, vault = "remote/"+rep.FromSite, job.Vault
+		}
+		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", target, audit.OutcomeFailed, detail)); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, &box, eventCopyFailed, rep.FromVault, map[string]any{"job": job.ID, "point": rep.FromPoint,
-			"to_vault": job.Vault, "error": cause.Error()})
+		return s.emit(ctx, tx, &box, eventCopyFailed, vault, fields)
 	})
 	if err != nil {
 		s.log.Error("record a failed copy", "job", job.ID, "err", err)

@@ -408,6 +408,11 @@ var schemaTypes = map[string]any{
 	// api
 	"AuditPage":               api.AuditPage{},
 	"CopyRequest":             api.CopyRequest{},
+	"RemoteRequest":           api.RemoteRequest{},
+	"Remote":                  api.Remote{},
+	"Follow":                  store.Follow{},
+	"PullRequest":             api.PullRequest{},
+	"SyncReport":              api.SyncReport{},
 	"CopyStats":               api.CopyStats{},
 	"CopyReport":              api.CopyReport{},
 	"PointOrigin":             repo.Origin{},

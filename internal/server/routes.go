@@ -125,6 +125,13 @@ func (s *Server) routes() http.Handler {
 	add("GET /v1/access", "access.list", true, s.handleGrantList)
 	add("DELETE /v1/access/{id}", "grant.revoke", true, s.handleGrantRevoke)
 
+	// Remote servers points are pulled from.
+	add("PUT /v1/remotes/{name}", "remote.put", true, s.handleRemotePut)
+	add("GET /v1/remotes", "remote.list", true, s.handleRemoteList)
+	add("DELETE /v1/remotes/{name}", "remote.delete", true, s.handleRemoteDelete)
+	add("POST /v1/remotes/{name}/pull", "remote.pull", true, s.handleRemotePull)
+	add("POST /v1/remotes/{name}/sync", "remote.sync", true, s.handleRemoteSync)
+
 	// The audit log.
 	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
 	add("GET /v1/audit/export", "audit.export", true, s.handleAuditExport)

@@ -65,6 +65,10 @@ type Config struct {
 	// verified sound within VerifyMaxAge are not read again (default 24h;
 	// negative disables it).
 	VerifyEvery time.Duration
+	// PullEvery is how often the vaults followed on remotes are looked at
+	// for new points to pull (default 1m; negative disables it: pulls
+	// then happen only when asked for).
+	PullEvery time.Duration
 	// VerifyMaxAge is how recent a pack's sound verification must be for a
 	// verification to skip it (default 7 days; negative reads every pack).
 	VerifyMaxAge time.Duration
@@ -234,6 +238,9 @@ func (c *Config) defaults() error {
 	if c.VerifyMaxAge == 0 {
 		c.VerifyMaxAge = 7 * 24 * time.Hour
 	}
+	if c.PullEvery == 0 {
+		c.PullEvery = time.Minute
+	}
 	if c.VerifyMaxAge < 0 {
 		c.VerifyMaxAge = 0
 	}
@@ -322,6 +329,10 @@ func (s *Server) Start(ctx context.Context) {
 	if s.cfg.VerifyEvery > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
+	}
+	if s.cfg.PullEvery > 0 {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.pullLoop(ctx) }()
 	}
 	s.scanPending(ctx, "")
 }

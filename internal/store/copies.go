@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/bunkerhq/bunker/internal/blob"
 )
@@ -24,4 +25,36 @@ type CopyPairs interface {
 	RecordCopyPairs(ctx context.Context, scope string, ps []CopyPair) error
 	// DeleteCopyPairs forgets every pair of scope.
 	DeleteCopyPairs(ctx context.Context, scope string) error
+}
+
+// Remote is another bunker server that this one pulls points from: its
+// URL, the pinned fingerprint of its certificate, the read-only
+// replication token it issued (sealed by the server's secret box), and the
+// vaults followed there.
+type Remote struct {
+	Name        string
+	URL         string
+	Fingerprint string
+	TokenSealed []byte
+	Follow      []Follow
+	CreatedAt   time.Time
+	CreatedBy   string
+	UpdatedAt   time.Time
+	UpdatedBy   string
+}
+
+// Follow says that every new point of vault Vault on a remote is pulled
+// into vault ToVault of this server.
+type Follow struct {
+	Vault   string `json:"vault"`
+	ToVault string `json:"to_vault"`
+}
+
+// Remotes stores the remotes.
+type Remotes interface {
+	// PutRemote creates or replaces a remote.
+	PutRemote(ctx context.Context, r *Remote) error
+	Remote(ctx context.Context, name string) (*Remote, error)
+	Remotes(ctx context.Context) ([]Remote, error) // by name
+	DeleteRemote(ctx context.Context, name string) error
 }

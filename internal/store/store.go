@@ -398,6 +398,7 @@ type Tx interface {
 	Outbox
 	EventRules
 	CopyPairs
+	Remotes
 
 	CreatePrincipal(ctx context.Context, p *Principal) error
 	Principal(ctx context.Context, name string) (*Principal, error)

@@ -87,6 +87,8 @@ type Options struct {
 	RetentionSlack time.Duration
 	// VerifyEvery is passed to the server (default: never).
 	VerifyEvery time.Duration
+	// PullEvery is passed to the server (default: never).
+	PullEvery time.Duration
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
@@ -115,6 +117,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.VerifyEvery == 0 {
 		opts.VerifyEvery = -1
 	}
+	if opts.PullEvery == 0 {
+		opts.PullEvery = -1
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
@@ -125,6 +130,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Storages:        opts.Storages,
 		RetentionSlack:  opts.RetentionSlack,
 		VerifyEvery:     opts.VerifyEvery,
+		PullEvery:       opts.PullEvery,
 		Notifier:        opts.Notifier,
 		ApprovalTimeout: opts.ApprovalTimeout,
 	})

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -84,4 +85,68 @@ func (t *tx) DeleteCopyPairs(ctx context.Context, scope string) error {
 		return fmt.Errorf("forget copies in %s: %w", scope, err)
 	}
 	return nil
+}
+
+const remoteCols = `name, url, fingerprint, token_sealed, follow, created_at, created_by, updated_at, updated_by`
+
+func (t *tx) PutRemote(ctx context.Context, r *store.Remote) error {
+	fs := r.Follow
+	if fs == nil {
+		fs = []store.Follow{}
+	}
+	follow, err := jsonText(fs)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO remotes (`+remoteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, fingerprint = excluded.fingerprint, token_sealed = excluded.token_sealed,
+		follow = excluded.follow, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		r.Name, r.URL, r.Fingerprint, r.TokenSealed, follow, nanos(r.CreatedAt), r.CreatedBy, nanos(r.UpdatedAt), r.UpdatedBy)
+	if err != nil {
+		return fmt.Errorf("store remote %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+func scanRemote(row scanner) (*store.Remote, error) {
+	var r store.Remote
+	var follow string
+	var created, updated int64
+	if err := row.Scan(&r.Name, &r.URL, &r.Fingerprint, &r.TokenSealed, &follow, &created, &r.CreatedBy, &updated, &r.UpdatedBy); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(follow), &r.Follow); err != nil {
+		return nil, fmt.Errorf("remote %s: %w", r.Name, err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &r, nil
+}
+
+func (t *tx) Remote(ctx context.Context, name string) (*store.Remote, error) {
+	r, err := scanRemote(t.tx.QueryRowContext(ctx, `SELECT `+remoteCols+` FROM remotes WHERE name = ?`, name))
+	if err := notFound(err, "remote "+name); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (t *tx) Remotes(ctx context.Context) ([]store.Remote, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+remoteCols+` FROM remotes ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("read remotes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Remote
+	for rows.Next() {
+		r, err := scanRemote(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read remotes: %w", err)
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DeleteRemote(ctx context.Context, name string) error {
+	return t.execOne(ctx, "remote "+name, `DELETE FROM remotes WHERE name = ?`, name)
 }

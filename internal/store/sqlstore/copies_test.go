@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -96,6 +97,40 @@ func TestPointOriginRoundTrips(t *testing.T) {
 		}
 		if p.Origin != nil {
 			t.Errorf("a direct point has origin %+v", p.Origin)
+		}
+		return nil
+	})
+}
+
+func TestRemotes(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	r := &store.Remote{Name: "site-a", URL: "https://a.example:8443", Fingerprint: "sha256:ab", TokenSealed: []byte{1, 2},
+		Follow: []store.Follow{{Vault: "prod", ToVault: "central"}}, CreatedAt: t0, CreatedBy: "vadmin", UpdatedAt: t0, UpdatedBy: "vadmin"}
+	update(t, db, func(tx store.Tx) error { return tx.PutRemote(ctx, r) })
+	r2 := *r
+	r2.URL, r2.Follow, r2.UpdatedBy, r2.CreatedBy = "https://a2.example:8443", nil, "other", "ignored"
+	update(t, db, func(tx store.Tx) error { return tx.PutRemote(ctx, &r2) })
+	update(t, db, func(tx store.Tx) error {
+		got, err := tx.Remote(ctx, "site-a")
+		if err != nil {
+			return err
+		}
+		if got.URL != r2.URL || len(got.Follow) != 0 || got.CreatedBy != "vadmin" || got.UpdatedBy != "other" || string(got.TokenSealed) != "\x01\x02" {
+			t.Errorf("remote after replace: %+v", got)
+		}
+		all, err := tx.Remotes(ctx)
+		if err != nil || len(all) != 1 {
+			t.Errorf("remotes: %v %v", all, err)
+		}
+		if err := tx.DeleteRemote(ctx, "site-a"); err != nil {
+			return err
+		}
+		if _, err := tx.Remote(ctx, "site-a"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted remote: %v", err)
+		}
+		if err := tx.DeleteRemote(ctx, "site-a"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("delete of a deleted remote: %v", err)
 		}
 		return nil
 	})

@@ -281,6 +281,16 @@ var sqliteSchema = []string{
 		src BLOB NOT NULL,
 		dst BLOB NOT NULL,
 		PRIMARY KEY (scope, type, src))`,
+	`CREATE TABLE remotes (
+		name TEXT PRIMARY KEY,
+		url TEXT NOT NULL,
+		fingerprint TEXT NOT NULL,
+		token_sealed BLOB NOT NULL,
+		follow TEXT NOT NULL DEFAULT '[]',
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		updated_by TEXT NOT NULL)`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

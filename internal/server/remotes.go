@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/rbac"
+	"github.com/bunkerhq/bunker/internal/remote"
+	"github.com/bunkerhq/bunker/internal/replicate"
+	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/store"
+)
+
+// remoteCallTimeout bounds one call to a remote that is not a pull.
+const remoteCallTimeout = 30 * time.Second
+
+// tokenAAD binds a sealed replication token to its remote.
+func tokenAAD(name string) []byte { return []byte("remote token " + name) }
+
+func remoteView(r *store.Remote) api.Remote {
+	fs := r.Follow
+	if fs == nil {
+		fs = []store.Follow{}
+	}
+	return api.Remote{Name: r.Name, URL: r.URL, Fingerprint: r.Fingerprint, Follow: fs,
+		CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy}
+}
+
+// checkRemoteRequest checks what can be checked without calling the
+// remote.
+func checkRemoteRequest(req *api.RemoteRequest) error {
+	u, err := url.Parse(req.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" {
+		return badRequest("url: want https://host:port of the remote bunker server, got %q", clip(req.URL))
+	}
+	if !strings.HasPrefix(req.Fingerprint, "sha256:") || len(req.Fingerprint) != len("sha256:")+64 {
+		return badRequest("fingerprint: want the remote's certificate fingerprint, sha256: and 64 hex digits, as `bunker server` prints it")
+	}
+	if req.Token == "" {
+		return badRequest("token: give the replication token the remote issued (a principal with restore-operator on the followed vaults)")
+	}
+	for i, f := range req.Follow {
+		if err := checkVaultName(f.Vault); err != nil {
+			return badRequest("follow[%d].vault: %v", i, err)
+		}
+		if err := checkVaultName(f.ToVault); err != nil {
+			return badRequest("follow[%d].to_vault: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// checkReplicationIdentity refuses a token that can do more on the remote
+// than read the followed vaults: the central site must hold nothing that
+// could change a workload site.
+func checkReplicationIdentity(who api.Whoami, follow []store.Follow) error {
+	for _, b := range who.Bindings {
+		if b.Role != rbac.RestoreOperator {
+			return badRequest("token: it acts as %s, who holds %s on the remote; a replication token may hold restore-operator only (make a principal for replication there)", who.Principal, b.Role)
+		}
+	}
+	for i, f := range follow {
+		if !rbac.Allowed(who.Bindings, rbac.DataRead, f.Vault) {
+			return badRequest("follow[%d].vault: %s cannot read vault %s on the remote (bind restore-operator on it there)", i, who.Principal, f.Vault)
+		}
+	}
+	return nil
+}
+
+// dialRemote returns a client for remote r, with its certificate pinned
+// and its token.
+func (s *Server) dialRemote(r *store.Remote) (*client.Client, error) {
+	tok, err := s.box.Open(r.TokenSealed, tokenAAD(r.Name))
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: open its token: %w", r.Name, err)
+	}
+	return client.New(client.Options{URL: r.URL, Fingerprint: r.Fingerprint, Token: string(tok)})
+}
+
+func (s *Server) handleRemotePut(c *call) error {
+	name := c.r.PathValue("name")
+	c.target = "remote/" + clip(name)
+	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+		return err
+	}
+	if err := checkVaultName(name); err != nil {
+		return badRequest("remote name: %v", err)
+	}
+	var req api.RemoteRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if err := checkRemoteRequest(&req); err != nil {
+		return err
+	}
+	err := s.st.View(c.ctx, func(tx store.Tx) error {
+		for i, f := range req.Follow {
+			if _, err := s.loadVault(c, tx, f.ToVault); err != nil {
+				return badRequest("follow[%d].to_vault: %v", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(client.Options{URL: req.URL, Fingerprint: req.Fingerprint, Token: req.Token})
+	if err != nil {
+		return badRequest("url: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, remoteCallTimeout)
+	defer cancel()
+	who, err := cl.Whoami(ctx)
+	if err != nil {
+		return errorf(http.StatusBadGateway, "remote_unreachable", "the remote at %s did not accept the token: %v (check the URL, the fingerprint and the token)", clip(req.URL), err)
+	}
+	if err := checkReplicationIdentity(who, req.Follow); err != nil {
+		return err
+	}
+	sealed, err := s.box.Seal([]byte(req.Token), tokenAAD(name))
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	r := &store.Remote{Name: name, URL: req.URL, Fingerprint: req.Fingerprint, TokenSealed: sealed, Follow: req.Follow,
+		CreatedAt: now, CreatedBy: c.id.name(), UpdatedAt: now, UpdatedBy: c.id.name()}
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
+		if err := tx.PutRemote(c.ctx, r); err != nil {
+			return err
+		}
+		if r, err = tx.Remote(c.ctx, name); err != nil {
+			return err
+		}
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"url": req.URL, "fingerprint": req.Fingerprint,
+			"principal": who.Principal, "follow": req.Follow})
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, remoteView(r))
+}
+
+func (s *Server) handleRemoteList(c *call) error {
+	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+		return err
+	}
+	var rs []store.Remote
+	if err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		rs, err = tx.Remotes(c.ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := []api.Remote{}
+	for i := range rs {
+		out = append(out, remoteView(&rs[i]))
+	}
+	return c.ok(http.StatusOK, map[string]any{"remotes": out})
+}
+
+func (s *Server) handleRemoteDelete(c *call) error {
+	name := c.r.PathValue("name")
+	c.target = "remote/" + clip(name)
+	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+		return err
+	}
+	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+		err := tx.DeleteRemote(c.ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("no remote %s (see `bunker remote list`)", clip(name))
+		}
+		if err != nil {
+			return err
+		}
+		return c.audit(tx, audit.OutcomeOK, nil)
+	})
+	if err != nil {
+		return err
+	}
+	return c.ok(http.StatusOK, map[string]string{"status": "deleted"})
+}
+
+// loadRemote reads a remote, answering 404 for unknown names.
+func (s *Server) loadRemote(ctx context.Context, name string) (*store.Remote, error) {
+	var r *store.Remote
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		r, err = tx.Remote(ctx, name)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("no remote %s (see `bunker remote list`)", clip(name))
+	}
+	return r, err
+}
+
+// handleRemotePull pulls one point of a remote into a vault of this
+// server.
+func (s *Server) handleRemotePull(c *call) error {
+	name := c.r.PathValue("name")
+	c.target = "remote/" + clip(name)
+	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+		return err
+	}
+	var req api.PullRequest
+	if err := decodeJSON(c.w, c.r, &req); err != nil {
+		return err
+	}
+	if err := checkVaultName(req.Vault); err != nil {
+		return badRequest("vault: %v", err)
+	}
+	if req.Point == "" {
+		return badRequest("point: name the remote's point (an id prefix, or latest)")
+	}
+	if err := checkVaultName(req.ToVault); err != nil {
+		return badRequest("to_vault: %v", err)
+	}
+	r, err := s.loadRemote(c.ctx, name)
+	if err != nil {
+		return err
+	}
+	var dst *store.Vault
+	if err := s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
+		dst, err = s.loadVault(c, tx, req.ToVault)
+		return err
+	}); err != nil {
+		return err
+	}
+	cl, err := s.dialRemote(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, remoteCallTimeout)
+	p, err := cl.Point(ctx, req.Vault, req.Point)
+	cancel()
+	if err != nil {
+		return errorf(http.StatusBadGateway, "remote_failed", "remote %s: point %s of vault %s: %v", name, clip(req.Point), req.Vault, err)
+	}
+	rep, err := s.copyPoint(c.ctx, s.remoteCopy(r.Name, cl, req.Vault, p), dst, c.id.name())
+	if err != nil {
+		return err
+	}
+	c.audited = true // copyPoint audited it
+	status := http.StatusCreated
+	if rep.Existing {
+		status = http.StatusOK
+	}
+	return c.ok(status, rep)
+}
+
+// remoteCopy is the original of a copy pulled from vault of remote site
+// through cl: read through a restore session there, every blob checked
+// against its id as it arrives.
+func (s *Server) remoteCopy(site string, cl *client.Client, vault string, p api.Point) copyFrom {
+	return copyFrom{
+		origin: repo.Origin{Site: site, Vault: vault, Point: p.ID, Time: p.Time},
+		point:  p.Point,
+		open: func(ctx context.Context) (replicate.Source, *crypto.IDKey, func(), error) {
+			rs, err := remote.StartRestore(ctx, cl, vault, p.ID)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if rs.Point().Tree.String() != p.Tree {
+				rs.Close(context.WithoutCancel(ctx))
+				return nil, nil, nil, fmt.Errorf("the remote opened point %s with tree %s, not %s", short(p.ID), rs.Point().Tree.Short(), clip(p.Tree))
+			}
+			return rs, rs.IDKey(), func() { _ = rs.Close(context.WithoutCancel(ctx)) }, nil
+		},
+	}
+}
+
+// handleRemoteSync looks at a remote's followed vaults now.
+func (s *Server) handleRemoteSync(c *call) error {
+	name := c.r.PathValue("name")
+	c.target = "remote/" + clip(name)
+	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+		return err
+	}
+	r, err := s.loadRemote(c.ctx, name)
+	if err != nil {
+		return err
+	}
+	rep := s.syncRemote(c.ctx, r, c.id.name())
+	c.audited = true // every copy was audited
+	return c.ok(http.StatusOK, rep)
+}
+
+// syncRemote pulls every active point of the remote's followed vaults
+// that the vault it is followed into holds no copy of, oldest first. A
+// point that fails is reported and tried again on the next look; the
+// points after it are still pulled.
+func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api.SyncReport {
+	rep := api.SyncReport{Remote: r.Name, Copies: []api.CopyReport{}, Errors: []string{}}
+	fail := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		rep.Errors = append(rep.Errors, msg)
+		s.log.Warn("pull from remote", "remote", r.Name, "err", msg)
+	}
+	cl, err := s.dialRemote(r)
+	if err != nil {
+		fail("%v", err)
+		return rep
+	}
+	for _, f := range r.Follow {
+		var dst *store.Vault
+		err := s.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			dst, err = tx.Vault(ctx, f.ToVault)
+			return err
+		})
+		if err != nil {
+			fail("vault %s: %v", f.ToVault, err)
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, remoteCallTimeout)
+		ps, err := cl.Points(lctx, f.Vault, client.PointFilter{})
+		cancel()
+		if err != nil {
+			fail("list the points of vault %s on %s: %v", f.Vault, r.Name, err)
+			continue
+		}
+		slices.SortFunc(ps, func(a, b api.Point) int { return a.Time.Compare(b.Time) })
+		for _, p := range ps {
+			if ctx.Err() != nil {
+				return rep
+			}
+			cr, err := s.copyPoint(ctx, s.remoteCopy(r.Name, cl, f.Vault, p), dst, by)
+			if err != nil {
+				fail("point %s of vault %s: %v", short(p.ID), f.Vault, err)
+				continue
+			}
+			if !cr.Existing {
+				rep.Copies = append(rep.Copies, *cr)
+			}
+		}
+	}
+	return rep
+}
+
+// pullLoop looks at every remote's followed vaults periodically.
+func (s *Server) pullLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.PullEvery)
+	defer tick.Stop()
+	for {
+		var rs []store.Remote
+		err := s.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			rs, err = tx.Remotes(ctx)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("read remotes", "err", err)
+		}
+		for i := range rs {
+			if len(rs[i].Follow) > 0 {
+				s.syncRemote(ctx, &rs[i], "puller")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

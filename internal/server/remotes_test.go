@@ -1,0 +1,296 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/client"
+	"github.com/bunkerhq/bunker/internal/server/servertest"
+	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/testfs"
+)
+
+// sites is a workload server with vault prod and a backup host, and a
+// central server with a compliance-locked vault central.
+type sites struct {
+	work, central       *servertest.Server
+	host                *client.Client // backup-operator@prod at the workload site
+	replToken           string         // restore-operator@prod at the workload site
+	centralAdmin        *client.Client // vault-admin at the central site
+	src                 string
+	centralDir, keyFile string
+}
+
+func newSites(t *testing.T, centralOpts servertest.Options) *sites {
+	t.Helper()
+	ctx := context.Background()
+	st := &sites{work: servertest.Start(t, servertest.Options{})}
+	wadmin := st.work.User(t, "wadmin", "vault-admin")
+	if _, err := wadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Retention: "7d"}); err != nil {
+		t.Fatal(err)
+	}
+	st.host = st.work.Service(t, "host1", "backup-operator@prod")
+	st.replToken = st.work.Service(t, "central-puller", "restore-operator@prod").Token()
+	st.central = servertest.Start(t, centralOpts)
+	st.centralDir, st.keyFile = st.central.DataDir, st.central.KeyFile
+	st.centralAdmin = st.central.User(t, "cadmin", "vault-admin")
+	lock := &api.LockRequest{Mode: "compliance", MinRetention: "30d", MaxRetention: "365d", ChangeableFor: "72h"}
+	if _, err := st.centralAdmin.CreateVault(ctx, api.VaultRequest{Name: "central", Retention: "90d", Lock: lock}); err != nil {
+		t.Fatal(err)
+	}
+	st.src = t.TempDir()
+	testfs.Build(t, st.src)
+	return st
+}
+
+func (st *sites) register(t *testing.T, c *client.Client, u string) {
+	t.Helper()
+	_, err := c.PutRemote(context.Background(), "workload", api.RemoteRequest{URL: u, Fingerprint: st.work.Fingerprint,
+		Token: st.replToken, Follow: []store.Follow{{Vault: "prod", ToVault: "central"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPullFromAWorkloadSite(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	st.register(t, st.centralAdmin, st.work.URL)
+	p1, _ := backupTo(t, st.host, "prod", "host1", st.src)
+
+	rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 0 || len(rep.Copies) != 1 {
+		t.Fatalf("sync: %+v", rep)
+	}
+	cp := rep.Copies[0].Point
+	if o := cp.Origin; o == nil || o.Site != "workload" || o.Vault != "prod" || o.Point != p1.ID.String() {
+		t.Fatalf("the copy's origin: %+v", cp.Origin)
+	}
+	if cp.Lock != "compliance" || !cp.Expires.Equal(cp.Time.Add(90*24*time.Hour)) {
+		t.Fatalf("the copy is not the central vault's: lock %q, expires %v", cp.Lock, cp.Expires)
+	}
+	ops := st.central.User(t, "cops", "restore-operator@central")
+	target := restoreFrom(t, ops, "central", cp.ID[:8])
+	testfs.Compare(t, st.src, filepath.Join(target, st.src))
+
+	// Nothing new: nothing copied. A new point: only its new chunks.
+	if rep, err = st.centralAdmin.SyncRemote(ctx, "workload"); err != nil || len(rep.Copies) != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("sync with nothing new: %+v %v", rep, err)
+	}
+	if err := os.WriteFile(filepath.Join(st.src, "later.txt"), []byte("after the first pull\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backupTo(t, st.host, "prod", "host1", st.src)
+	if rep, err = st.centralAdmin.SyncRemote(ctx, "workload"); err != nil || len(rep.Copies) != 1 {
+		t.Fatalf("sync of a new point: %+v %v", rep, err)
+	}
+	if s := rep.Copies[0].Stats; s.BlobsRead != 1 || s.TreesSkipped == 0 {
+		t.Fatalf("the incremental pull read %+v; want its one new chunk", s)
+	}
+
+	// The workload site's admin holds no credential the central site
+	// accepts, and the token the central site holds cannot change the
+	// workload site.
+	if _, err := st.work.Admin.Points(ctx, "central", client.PointFilter{}); err == nil {
+		t.Fatal("the workload server's admin token listed the central vault")
+	}
+	wAtCentral, err := client.New(client.Options{URL: st.central.URL, Fingerprint: st.central.Fingerprint, Token: st.work.Admin.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wAtCentral.Points(ctx, "central", client.PointFilter{}); !client.IsStatus(err, 401) {
+		t.Fatalf("the workload admin's token at the central site: %v, want 401", err)
+	}
+	if _, err := wAtCentral.DeletePoint(ctx, "central", cp.ID[:8]); !client.IsStatus(err, 401) {
+		t.Fatalf("the workload admin deleting the central copy: %v, want 401", err)
+	}
+	repl, err := client.New(client.Options{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: st.replToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repl.DeletePoint(ctx, "prod", p1.ID.String()[:8]); !client.IsStatus(err, 403) {
+		t.Fatalf("the replication token deleting a workload point: %v, want 403", err)
+	}
+	// Even the central vault's own admin cannot delete the locked copy.
+	if _, err := st.centralAdmin.DeletePoint(ctx, "central", cp.ID[:8]); !client.IsStatus(err, 403) && !client.IsStatus(err, 409) {
+		t.Fatalf("deleting the compliance-locked copy: %v", err)
+	}
+}
+
+func TestRemoteRegistrationRefusesWriteCapableTokens(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	hostTok := st.host.Token()
+	for _, tc := range []struct {
+		name string
+		req  api.RemoteRequest
+		says string
+	}{
+		{"a backup host's token", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: hostTok}, "restore-operator only"},
+		{"the remote's admin token", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: st.work.Admin.Token()}, "restore-operator only"},
+		{"a wrong fingerprint", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.central.Fingerprint, Token: st.replToken}, "did not accept"},
+		{"plain http", api.RemoteRequest{URL: strings.Replace(st.work.URL, "https", "http", 1), Fingerprint: st.work.Fingerprint, Token: st.replToken}, "url"},
+		{"a vault the token cannot read", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: st.replToken,
+			Follow: []store.Follow{{Vault: "other", ToVault: "central"}}}, "follow[0].vault"},
+		{"an unknown local vault", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: st.replToken,
+			Follow: []store.Follow{{Vault: "prod", ToVault: "nowhere"}}}, "follow[0].to_vault"},
+	} {
+		_, err := st.centralAdmin.PutRemote(ctx, "workload", tc.req)
+		if code, msg := status(err); code < 400 || !strings.Contains(msg, tc.says) {
+			t.Errorf("%s: %d %q, want a refusal naming %q", tc.name, code, msg, tc.says)
+		}
+	}
+	if rs, err := st.centralAdmin.Remotes(ctx); err != nil || len(rs) != 0 {
+		t.Fatalf("refused registrations left remotes: %+v %v", rs, err)
+	}
+	// Only a vault-admin registers remotes.
+	ops := st.central.User(t, "cops", "restore-operator@central")
+	_, err := ops.PutRemote(ctx, "workload", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint, Token: st.replToken})
+	if !client.IsStatus(err, 403) {
+		t.Fatalf("a restore-operator registering a remote: %v", err)
+	}
+	// The token is kept sealed: it is in no answer and not in the
+	// database in clear.
+	st.register(t, st.centralAdmin, st.work.URL)
+	db, err := os.ReadFile(filepath.Join(st.centralDir, "bunker.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(db), st.replToken) {
+		t.Fatal("the replication token is stored in clear")
+	}
+}
+
+// cutProxy forwards TCP connections to target and, while armed, cuts
+// each connection after limit bytes from the target.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	armed  atomic.Bool
+	limit  int64
+	cuts   atomic.Int64
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string, limit int64) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, limit: limit}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer c.Close()
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				return
+			}
+			defer up.Close()
+			go io.Copy(up, c)
+			if p.armed.Load() {
+				n, _ := io.CopyN(c, up, p.limit)
+				if n == p.limit {
+					p.cuts.Add(1)
+				}
+				return
+			}
+			io.Copy(c, up)
+		}()
+	}
+}
+
+func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte(i*2654435761>>13) ^ byte(i)
+	}
+	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backupTo(t, st.host, "prod", "host1", st.src)
+	u, err := url.Parse(st.work.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host, 3<<20)
+	st.register(t, st.centralAdmin, "https://"+proxy.ln.Addr().String())
+
+	proxy.armed.Store(true)
+	rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) == 0 || len(rep.Copies) != 0 || proxy.cuts.Load() == 0 {
+		t.Fatalf("sync through a cut network: %+v (cuts %d)", rep, proxy.cuts.Load())
+	}
+	ps, err := st.centralAdmin.Points(ctx, "central", client.PointFilter{})
+	if err != nil || len(ps) != 0 {
+		t.Fatalf("a cut pull left points: %v %v", ps, err)
+	}
+
+	proxy.armed.Store(false)
+	if rep, err = st.centralAdmin.SyncRemote(ctx, "workload"); err != nil || len(rep.Copies) != 1 || len(rep.Errors) != 0 {
+		t.Fatalf("sync after the network came back: %+v %v", rep, err)
+	}
+	if s := rep.Copies[0].Stats; s.BlobsRead == 0 || s.BytesRead >= int64(len(big)) {
+		t.Fatalf("the resumed pull read %+v: it should read only what the cut pull did not store", s)
+	}
+	ops := st.central.User(t, "cops", "restore-operator@central")
+	target := restoreFrom(t, ops, "central", rep.Copies[0].Point.ID[:8])
+	testfs.Compare(t, st.src, filepath.Join(target, st.src))
+}
+
+func TestCentralSiteDownWhenTheBackupHappens(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	st.register(t, st.centralAdmin, st.work.URL)
+	st.central.Stop()
+
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+
+	// The central server comes back and looks at its remotes on its own.
+	central := servertest.Start(t, servertest.Options{DataDir: st.centralDir, KeyFile: st.keyFile, PullEvery: 50 * time.Millisecond})
+	cadmin, err := client.New(client.Options{URL: central.URL, Fingerprint: central.Fingerprint, Token: st.centralAdmin.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copies []api.Point
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if copies, err = cadmin.Points(ctx, "central", client.PointFilter{}); err == nil && len(copies) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(copies) != 1 || copies[0].Origin == nil || copies[0].Origin.Point != p.ID.String() {
+		t.Fatalf("after the central server returned: %+v", copies)
+	}
+}
