@@ -72,7 +72,8 @@ type Options struct {
 	Workers int
 	// BatchBlobs and BatchBytes bound one read from the source: at most
 	// BatchBlobs blobs, and about BatchBytes of plaintext as the sizes the
-	// listings give (0 means 512 blobs and 16 MiB).
+	// listings give (0 means 512 blobs and 4 MiB: what a cut connection
+	// loses, and what a resumed copy reads again).
 	BatchBlobs int
 	BatchBytes int64
 	// Progress, if set, is called after each batch with the totals so
@@ -102,7 +103,7 @@ func Copy(ctx context.Context, src Source, dst Dest, m Map, root blob.ID, opts O
 		opts.BatchBlobs = 512
 	}
 	if opts.BatchBytes <= 0 {
-		opts.BatchBytes = 16 << 20
+		opts.BatchBytes = 4 << 20
 	}
 	c := &copier{base: ctx, src: src, dst: dst, m: m, opts: opts, ids: make(map[blob.Handle]blob.ID), trees: make(map[blob.ID]*tree.Tree)}
 	id, err := c.run(ctx, root)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -174,26 +175,36 @@ func TestRemoteRegistrationRefusesWriteCapableTokens(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP connections to target and, while armed, cuts
-// each connection after limit bytes from the target.
+// cutProxy forwards TCP connections to target. While armed, it passes
+// budget bytes from the target in all, then cuts every connection.
 type cutProxy struct {
 	ln     net.Listener
 	target string
+	mu     sync.Mutex
+	conns  []net.Conn // closed when the test ends: the client keeps idle connections open
 	armed  atomic.Bool
-	limit  int64
+	budget atomic.Int64
 	cuts   atomic.Int64
 	wg     sync.WaitGroup
 }
 
-func newCutProxy(t *testing.T, target string, limit int64) *cutProxy {
+func newCutProxy(t *testing.T, target string) *cutProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, target: target, limit: limit}
+	p := &cutProxy{ln: ln, target: target}
 	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
 	return p
 }
 
@@ -212,15 +223,26 @@ func (p *cutProxy) serve() {
 				return
 			}
 			defer up.Close()
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
 			go io.Copy(up, c)
-			if p.armed.Load() {
-				n, _ := io.CopyN(c, up, p.limit)
-				if n == p.limit {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := up.Read(buf)
+				if n > 0 && p.armed.Load() && p.budget.Add(-int64(n)) < 0 {
 					p.cuts.Add(1)
+					return
 				}
-				return
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
 			}
-			io.Copy(c, up)
 		}()
 	}
 }
@@ -228,21 +250,24 @@ func (p *cutProxy) serve() {
 func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
 	ctx := context.Background()
 	st := newSites(t, servertest.Options{})
-	big := make([]byte, 8<<20)
+	big := make([]byte, 12<<20)
+	rng := rand.New(rand.NewPCG(7, 8)) // incompressible: it crosses the network as large as it is
 	for i := range big {
-		big[i] = byte(i*2654435761>>13) ^ byte(i)
+		big[i] = byte(rng.Uint32())
 	}
 	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	backupTo(t, st.host, "prod", "host1", st.src)
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
 	u, err := url.Parse(st.work.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, u.Host, 3<<20)
+	proxy := newCutProxy(t, u.Host)
 	st.register(t, st.centralAdmin, "https://"+proxy.ln.Addr().String())
 
+	// The network fails after 8 MiB.
+	proxy.budget.Store(8 << 20)
 	proxy.armed.Store(true)
 	rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
 	if err != nil {
@@ -260,8 +285,17 @@ func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
 	if rep, err = st.centralAdmin.SyncRemote(ctx, "workload"); err != nil || len(rep.Copies) != 1 || len(rep.Errors) != 0 {
 		t.Fatalf("sync after the network came back: %+v %v", rep, err)
 	}
-	if s := rep.Copies[0].Stats; s.BlobsRead == 0 || s.BytesRead >= int64(len(big)) {
-		t.Fatalf("the resumed pull read %+v: it should read only what the cut pull did not store", s)
+	resumed := rep.Copies[0].Stats
+	// The whole point, pulled afresh into another vault, for comparison.
+	if _, err := st.centralAdmin.CreateVault(ctx, api.VaultRequest{Name: "fresh", Retention: "90d"}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := st.centralAdmin.Pull(ctx, "workload", api.PullRequest{Vault: "prod", Point: p.ID.String(), ToVault: "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.BlobsRead == 0 || resumed.BytesRead >= full.Stats.BytesRead {
+		t.Fatalf("the resumed pull read %d bytes, the whole point is %d: it should read only what the cut pull did not store", resumed.BytesRead, full.Stats.BytesRead)
 	}
 	ops := st.central.User(t, "cops", "restore-operator@central")
 	target := restoreFrom(t, ops, "central", rep.Copies[0].Point.ID[:8])
