@@ -110,6 +110,9 @@ func TestRemoteCommands(t *testing.T) {
 	if !rep.Existing || rep.FromSite != "site-a" || rep.Point.Origin == nil || rep.Point.Origin.Site != "site-a" {
 		t.Fatalf("remote pull of a pulled point --json: %+v", rep)
 	}
+	if out := cv.ok("posture"); !strings.Contains(out, "does not meet 3-2-1-1") || !strings.Contains(out, "site-a/prod") || !strings.Contains(out, "here/central") {
+		t.Fatalf("posture:\n%s", out)
+	}
 	cv.ok("remote", "remove", "site-a")
 	cv.fails(1, "no remote site-a", "remote", "remove", "site-a")
 }

@@ -79,3 +79,49 @@ type SyncReport struct {
 	Copies []CopyReport `json:"copies"` // new copies, oldest original first
 	Errors []string     `json:"errors"` // what failed; the next look tries again
 }
+
+// Posture is each source's copies and whether they meet the 3-2-1-1
+// rule: GET /v1/posture.
+type Posture struct {
+	// Site is this server, as its copies name it ("here").
+	Site    string          `json:"site"`
+	Sources []SourcePosture `json:"sources"`
+}
+
+// SourcePosture is one source (a host and its backed-up paths): where its
+// copies are, and what the 3-2-1-1 rule still misses.
+type SourcePosture struct {
+	Hostname string            `json:"hostname"`
+	Paths    []string          `json:"paths"`
+	Copies   []PostureLocation `json:"copies"`
+	// RPO is the plan's interval for the source, when a plan covers it;
+	// a copy whose newest data is older is late.
+	RPO string `json:"rpo,omitempty"`
+	// Meets is true when the source has three copies or more, on two
+	// media or more, one off its home site, and one immutable or
+	// air-gapped; Missing names what it lacks.
+	Meets   bool     `json:"meets_3_2_1_1"`
+	Missing []string `json:"missing"`
+}
+
+// PostureLocation is one vault that holds points of a source.
+type PostureLocation struct {
+	Site  string `json:"site"` // "here", or the remote it was pulled from
+	Vault string `json:"vault"`
+	// Media is "disk" (a vault on the server's disk), "object-storage"
+	// (S3), or "unknown" (a remote vault known only as an origin).
+	Media     string `json:"media"`
+	Lock      string `json:"lock,omitempty"` // governance, compliance; empty when none or unknown
+	AirGapped bool   `json:"air_gapped"`
+	// Immutable is true for a compliance lock or an air-gapped vault:
+	// nobody deletes its points early.
+	Immutable bool `json:"immutable"`
+	Points    int  `json:"points"` // active points there; 0 for an origin known only through its copies
+	// Newest is the time of the newest data there (a copy's origin
+	// time), and AgeSeconds its age now.
+	Newest     time.Time `json:"newest"`
+	AgeSeconds float64   `json:"age_seconds"`
+	// Late is true when a plan's RPO covers the source and the newest
+	// data here is older.
+	Late bool `json:"late,omitempty"`
+}

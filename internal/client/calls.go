@@ -402,3 +402,9 @@ func (c *Client) SyncRemote(ctx context.Context, name string) (api.SyncReport, e
 	var out api.SyncReport
 	return out, c.do(ctx, http.MethodPost, "/v1/remotes/"+seg(name)+"/sync", nil, map[string]string{}, &out)
 }
+
+// Posture reports each source's copies and their 3-2-1-1 standing.
+func (c *Client) Posture(ctx context.Context) (api.Posture, error) {
+	var out api.Posture
+	return out, c.do(ctx, http.MethodGet, "/v1/posture", nil, nil, &out)
+}

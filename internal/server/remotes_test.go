@@ -102,6 +102,18 @@ func TestPullFromAWorkloadSite(t *testing.T) {
 		t.Fatalf("the incremental pull read %+v; want its one new chunk", s)
 	}
 
+	// The central site's posture: the original on the workload site and
+	// the compliance-locked copy here; a third copy and a second medium
+	// are missing.
+	pos, err := st.centralAdmin.Posture(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos.Sources) != 1 || len(pos.Sources[0].Copies) != 2 || pos.Sources[0].Meets || len(pos.Sources[0].Missing) != 2 ||
+		!strings.HasPrefix(pos.Sources[0].Missing[0], "3 copies") || !strings.HasPrefix(pos.Sources[0].Missing[1], "2 media") {
+		t.Fatalf("central posture: %+v", pos)
+	}
+
 	// The workload site's admin holds no credential the central site
 	// accepts, and the token the central site holds cannot change the
 	// workload site.

@@ -131,6 +131,7 @@ func (s *Server) routes() http.Handler {
 	add("DELETE /v1/remotes/{name}", "remote.delete", true, s.handleRemoteDelete)
 	add("POST /v1/remotes/{name}/pull", "remote.pull", true, s.handleRemotePull)
 	add("POST /v1/remotes/{name}/sync", "remote.sync", true, s.handleRemoteSync)
+	add("GET /v1/posture", "posture.read", true, s.handlePosture)
 
 	// The audit log.
 	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
