@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -197,5 +198,55 @@ func (s *Server) jobProgress(ctx context.Context, id int64, p store.JobProgress)
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("record job progress", "job", id, "err", err)
+	}
+}
+
+// createBackupJob records a running backup job for the session se opens,
+// in the transaction that audits the opening.
+func (s *Server) createBackupJob(c *call, tx store.Tx, se *session) error {
+	j := &store.Job{Kind: "backup", Vault: se.vault, State: store.JobRunning, Started: se.created.UTC(), By: se.principal,
+		Detail: map[string]any{"session": se.id, "hostname": se.hostname}, Progress: store.JobProgress{Phase: "upload"}}
+	if err := tx.CreateJob(c.ctx, j); err != nil {
+		return fmt.Errorf("record the backup job: %w", err)
+	}
+	se.job = j.ID
+	return nil
+}
+
+// finishBackupJob ends the job of backup session se: succeeded with the
+// point it made, or failed with why when point is empty.
+func (s *Server) finishBackupJob(ctx context.Context, se *session, point, why string) {
+	if se == nil || se.job == 0 {
+		return
+	}
+	se.mu.Lock()
+	received, stored, uploaded := se.received, se.stored, se.bytes
+	se.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		j, err := tx.Job(ctx, se.job)
+		if err != nil {
+			return err
+		}
+		if j.State != store.JobRunning {
+			return nil
+		}
+		j.Finished = s.cfg.Now().UTC()
+		j.Bytes = uploaded
+		j.Progress = store.JobProgress{Phase: "done", BytesDone: uploaded, ItemsDone: received}
+		if j.Detail == nil {
+			j.Detail = map[string]any{}
+		}
+		j.Detail["blobs_received"], j.Detail["blobs_stored"] = received, stored
+		if point != "" {
+			j.State = store.JobSucceded
+			j.Detail["point"] = point
+		} else {
+			j.State, j.Error = store.JobFailed, why
+		}
+		return tx.UpdateJob(ctx, j)
+	})
+	if err != nil {
+		s.log.Error("record the end of a backup job", "job", se.job, "err", err)
 	}
 }

@@ -78,3 +78,42 @@ func TestJobEndpoints(t *testing.T) {
 		t.Errorf("restore-operator shows a job: %v, want 403", err)
 	}
 }
+
+// TestBackupJobs checks that a backup through the server is a job: running
+// while its session is open, succeeded with the point and the bytes
+// uploaded at commit, failed when the session is abandoned.
+func TestBackupJobs(t *testing.T) {
+	ctx := context.Background()
+	s := servertest.Start(t, servertest.Options{})
+	vadmin := s.User(t, "vadmin", "vault-admin")
+	host := s.Service(t, "host1", "backup-operator@prod")
+	if _, err := vadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Retention: "30d"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := backupTo(t, host, "prod", "host1", randomTree(t, "one.bin", 1<<20))
+	page, err := vadmin.QueryJobs(ctx, client.JobQuery{Kind: "backup"})
+	if err != nil || len(page.Jobs) != 1 {
+		t.Fatalf("backup jobs: %+v %v", page, err)
+	}
+	j := page.Jobs[0]
+	if j.State != store.JobSucceded || j.Vault != "prod" || j.By != "host1" || j.Detail["point"] != p.ID.String() || j.Bytes < 1<<20 || j.Finished.IsZero() {
+		t.Fatalf("committed backup's job: %+v", j)
+	}
+
+	sess, err := host.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "host1", Paths: []string{"/data"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err = vadmin.QueryJobs(ctx, client.JobQuery{Kind: "backup", State: "running"})
+	if err != nil || len(page.Jobs) != 1 || page.Jobs[0].Detail["session"] != sess.Session {
+		t.Fatalf("open session's job: %+v %v", page, err)
+	}
+	running := page.Jobs[0].ID
+	if err := host.EndBackup(ctx, sess.Session); err != nil {
+		t.Fatal(err)
+	}
+	got, err := vadmin.Job(ctx, running)
+	if err != nil || got.State != store.JobFailed || got.Error == "" || got.Finished.IsZero() {
+		t.Fatalf("abandoned backup's job: %+v %v", got, err)
+	}
+}
