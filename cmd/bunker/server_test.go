@@ -438,6 +438,22 @@ func TestServerManagement(t *testing.T) {
 	if out := vadmin.ok("job", "list"); !strings.Contains(out, "maintenance") || !strings.Contains(out, "succeeded") {
 		t.Fatalf("job list:\n%s", out)
 	}
+	var maint []store.Job
+	vadmin.json(&maint, "jobs", "list", "--kind", "maintenance", "--vault", "prod", "--state", "succeeded", "--limit", "1")
+	if len(maint) != 1 || maint[0].ID != jobs[0].ID {
+		t.Fatalf("jobs list with filters: %+v", maint)
+	}
+	id := strconv.FormatInt(jobs[0].ID, 10)
+	var shown store.Job
+	vadmin.json(&shown, "jobs", "show", id)
+	if shown.ID != jobs[0].ID || shown.Kind != "maintenance" || shown.State != store.JobSucceded {
+		t.Fatalf("jobs show: %+v", shown)
+	}
+	if out := vadmin.ok("jobs", "watch", id); !strings.Contains(out, "job "+id+": maintenance of vault prod, succeeded") {
+		t.Fatalf("jobs watch:\n%s", out)
+	}
+	vadmin.fails(2, "not a positive integer", "jobs", "show", "x")
+	vadmin.fails(1, "state", "jobs", "list", "--state", "done")
 
 	// TOTP: enroll in two steps, then a security-admin resets it.
 	var enroll api.TOTPEnrollment

@@ -119,6 +119,9 @@ func (s *Server) handleSessionCreate(c *call) error {
 		if parent != nil {
 			detail["parent"] = parent.ID
 		}
+		if err := s.createBackupJob(c, tx, se); err != nil {
+			return err
+		}
 		return c.audit(tx, audit.OutcomeOK, detail)
 	})
 	if err != nil {
@@ -235,6 +238,7 @@ func (s *Server) handleUpload(c *call) error {
 		}
 		fr := wire.NewFrameReader(http.MaxBytesReader(c.w, c.r.Body, maxFramesBody), pack.MaxBlobSize, maxFramesPerRequest)
 		var res api.UploadResult
+		var uploaded int64
 		var scratch []byte
 		for {
 			f, err := fr.Next()
@@ -260,6 +264,7 @@ func (s *Server) handleUpload(c *call) error {
 			res.Received++
 			s.metrics.blobsIn.Inc()
 			s.metrics.bytesIn.Add(float64(len(f.Payload)))
+			uploaded += int64(len(f.Payload))
 			if isNew {
 				res.Stored++
 				s.metrics.blobsStored.Inc()
@@ -269,6 +274,7 @@ func (s *Server) handleUpload(c *call) error {
 		se.mu.Lock()
 		se.received += int64(res.Received)
 		se.stored += int64(res.Stored)
+		se.bytes += uploaded
 		se.mu.Unlock()
 		return c.ok(http.StatusOK, res)
 	})
@@ -335,6 +341,7 @@ func (s *Server) handleCommit(c *call) error {
 		return badRequest("invalid username")
 	}
 	var sealed *sealedPoint
+	var done *session
 	err = s.withSession(c, false, func(se *session, ov *openVault) error {
 		var v *store.Vault
 		if err := s.st.View(c.ctx, func(tx store.Tx) error {
@@ -369,12 +376,14 @@ func (s *Server) handleCommit(c *call) error {
 			return err
 		}
 		s.sessions.remove(se.id)
+		done = se
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.afterSeal(c.ctx, sealed)
+	s.finishBackupJob(c.ctx, done, sealed.view.ID, "")
 	s.metrics.sessions.Set(float64(s.sessions.count()))
 	return c.ok(http.StatusCreated, sealed.view)
 }
@@ -479,6 +488,9 @@ func (s *Server) handleSessionEnd(c *call, restore bool) error {
 	}
 	s.sessions.done(se)
 	s.sessions.remove(id)
+	if !restore {
+		s.finishBackupJob(c.ctx, se, "", "the session was abandoned")
+	}
 	if se.grant != nil && se.grant.Point != "" {
 		// A grant for one restore ends with it.
 		if err := s.endGrant(c, se.grant.ID); err != nil {

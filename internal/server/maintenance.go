@@ -240,28 +240,6 @@ func (s *Server) handleMaintain(c *call) error {
 	return c.ok(http.StatusOK, rep)
 }
 
-func (s *Server) handleJobs(c *call) error {
-	if !c.id.can(rbac.AuditRead, rbac.AllVaults) && len(rbac.Vaults(c.id.bindings, rbac.VaultMaintain)) == 0 {
-		return c.require(rbac.AuditRead, rbac.AllVaults)
-	}
-	var jobs []store.Job
-	err := s.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		jobs, err = tx.Jobs(c.ctx, 200)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out := []store.Job{}
-	for _, j := range jobs {
-		if j.Vault == "" || c.id.can(rbac.AuditRead, rbac.AllVaults) || c.id.can(rbac.VaultMaintain, j.Vault) {
-			out = append(out, j)
-		}
-	}
-	return c.ok(http.StatusOK, map[string]any{"jobs": out})
-}
-
 // maintenanceLoop runs maintenance over every vault periodically.
 func (s *Server) maintenanceLoop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.MaintenanceEvery)

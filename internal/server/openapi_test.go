@@ -490,7 +490,7 @@ var schemaTypes = map[string]any{
 	"StorePoint":     store.Point{},
 	"TOTPEnrollment": api.TOTPEnrollment{},
 	"Hold":           store.Hold{},
-	"Job":            store.Job{},
+	"Job":            JobView{},
 	// what they embed
 	"RoleBinding":     rbac.Binding{},
 	"Constraint":      rbac.Constraint{},

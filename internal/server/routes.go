@@ -72,6 +72,7 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/vaults/{vault}/maintenance", "vault.maintain", true, s.handleMaintain)
 	add("POST /v1/vaults/{vault}/verify", "vault.verify", true, s.handleVerify)
 	add("GET /v1/jobs", "job.list", true, s.handleJobs)
+	add("GET /v1/jobs/{id}", "job.show", true, s.handleJobShow)
 
 	// Backup plans.
 	add("PUT /v1/plans", "plan.apply", true, s.handlePlansApply)

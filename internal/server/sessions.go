@@ -38,6 +38,8 @@ type session struct {
 	claims   map[blob.Handle]struct{}
 	received int64
 	stored   int64
+	bytes    int64 // uploaded
+	job      int64 // the backup's job
 
 	// A restore session reads only what its point needs.
 	point     *store.Point
@@ -124,22 +126,22 @@ func (ss *sessionSet) count() int {
 	return len(ss.m)
 }
 
-// reap ends sessions idle longer than the limit.
-func (ss *sessionSet) reap() int {
+// reap ends sessions idle longer than the limit and returns them.
+func (ss *sessionSet) reap() []*session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
-	n := 0
+	var ended []*session
 	for id, se := range ss.m {
 		se.mu.Lock()
 		stale := se.busy == 0 && now.Sub(se.lastUsed) > ss.idle
 		se.mu.Unlock()
 		if stale {
 			delete(ss.m, id)
-			n++
+			ended = append(ended, se)
 		}
 	}
-	return n
+	return ended
 }
 
 // claims returns every blob that open sessions of vault rely on: what
@@ -182,8 +184,13 @@ func (s *Server) reapLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if n := s.sessions.reap(); n > 0 {
-				s.log.Info("ended idle sessions", "sessions", n)
+			if ended := s.sessions.reap(); len(ended) > 0 {
+				s.log.Info("ended idle sessions", "sessions", len(ended))
+				for _, se := range ended {
+					if !se.restore {
+						s.finishBackupJob(ctx, se, "", "the session expired")
+					}
+				}
 			}
 			if err := s.expireRequests(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("expire approval requests", "err", err)

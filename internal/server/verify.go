@@ -51,6 +51,8 @@ func (s *Server) verify(ctx context.Context, name, by string, maxAge time.Durati
 	rep.Finished = s.cfg.Now().UTC()
 	job.Finished = rep.Finished
 	job.State = store.JobSucceded
+	job.Progress = store.JobProgress{Phase: "done", ItemsDone: int64(rep.PacksRead + rep.PacksSkipped), ItemsTotal: int64(rep.Packs), BytesDone: rep.BytesRead}
+	job.Bytes = rep.BytesRead
 	job.Detail = map[string]any{"points": rep.Points, "points_damaged": len(rep.PointsDamaged), "packs_read": rep.PacksRead,
 		"packs_skipped": rep.PacksSkipped, "bytes_read": rep.BytesRead, "problems": len(rep.Problems), "max_age": rep.MaxAge}
 	outcome := audit.OutcomeOK
@@ -144,6 +146,9 @@ func (s *Server) verifySteps(ctx context.Context, name string, maxAge time.Durat
 		},
 		PackDone: func(id blob.ID, ok bool) {
 			done = append(done, store.PackVerification{Pack: id.String(), VerifiedAt: now, OK: ok})
+			if len(done)%verifyProgressEvery == 1 {
+				s.jobProgress(ctx, jobID, store.JobProgress{Phase: "packs", ItemsDone: int64(len(done))})
+			}
 		},
 	}
 	crep, err := checker.Check(ctx, r, opts)

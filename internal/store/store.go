@@ -208,6 +208,32 @@ type Job struct {
 	By       string         `json:"by"`
 	Detail   map[string]any `json:"detail,omitempty"`
 	Error    string         `json:"error,omitempty"`
+	// Progress is how far a running job has come; a finished job keeps
+	// its last progress.
+	Progress JobProgress `json:"progress,omitzero"`
+	// Bytes is how many bytes the job wrote or read, once it is done.
+	Bytes int64 `json:"bytes,omitempty"`
+}
+
+// JobProgress is how far a job has come: bytes and items done out of a
+// total (zero when unknown) and the phase it is in.
+type JobProgress struct {
+	Phase      string `json:"phase,omitempty"`
+	BytesDone  int64  `json:"bytes_done,omitempty"`
+	BytesTotal int64  `json:"bytes_total,omitempty"`
+	ItemsDone  int64  `json:"items_done,omitempty"`
+	ItemsTotal int64  `json:"items_total,omitempty"`
+}
+
+// JobFilter selects jobs. Zero fields select everything.
+type JobFilter struct {
+	Kind   string
+	State  JobState
+	Vault  string
+	Since  time.Time // started at or after
+	Before time.Time // started before
+	After  int64     // cursor: only jobs with an id below this one (newest first)
+	Limit  int       // at most this many; 0 means 100
 }
 
 // Plan is a stored backup plan: its canonical form as package plan writes
@@ -438,6 +464,10 @@ type Tx interface {
 	CreateJob(ctx context.Context, j *Job) error
 	UpdateJob(ctx context.Context, j *Job) error
 	Jobs(ctx context.Context, limit int) ([]Job, error) // newest first
+	// QueryJobs returns the jobs f selects, newest first.
+	QueryJobs(ctx context.Context, f JobFilter) ([]Job, error)
+	// Job returns one job by id, or ErrNotFound.
+	Job(ctx context.Context, id int64) (*Job, error)
 
 	// AppendAudit chains e after the last entry and stores it.
 	AppendAudit(ctx context.Context, e audit.Entry) (audit.Entry, error)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,13 @@ func (t *tx) CreateJob(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO jobs (kind, vault, state, started, finished, by, detail, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		j.Kind, j.Vault, j.State, nanos(j.Started), nanos(j.Finished), j.By, detail, j.Error).Scan(&j.ID)
+	progress, err := jsonText(j.Progress)
+	if err != nil {
+		return err
+	}
+	err = t.tx.QueryRowContext(ctx, `INSERT INTO jobs (kind, vault, state, started, finished, by, detail, error, progress, bytes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		j.Kind, j.Vault, j.State, nanos(j.Started), nanos(j.Finished), j.By, detail, j.Error, progress, j.Bytes).Scan(&j.ID)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -30,34 +35,100 @@ func (t *tx) UpdateJob(ctx context.Context, j *store.Job) error {
 	if err != nil {
 		return err
 	}
-	return t.execOne(ctx, fmt.Sprintf("job %d", j.ID), `UPDATE jobs SET state = ?, finished = ?, detail = ?, error = ? WHERE id = ?`,
-		j.State, nanos(j.Finished), detail, j.Error, j.ID)
+	progress, err := jsonText(j.Progress)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, fmt.Sprintf("job %d", j.ID), `UPDATE jobs SET state = ?, finished = ?, detail = ?, error = ?, progress = ?, bytes = ? WHERE id = ?`,
+		j.State, nanos(j.Finished), detail, j.Error, progress, j.Bytes, j.ID)
 }
 
 func (t *tx) Jobs(ctx context.Context, limit int) ([]store.Job, error) {
+	return t.QueryJobs(ctx, store.JobFilter{Limit: limit})
+}
+
+const jobColumns = `id, kind, vault, state, started, finished, by, detail, error, progress, bytes`
+
+func (t *tx) QueryJobs(ctx context.Context, f store.JobFilter) ([]store.Job, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, kind, vault, state, started, finished, by, detail, error FROM jobs ORDER BY id DESC LIMIT ?`, limit)
+	q := `SELECT ` + jobColumns + ` FROM jobs WHERE 1 = 1`
+	var args []any
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, string(f.State))
+	}
+	if f.Vault != "" {
+		q += ` AND vault = ?`
+		args = append(args, f.Vault)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND started >= ?`
+		args = append(args, nanos(f.Since))
+	}
+	if !f.Before.IsZero() {
+		q += ` AND started < ?`
+		args = append(args, nanos(f.Before))
+	}
+	if f.After > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.After)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Job
 	for rows.Next() {
-		var j store.Job
-		var started, finished int64
-		var detail string
-		if err := rows.Scan(&j.ID, &j.Kind, &j.Vault, &j.State, &started, &finished, &j.By, &detail, &j.Error); err != nil {
-			return nil, fmt.Errorf("list jobs: %w", err)
+		j, err := scanJob(rows.Scan)
+		if err != nil {
+			return nil, err
 		}
-		j.Started, j.Finished = fromNanos(started), fromNanos(finished)
-		if err := json.Unmarshal([]byte(detail), &j.Detail); err != nil {
-			return nil, fmt.Errorf("job %d: detail: %w", j.ID, err)
-		}
-		out = append(out, j)
+		out = append(out, *j)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) Job(ctx context.Context, id int64) (*store.Job, error) {
+	j, err := scanJob(t.tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id).Scan)
+	if err := notFound(err, fmt.Sprintf("job %d", id)); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// scanJob reads one row of jobColumns. A missing row's sql.ErrNoRows is
+// returned unwrapped, for notFound.
+func scanJob(scan func(...any) error) (*store.Job, error) {
+	var j store.Job
+	var started, finished int64
+	var detail, progress string
+	if err := scan(&j.ID, &j.Kind, &j.Vault, &j.State, &started, &finished, &j.By, &detail, &j.Error, &progress, &j.Bytes); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	j.Started, j.Finished = fromNanos(started), fromNanos(finished)
+	if err := json.Unmarshal([]byte(detail), &j.Detail); err != nil {
+		return nil, fmt.Errorf("job %d: detail: %w", j.ID, err)
+	}
+	if err := json.Unmarshal([]byte(progress), &j.Progress); err != nil {
+		return nil, fmt.Errorf("job %d: progress: %w", j.ID, err)
+	}
+	return &j, nil
 }
 
 func (t *tx) ObjectRetentions(ctx context.Context, vault string) (map[string]store.ObjectRetention, error) {

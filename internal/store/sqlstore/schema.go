@@ -291,6 +291,9 @@ var sqliteSchema = []string{
 		created_by TEXT NOT NULL,
 		updated_at INTEGER NOT NULL,
 		updated_by TEXT NOT NULL)`,
+	`ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'`,
+	`ALTER TABLE jobs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
+	`CREATE INDEX jobs_started ON jobs (started)`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
