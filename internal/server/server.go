@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/approval"
+	"github.com/bunkerhq/bunker/internal/eventrule"
 	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/schedule"
@@ -98,6 +99,9 @@ type Config struct {
 	// Notifier, if set, is told of approval events once they are recorded
 	// in the event stream.
 	Notifier Notifier
+	// Name is the server's name, the source of every event it emits
+	// (default: the host's name, or "bunker").
+	Name string
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -122,6 +126,7 @@ type Server struct {
 	metrics     *metrics
 	handler     http.Handler
 	started     time.Time
+	events      *eventrule.Emitter // records events and enqueues their rules' deliveries
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
 
@@ -186,6 +191,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:     newMetrics(),
 		auditNotify: make(chan struct{}, 1),
 		started:     cfg.Now(),
+		events:      &eventrule.Emitter{Source: cfg.Name, Now: cfg.Now, Logger: cfg.Logger},
 	}
 	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
 	s.vaults = newVaultSet(s)
@@ -225,6 +231,13 @@ func (c *Config) defaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Name == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.Name = h
+		} else {
+			c.Name = "bunker"
+		}
 	}
 	if c.MaintenanceEvery == 0 {
 		c.MaintenanceEvery = time.Hour
