@@ -581,7 +581,7 @@ func storageFailed(err error) error {
 // at the request of actor by a session that lasted took.
 func backupCompleted(sp *store.Point, actor string, took time.Duration) event.Envelope {
 	d := map[string]any{"hostname": sp.Hostname, "paths": sp.Paths, "tags": sp.Tags, "duration_seconds": took.Seconds()}
-	if d["tags"] == nil {
+	if sp.Tags == nil {
 		d["tags"] = []string{}
 	}
 	if sp.Parent != "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/eventrule"
 	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/retention"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/store/sqlstore"
 )
@@ -78,5 +79,27 @@ func TestEventRecordEnqueuesMatchingRule(t *testing.T) {
 	}
 	if len(box) != 1 || box[0].ID == 0 || box[0].UID != e.ID {
 		t.Errorf("outbox %+v", box)
+	}
+}
+
+// vault.lock_changed carries the new and previous modes and the lock's
+// bounds in the catalogue's fields.
+func TestEventLockChanged(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	lock, err := retention.NewLock(retention.Governance, time.Hour, 0, 72*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := lockChanged("prod", "sec", retention.None, lock)
+	if e.Kind != event.VaultLockChanged || e.Vault != "prod" || e.Subject != "prod" || e.Actor != "sec" {
+		t.Fatalf("%+v", e)
+	}
+	d := e.Detail
+	if d["mode"] != "governance" || d["previous_mode"] != "none" || d["min_retention_seconds"] != 3600.0 || d["max_retention_seconds"] != 0.0 ||
+		d["changeable_until"] != "2026-12-04T12:00:00Z" {
+		t.Errorf("detail %v", d)
+	}
+	if d := lockChanged("prod", "sec", retention.Governance, retention.Lock{}).Detail; d["mode"] != "none" || d["changeable_until"] != nil {
+		t.Errorf("removed: %v", d)
 	}
 }
