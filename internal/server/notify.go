@@ -86,8 +86,12 @@ func envelopeSubject(kind, vault string, fields map[string]any) string {
 	return ""
 }
 
-// deliver hands queued events to the notifier, if there is one.
+// deliver wakes the event deliverer and hands queued events to the
+// notifier, if there is one, once a request's transaction has committed.
 func (s *Server) deliver(ctx context.Context, box outbox) {
+	if s.deliverer != nil {
+		s.deliverer.Wake() // deliveries the request's events enqueued are due
+	}
 	if s.cfg.Notifier == nil {
 		return
 	}

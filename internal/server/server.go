@@ -127,6 +127,11 @@ type Server struct {
 	handler     http.Handler
 	started     time.Time
 	events      *eventrule.Emitter // records events and enqueues their rules' deliveries
+	// deliverer attempts the deliveries the event rules enqueue; Start
+	// runs it. Its Runner calls copy for copy targets, set in New before
+	// the Runner is built; nil makes copy targets fail permanently.
+	deliverer *eventrule.Deliverer
+	copy      eventrule.CopyFunc
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
 
@@ -200,6 +205,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.logins = newThrottle(time.Now)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
+	// s.copy is nil until copy actions are wired in here.
+	runner := &eventrule.Runner{Now: cfg.Now, Copy: s.copy}
+	d, err := eventrule.NewDeliverer(eventrule.DelivererOptions{Store: s.st, Sender: runner, Owner: cfg.Name, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("event deliveries: %w", err)
+	}
+	s.deliverer = d
 	s.handler = s.routes()
 	if err := s.checkSigningKey(ctx); err != nil {
 		st.Close()
@@ -331,8 +344,14 @@ func (s *Server) Start(ctx context.Context) {
 	if err := s.loadPlans(ctx); err != nil {
 		s.log.Error("load plans", "err", err)
 	}
-	s.bg.Add(3)
+	s.bg.Add(4)
 	go func() { defer s.bg.Done(); s.checkpointLoop(ctx) }()
+	go func() {
+		defer s.bg.Done()
+		if err := s.deliverer.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("event deliveries", "err", err)
+		}
+	}()
 	go func() { defer s.bg.Done(); s.reapLoop(ctx) }()
 	go func() { defer s.bg.Done(); s.runScheduler(ctx) }()
 	if s.cfg.MaintenanceEvery > 0 {
