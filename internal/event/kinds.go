@@ -22,6 +22,16 @@ const (
 	VerifyCompleted    = "verify.completed"     // a verification found every point it read intact
 	VerifyFailed       = "verify.failed"        // a verification found damage, or could not finish
 	JobFailed          = "job.failed"           // any background job failed
+
+	// The kinds the server's approval, grant and team workflow records,
+	// as docs/NOTIFICATIONS.md names them.
+	ApprovalPending   = "approval.pending"   // a confirmed request awaits its team's votes
+	ApprovalCancelled = "approval.cancelled" // the requester withdrew a request
+	GrantIssued       = "grant.issued"       // a restore-access grant was issued
+	GrantRevoked      = "grant.revoked"      // a restore-access grant was revoked
+	GrantExpired      = "grant.expired"      // a restore-access grant expired
+	TeamInvited       = "team.invited"       // a principal was invited to an approval team
+	TeamActive        = "team.active"        // an approval team has enough accepted members to decide
 )
 
 // Subjects: what an envelope's Subject names, by kind.
@@ -31,6 +41,7 @@ const (
 	SubjectRequest = "request" // an approval request's id
 	SubjectGrant   = "grant"   // a restore-access grant's id
 	SubjectVault   = "vault"   // the vault's name, as in Vault
+	SubjectTeam    = "team"    // an approval team's name
 )
 
 // Field is one field of a kind's detail.
@@ -61,6 +72,24 @@ func Kinds() []KindInfo {
 	fGot := Field{"approvals", "number", "approvals it has"}
 	fTeam := Field{"team", "string", "the approval team that decides"}
 	fExpires := Field{"expires", "string", "RFC 3339 time when the request expires undecided"}
+	fGrant := Field{"grant", "string", "the grant's id"}
+	fPrincipal := Field{"principal", "string", "who may restore, or could"}
+	fExpiresAt := Field{"expires_at", "string", "RFC 3339 time when the grant closes"}
+	fNotify := Field{"notify", "array of strings", "the principals to tell"}
+	workflow := func(kind, doc string) KindInfo {
+		return KindInfo{kind, doc, SubjectRequest, false, []Field{
+			{"request", "string", "the request's id"},
+			fRequest,
+			{"scope", "string", "the vault, or the server scope, the operation is guarded in"},
+			{"target", "string", "what the operation acts on"},
+			{"requester", "string", "who asked"},
+			fTeam,
+			{"state", "string", "the request's state"},
+			{"hash", "string", "the hash of the request, which approvers confirm"},
+			{"deadline", "string", "RFC 3339 end of the request's current step"},
+			fNotify,
+		}}
+	}
 	approval := func(kind, doc string, extra ...Field) KindInfo {
 		return KindInfo{kind, doc, SubjectRequest, true, append([]Field{fRequest, fTeam, fGot, fNeeded, fExpires}, extra...)}
 	}
@@ -148,6 +177,32 @@ func Kinds() []KindInfo {
 			fJob,
 			{"job_kind", "string", "the job's kind, as maintenance or scan"},
 			fError,
+		}},
+		workflow(ApprovalPending, "a confirmed request awaits its team's votes"),
+		workflow(ApprovalCancelled, "the requester withdrew a request"),
+		{GrantIssued, "a restore-access grant was issued after an approved request", SubjectGrant, true, []Field{
+			fGrant, fPrincipal,
+			{"request", "string", "the approval request that allowed it"},
+			{"point", "string", "the point it allows restoring, if only one"},
+			fExpiresAt,
+			fTeam,
+			fNotify,
+		}},
+		{GrantRevoked, "a restore-access grant was revoked before it expired", SubjectGrant, true, []Field{
+			fGrant, fPrincipal,
+			{"by", "string", "who revoked it"},
+			fNotify,
+		}},
+		{GrantExpired, "a restore-access grant reached its expiry", SubjectGrant, true, []Field{
+			fGrant, fPrincipal, fExpiresAt, fNotify,
+		}},
+		{TeamInvited, "a principal was invited to an approval team", SubjectTeam, false, []Field{
+			fTeam,
+			{"member", "string", "who was invited"},
+			fNotify,
+		}},
+		{TeamActive, "an approval team has enough accepted members to decide requests", SubjectTeam, false, []Field{
+			fTeam, fNotify,
 		}},
 	}
 }

@@ -30,6 +30,14 @@ type Emitter struct {
 // commits, wake the Deliverer. Emit fails only on an invalid event or a
 // failing store: a stored rule that does not parse is logged and skipped.
 func (em *Emitter) Emit(ctx context.Context, tx store.Tx, e *event.Envelope) ([]store.Delivery, error) {
+	_, ds, err := em.EmitRecord(ctx, tx, e)
+	return ds, err
+}
+
+// EmitRecord is Emit that also returns the event as appended to the event
+// stream, with the ID the store gave it.
+func (em *Emitter) EmitRecord(ctx context.Context, tx store.Tx, e *event.Envelope) (store.Event, []store.Delivery, error) {
+	var rec store.Event
 	now := time.Now
 	if em.Now != nil {
 		now = em.Now
@@ -39,25 +47,25 @@ func (em *Emitter) Emit(ctx context.Context, tx store.Tx, e *event.Envelope) ([]
 	}
 	e.Version, e.Time, e.Source = event.Version, now().UTC(), em.Source
 	if err := e.Normalize(); err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
 	if err := e.Validate(); err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
 	raw, err := e.Marshal()
 	if err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
-	rec := store.Event{UID: e.ID, Time: e.Time, Kind: e.Kind, Source: e.Source, Vault: e.Vault, Subject: e.Subject, Actor: e.Actor, Data: e.Detail}
+	rec = store.Event{UID: e.ID, Time: e.Time, Kind: e.Kind, Source: e.Source, Vault: e.Vault, Subject: e.Subject, Actor: e.Actor, Data: e.Detail}
 	if k, ok := event.Lookup(e.Kind); ok && k.Subject == event.SubjectPoint {
 		rec.Point = e.Subject
 	}
 	if err := tx.AppendEvent(ctx, &rec); err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
 	rules, errs, err := LoadRules(ctx, tx)
 	if err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
 	log := em.Logger
 	if log == nil {
@@ -66,25 +74,25 @@ func (em *Emitter) Emit(ctx context.Context, tx store.Tx, e *event.Envelope) ([]
 	logRuleErrors(log, errs)
 	router, err := NewRouter(rules)
 	if err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
 	due := router.Route(e)
 	if len(due) == 0 {
-		return nil, nil
+		return rec, nil, nil
 	}
 	ds := make([]store.Delivery, 0, len(due))
 	for _, d := range due {
 		target, err := marshalTarget(d.Target)
 		if err != nil {
-			return nil, err
+			return store.Event{}, nil, err
 		}
 		ds = append(ds, store.Delivery{ID: d.ID, EventID: e.ID, Kind: e.Kind, Rule: d.Rule, Target: target,
 			TargetName: d.Target.Name(), Envelope: raw, NextAt: e.Time, CreatedAt: e.Time})
 	}
 	if err := tx.EnqueueDeliveries(ctx, ds); err != nil {
-		return nil, err
+		return store.Event{}, nil, err
 	}
-	return ds, nil
+	return rec, ds, nil
 }
 
 // marshalTarget encodes a target for the outbox.

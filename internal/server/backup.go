@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/pack"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/repo"
@@ -367,6 +369,9 @@ func (s *Server) handleCommit(c *call) error {
 			if !sp.ClientTime.IsZero() {
 				detail["client_time"] = sp.ClientTime
 			}
+			if err := s.record(c.ctx, tx, nil, backupCompleted(sp, se.principal, s.cfg.Now().Sub(se.created))); err != nil {
+				return err
+			}
 			return c.audit(tx, audit.OutcomeOK, detail)
 		})
 		if errors.Is(err, errIncomplete) {
@@ -582,4 +587,25 @@ func loadTrees(ctx context.Context, r *repo.Repository, ids []blob.ID) ([]*tree.
 // again, sending only what is missing.
 func storageFailed(err error) error {
 	return errorf(http.StatusServiceUnavailable, "storage_unavailable", "the vault's storage failed (%v); nothing was recorded: run the backup again once it is back", err)
+}
+
+// backupCompleted is the backup.completed event of the point sp, sealed
+// at the request of actor by a session that lasted took.
+func backupCompleted(sp *store.Point, actor string, took time.Duration) event.Envelope {
+	d := map[string]any{"hostname": sp.Hostname, "paths": sp.Paths, "tags": sp.Tags, "duration_seconds": took.Seconds()}
+	if sp.Tags == nil {
+		d["tags"] = []string{}
+	}
+	if sp.Parent != "" {
+		d["parent"] = sp.Parent
+	}
+	if sm := sp.Summary; sm != nil {
+		d["files"] = sm.FilesNew + sm.FilesChanged + sm.FilesUnchanged
+		d["bytes"] = sm.TotalBytes
+		d["bytes_added"] = sm.BytesStored
+	}
+	if !sp.Expires.IsZero() {
+		d["expires"] = sp.Expires.UTC().Format(time.RFC3339)
+	}
+	return event.Envelope{Kind: event.BackupCompleted, Vault: sp.Vault, Subject: sp.ID, Actor: actor, Detail: d}
 }

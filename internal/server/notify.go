@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/bunkerhq/bunker/internal/event"
 
 	"github.com/bunkerhq/bunker/internal/store"
 )
@@ -27,18 +31,67 @@ type Notifier interface {
 // once its transaction has committed.
 type outbox []store.Event
 
-// emit records an event in tx and queues it for the notifier.
+// emit records an event of kind about vault (empty if none) with the
+// given detail fields in tx, and queues it for the notifier. See record.
 func (s *Server) emit(ctx context.Context, tx store.Tx, box *outbox, kind, vault string, fields map[string]any) error {
-	e := store.Event{Time: s.cfg.Now().UTC(), Kind: kind, Vault: vault, Data: fields}
-	if err := tx.AppendEvent(ctx, &e); err != nil {
-		return err
+	return s.record(ctx, tx, box, event.Envelope{Kind: kind, Vault: vault, Detail: fields})
+}
+
+// record is the one way the server records an event: it completes e (id,
+// time by s.cfg.Now, source s.cfg.Name; Subject, if empty, from the detail
+// field the catalogue names for the kind), appends it to the event stream
+// and enqueues the deliveries of the event rules it matches, all in tx, so
+// that they are stored if and only if the change the event reports is.
+// The event is also queued in box for the notifier, which deliver tells
+// once tx has committed; box may be nil when no one is to be told.
+func (s *Server) record(ctx context.Context, tx store.Tx, box *outbox, e event.Envelope) error {
+	fields := e.Detail
+	if e.Subject == "" {
+		e.Subject = envelopeSubject(e.Kind, e.Vault, fields)
 	}
-	*box = append(*box, e)
+	rec, _, err := s.events.EmitRecord(ctx, tx, &e)
+	if err != nil {
+		return fmt.Errorf("record event %s: %w", e.Kind, err)
+	}
+	if box != nil {
+		// The notifier sees the fields as the caller gave them.
+		rec.Data = fields
+		*box = append(*box, rec)
+	}
 	return nil
 }
 
-// deliver hands queued events to the notifier, if there is one.
+// envelopeSubject finds what an event of kind is about in its detail fields, by
+// the catalogue's subject for the kind.
+func envelopeSubject(kind, vault string, fields map[string]any) string {
+	k, ok := event.Lookup(kind)
+	if !ok {
+		return ""
+	}
+	key := k.Subject
+	switch k.Subject {
+	case event.SubjectVault:
+		return vault
+	case event.SubjectPoint:
+		key = "point"
+	}
+	switch v := fields[key].(type) {
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int:
+		return strconv.Itoa(v)
+	}
+	return ""
+}
+
+// deliver wakes the event deliverer and hands queued events to the
+// notifier, if there is one, once a request's transaction has committed.
 func (s *Server) deliver(ctx context.Context, box outbox) {
+	if s.deliverer != nil {
+		s.deliverer.Wake() // deliveries the request's events enqueued are due
+	}
 	if s.cfg.Notifier == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/pointdiff"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/scan"
@@ -184,7 +185,7 @@ func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanRe
 	}
 	data := map[string]any{"level": rep.Level, "score": rep.Score, "previous": rep.Previous, "job": rep.Job,
 		"evidence_count": rep.EvidenceTotal, "hostname": rep.Hostname, "paths": rep.Paths}
-	if err := tx.AppendEvent(ctx, &store.Event{Time: rep.Finished, Kind: EventVerdict, Vault: rep.Vault, Point: rep.Point, Data: data}); err != nil {
+	if err := s.record(ctx, tx, nil, event.Envelope{Kind: EventVerdict, Vault: rep.Vault, Subject: rep.Point, Detail: data}); err != nil {
 		return err
 	}
 	if !rep.Changed {
@@ -192,12 +193,7 @@ func (s *Server) recordVerdict(ctx context.Context, tx store.Tx, rep *api.ScanRe
 	}
 	changed := map[string]any{"from": rep.PreviousLevel, "to": rep.Level, "score": rep.Score, "previous": rep.Previous,
 		"job": rep.Job, "hostname": rep.Hostname, "paths": rep.Paths}
-	e := store.Event{Time: rep.Finished, Kind: EventVerdictChanged, Vault: rep.Vault, Point: rep.Point, Data: changed}
-	if err := tx.AppendEvent(ctx, &e); err != nil {
-		return err
-	}
-	*box = append(*box, e)
-	return nil
+	return s.record(ctx, tx, box, event.Envelope{Kind: EventVerdictChanged, Vault: rep.Vault, Subject: rep.Point, Detail: changed})
 }
 
 // judgePoint lists what changed from prev to p and judges it. Garbage

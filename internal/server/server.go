@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/approval"
+	"github.com/bunkerhq/bunker/internal/eventrule"
 	"github.com/bunkerhq/bunker/internal/keys"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/schedule"
@@ -98,6 +99,9 @@ type Config struct {
 	// Notifier, if set, is told of approval events once they are recorded
 	// in the event stream.
 	Notifier Notifier
+	// Name is the server's name, the source of every event it emits
+	// (default: the host's name, or "bunker").
+	Name string
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -122,6 +126,12 @@ type Server struct {
 	metrics     *metrics
 	handler     http.Handler
 	started     time.Time
+	events      *eventrule.Emitter // records events and enqueues their rules' deliveries
+	// deliverer attempts the deliveries the event rules enqueue; Start
+	// runs it. Its Runner calls copy for copy targets, set in New before
+	// the Runner is built; nil makes copy targets fail permanently.
+	deliverer *eventrule.Deliverer
+	copy      eventrule.CopyFunc
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
 
@@ -186,6 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:     newMetrics(),
 		auditNotify: make(chan struct{}, 1),
 		started:     cfg.Now(),
+		events:      &eventrule.Emitter{Source: cfg.Name, Now: cfg.Now, Logger: cfg.Logger},
 	}
 	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
 	s.vaults = newVaultSet(s)
@@ -194,6 +205,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.logins = newThrottle(time.Now)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
+	// s.copy is nil until copy actions are wired in here.
+	runner := &eventrule.Runner{Now: cfg.Now, Copy: s.copy}
+	d, err := eventrule.NewDeliverer(eventrule.DelivererOptions{Store: s.st, Sender: runner, Owner: cfg.Name, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("event deliveries: %w", err)
+	}
+	s.deliverer = d
 	s.handler = s.routes()
 	if err := s.checkSigningKey(ctx); err != nil {
 		st.Close()
@@ -225,6 +244,13 @@ func (c *Config) defaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Name == "" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			c.Name = h
+		} else {
+			c.Name = "bunker"
+		}
 	}
 	if c.MaintenanceEvery == 0 {
 		c.MaintenanceEvery = time.Hour
@@ -318,8 +344,14 @@ func (s *Server) Start(ctx context.Context) {
 	if err := s.loadPlans(ctx); err != nil {
 		s.log.Error("load plans", "err", err)
 	}
-	s.bg.Add(3)
+	s.bg.Add(4)
 	go func() { defer s.bg.Done(); s.checkpointLoop(ctx) }()
+	go func() {
+		defer s.bg.Done()
+		if err := s.deliverer.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("event deliveries", "err", err)
+		}
+	}()
 	go func() { defer s.bg.Done(); s.reapLoop(ctx) }()
 	go func() { defer s.bg.Done(); s.runScheduler(ctx) }()
 	if s.cfg.MaintenanceEvery > 0 {

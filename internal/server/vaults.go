@@ -9,6 +9,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/audit"
+	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
 	"github.com/bunkerhq/bunker/internal/store"
@@ -364,6 +365,17 @@ func (s *Server) changePolicy(c *call, tx store.Tx, name string, change func(v *
 	return s.vaultView(c, tx, v)
 }
 
+// lockChanged is the vault.lock_changed event of vault's lock becoming
+// lock (Mode none when removed) from one of mode previous, by actor.
+func lockChanged(vault, actor string, previous retention.Mode, lock retention.Lock) event.Envelope {
+	d := map[string]any{"mode": lock.Mode.String(), "previous_mode": previous.String(),
+		"min_retention_seconds": lock.MinRetention.Seconds(), "max_retention_seconds": lock.MaxRetention.Seconds()}
+	if until := lock.LockDate(); !until.IsZero() {
+		d["changeable_until"] = until.UTC().Format(time.RFC3339)
+	}
+	return event.Envelope{Kind: event.VaultLockChanged, Vault: vault, Subject: vault, Actor: actor, Detail: d}
+}
+
 func lockDetail(l retention.Lock) map[string]any {
 	return map[string]any{"mode": l.Mode.String(), "min_retention": retention.Format(l.MinRetention),
 		"max_retention": retention.Format(l.MaxRetention), "changeable_for": retention.Format(l.ChangeableFor)}
@@ -454,9 +466,10 @@ func (s *Server) changeLock(c *call, tx store.Tx, name string, p lockParams, g *
 			}
 		}
 		detail["from"] = lockDetail(v.Policy.Lock)
+		previous := v.Policy.Lock.Mode
 		if p.Remove {
 			v.Policy.Lock = retention.Lock{}
-			return false, nil
+			return false, s.record(c.ctx, tx, nil, lockChanged(name, c.id.name(), previous, v.Policy.Lock))
 		}
 		detail["to"] = lockDetail(lock)
 		v.Policy.Lock = lock
@@ -464,7 +477,7 @@ func (s *Server) changeLock(c *call, tx store.Tx, name string, p lockParams, g *
 			v.Policy.Retention = *ret
 			detail["retention"] = retention.Format(*ret)
 		}
-		return false, nil
+		return false, s.record(c.ctx, tx, nil, lockChanged(name, c.id.name(), previous, lock))
 	})
 }
 
