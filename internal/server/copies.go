@@ -238,6 +238,7 @@ func (s *Server) copySteps(ctx context.Context, from copyFrom, dst *store.Vault,
 		job.State, job.Finished = store.JobSucceded, s.cfg.Now().UTC()
 		job.Detail["point"] = sp.ID
 		job.Detail["bytes_read"], job.Detail["bytes_new"] = stats.BytesRead, stats.BytesNew
+		job.Bytes = stats.BytesRead
 		if err := tx.UpdateJob(ctx, job); err != nil {
 			return err
 		}
@@ -269,6 +270,7 @@ func (s *Server) finishCopyJob(ctx context.Context, job *store.Job, rep *api.Cop
 	ctx = context.WithoutCancel(ctx)
 	job.State, job.Finished, job.Error = store.JobFailed, s.cfg.Now().UTC(), cause.Error()
 	job.Detail["bytes_read"] = rep.Stats.BytesRead
+	job.Bytes = rep.Stats.BytesRead
 	var box outbox
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		box = nil

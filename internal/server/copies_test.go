@@ -70,6 +70,14 @@ func TestCopyIntoACentralVaultRestoresAndCopiesOnlyWhatIsNew(t *testing.T) {
 	if rep.Stats.BlobsRead == 0 || rep.Stats.BytesRead == 0 {
 		t.Fatalf("stats %+v", rep.Stats)
 	}
+	// The copy is a job, with what it read.
+	job, err := w.vadmin.Job(ctx, rep.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Kind != "copy" || job.State != "succeeded" || job.Bytes != rep.Stats.BytesRead || job.Detail["point"] != cp.ID {
+		t.Fatalf("copy job %+v", job.Job)
+	}
 
 	// It restores byte for byte from the central vault alone.
 	ops := w.s.User(t, "central-ops", "restore-operator@central")
