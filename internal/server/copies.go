@@ -65,7 +65,13 @@ func (s *Server) handlePointCopy(c *call) error {
 	if src.AirGapped {
 		return forbidden("vault %s is air-gapped: its points are not copied out of it", from)
 	}
-	rep, err := s.copyPoint(c.ctx, s.localCopy(src, p), dst, c.id.name())
+	return s.answerCopy(c, s.localCopy(src, p), dst)
+}
+
+// answerCopy copies from into dst as the caller, and answers with the
+// report: 201 for a new copy, 200 for one the vault held already.
+func (s *Server) answerCopy(c *call, from copyFrom, dst *store.Vault) error {
+	rep, err := s.copyPoint(c.ctx, from, dst, c.id.name())
 	if err != nil {
 		return err
 	}

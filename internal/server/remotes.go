@@ -248,16 +248,7 @@ func (s *Server) handleRemotePull(c *call) error {
 	if err != nil {
 		return errorf(http.StatusBadGateway, "remote_failed", "remote %s: point %s of vault %s: %v", name, clip(req.Point), req.Vault, err)
 	}
-	rep, err := s.copyPoint(c.ctx, s.remoteCopy(r.Name, cl, req.Vault, p), dst, c.id.name())
-	if err != nil {
-		return err
-	}
-	c.audited = true // copyPoint audited it
-	status := http.StatusCreated
-	if rep.Existing {
-		status = http.StatusOK
-	}
-	return c.ok(status, rep)
+	return s.answerCopy(c, s.remoteCopy(r.Name, cl, req.Vault, p), dst)
 }
 
 // remoteCopy is the original of a copy pulled from vault of remote site
