@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/bunkerhq/bunker/internal/atomicfile"
 	"github.com/bunkerhq/bunker/internal/userdirs"
@@ -92,8 +93,10 @@ func EncodePublicKey(pub ed25519.PublicKey) string { return base64.StdEncoding.E
 
 // ParsePublicKey reads the text form of a public key.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	// The decoder skips line breaks; a key is one unbroken line, so that
+	// each key has exactly one text form.
 	b, err := base64.StdEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != ed25519.PublicKeySize {
+	if err != nil || len(b) != ed25519.PublicKeySize || strings.ContainsAny(s, "\r\n") {
 		return nil, fmt.Errorf("public key: want the base64 of a %d-byte ed25519 public key", ed25519.PublicKeySize)
 	}
 	return ed25519.PublicKey(b), nil
