@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/bunkerhq/bunker/internal/blob"
+	"github.com/bunkerhq/bunker/internal/bufpool"
 	"github.com/bunkerhq/bunker/internal/repo"
 	"github.com/bunkerhq/bunker/internal/scan"
 	"github.com/bunkerhq/bunker/internal/tree"
@@ -44,7 +45,7 @@ type Result struct {
 // few at a time: on object storage each listing not in the vault's cache
 // is a request.
 func Diff(ctx context.Context, r *repo.Repository, prev *blob.ID, cur blob.ID) (*Result, error) {
-	d := &differ{r: r}
+	d := &differ{r: r, bufs: new(bufpool.Pool)}
 	level := []dirPair{{old: prev, new: &cur, dir: "/"}}
 	for len(level) > 0 {
 		if err := d.loadLevel(ctx, level); err != nil {
@@ -72,6 +73,10 @@ func FileCount(s *repo.Summary) int {
 type differ struct {
 	r   *repo.Repository
 	res Result
+	// bufs holds the chunk buffers of the Readers of the result's files,
+	// which give them back when closed: a scan reads thousands of files,
+	// and each would otherwise allocate its chunks afresh.
+	bufs *bufpool.Pool
 }
 
 // dirPair is one directory in both points: its listing ids (either may be
@@ -205,12 +210,12 @@ func ContentID(chunks []blob.ID) string {
 
 func (d *differ) ref(p string, n *tree.Node) *scan.FileRef {
 	chunks := n.Content
-	r := d.r
+	r, bufs := d.r, d.bufs
 	return &scan.FileRef{
 		Path: p,
 		Size: int64(n.Size),
 		ID:   ContentID(chunks),
-		Open: func(ctx context.Context) (io.ReaderAt, error) { return Open(ctx, r, chunks) },
+		Open: func(ctx context.Context) (io.ReaderAt, error) { return open(ctx, r, chunks, bufs) },
 	}
 }
 
@@ -223,6 +228,7 @@ type Reader struct {
 	chunks []blob.ID
 	starts []int64 // offset of each chunk in the file
 	size   int64
+	bufs   *bufpool.Pool // where chunk buffers come from and go back to; nil: allocated
 
 	mu    sync.Mutex
 	cache [cacheChunks]cached
@@ -241,7 +247,13 @@ type cached struct {
 // Open returns a Reader over the chunks of a file. Chunk sizes come from
 // the vault's index; a chunk it does not name is an error.
 func Open(ctx context.Context, r *repo.Repository, chunks []blob.ID) (*Reader, error) {
-	rd := &Reader{ctx: ctx, r: r, chunks: chunks, starts: make([]int64, len(chunks))}
+	return open(ctx, r, chunks, nil)
+}
+
+// open is Open with chunk buffers drawn from bufs, when not nil, and given
+// back by Close.
+func open(ctx context.Context, r *repo.Repository, chunks []blob.ID, bufs *bufpool.Pool) (*Reader, error) {
+	rd := &Reader{ctx: ctx, r: r, chunks: chunks, starts: make([]int64, len(chunks)), bufs: bufs}
 	for i, c := range chunks {
 		l, ok := r.Index().Lookup(blob.Handle{ID: c, Type: blob.DataBlob})
 		if !ok {
@@ -266,30 +278,56 @@ func (rd *Reader) Loads() int {
 	return rd.loads
 }
 
-// chunk returns the content of chunk i.
+// chunk returns the content of chunk i; rd.mu is held. The content is
+// good until the next call: loading a chunk reuses the buffer of the one
+// it evicts.
 func (rd *Reader) chunk(i int) ([]byte, error) {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
 	for _, c := range rd.cache {
 		if c.i == i {
 			return c.data, nil
 		}
 	}
-	data, err := rd.r.LoadBlob(rd.ctx, blob.DataBlob, rd.chunks[i], nil)
-	if err != nil {
-		return nil, fmt.Errorf("chunk %s: %w", rd.chunks[i].Short(), err)
-	}
 	want := rd.size - rd.starts[i]
 	if i+1 < len(rd.starts) {
 		want = rd.starts[i+1] - rd.starts[i]
+	}
+	slot := &rd.cache[rd.next]
+	buf := slot.data
+	if int64(cap(buf)) < want && rd.bufs != nil {
+		rd.bufs.Put(buf)
+		buf = rd.bufs.Get(int(want))
+	}
+	slot.i, slot.data = -1, nil
+	data, err := rd.r.LoadBlob(rd.ctx, blob.DataBlob, rd.chunks[i], buf[:0])
+	if err != nil {
+		rd.release(buf)
+		return nil, fmt.Errorf("chunk %s: %w", rd.chunks[i].Short(), err)
 	}
 	if int64(len(data)) != want {
 		return nil, fmt.Errorf("chunk %s: %d bytes, the index says %d", rd.chunks[i].Short(), len(data), want)
 	}
 	rd.loads++
-	rd.cache[rd.next] = cached{i: i, data: data}
+	*slot = cached{i: i, data: data}
 	rd.next = (rd.next + 1) % cacheChunks
 	return data, nil
+}
+
+// release gives buf back to the pool, if there is one.
+func (rd *Reader) release(buf []byte) {
+	if rd.bufs != nil && buf != nil {
+		rd.bufs.Put(buf)
+	}
+}
+
+// Close gives the Reader's chunk buffers back; it must not be used after.
+func (rd *Reader) Close() error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	for i := range rd.cache {
+		rd.release(rd.cache[i].data)
+		rd.cache[i] = cached{i: -1}
+	}
+	return nil
 }
 
 // ReadAt reads len(p) bytes at off, as io.ReaderAt.
@@ -303,6 +341,8 @@ func (rd *Reader) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return 0, io.EOF
 	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
 	n := 0
 	// The chunk holding off: the last one starting at or before it.
 	i := sort.Search(len(rd.starts), func(j int) bool { return rd.starts[j] > off }) - 1

@@ -187,6 +187,7 @@ type source struct {
 	data   [][]byte
 	budget int64
 	read   int64
+	ws     *workspace
 }
 
 // errBudget stops a structure check that ran out of its read budget; what
@@ -268,33 +269,28 @@ func Analyze(ctx context.Context, r io.ReaderAt, size int64, name string, opts O
 }
 
 // analyzePlan is Analyze over the given spans (clipped to the file). A
-// non-empty force skips identification (for fuzzing the parsers). arena,
-// when not nil, is reused for the sampled bytes: the profile keeps no
-// reference to them.
+// non-empty force skips identification (for fuzzing the parsers). ws,
+// when not nil, is the memory reused across files: the profile keeps no
+// reference to it.
 // analyzePlan analyses the spans of a file. The format's structure is
 // checked only when structure is set; otherwise Valid stays false and
 // Problem empty.
-func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format, structure bool, arena *[]byte) (Profile, error) {
+func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, spans []span, force Format, structure bool, ws *workspace) (Profile, error) {
 	p := Profile{Name: name, Size: size, Format: FormatUnknown}
 	if size < 0 {
 		return p, fmt.Errorf("analyze %s: negative size %d", name, size)
 	}
 	spans = clipSpans(spans, size)
-	s := &source{ctx: ctx, r: r, size: size, budget: opts.StructureRead}
-	sc := newScratch(opts.CellSize)
+	if ws == nil {
+		ws = new(workspace)
+	}
+	s := &source{ctx: ctx, r: r, size: size, budget: opts.StructureRead, ws: ws}
+	sc := ws.scratch(opts.CellSize)
 	var total int64
 	for _, sp := range spans {
 		total += sp.n
 	}
-	var mem []byte
-	if arena != nil && int64(cap(*arena)) >= total {
-		mem = (*arena)[:total]
-	} else {
-		mem = make([]byte, total)
-		if arena != nil {
-			*arena = mem
-		}
-	}
+	mem := ws.bytes(total)
 	for _, sp := range spans {
 		if err := ctx.Err(); err != nil {
 			return p, fmt.Errorf("analyze %s: %w", name, err)

@@ -256,9 +256,9 @@ func Judge(ctx context.Context, changes []Change, opts Options) (Verdict, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var arena []byte
+			var ws workspace
 			for i := range next {
-				results[i] = examine(ctx, pairs[i], opts, &arena)
+				results[i] = examine(ctx, pairs[i], opts, &ws)
 			}
 		}()
 	}
@@ -489,7 +489,7 @@ func noteName(p string) bool {
 }
 
 // examine analyses one pair.
-func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
+func examine(ctx context.Context, p pair, opts Options, ws *workspace) result {
 	var r result
 	ra, err := open(ctx, p.cur)
 	if err != nil {
@@ -498,7 +498,7 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 	}
 	defer closeReader(ra)
 	spans := opts.plan(p.cur.Size)
-	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "", true, arena)
+	cur, err := analyzePlan(ctx, ra, p.cur.Size, p.cur.Path, opts, spans, "", true, ws)
 	r.read += cur.BytesRead
 	if err != nil {
 		r.err = err
@@ -554,7 +554,7 @@ func examine(ctx context.Context, p pair, opts Options, arena *[]byte) result {
 	if t := p.old.Size - int64(opts.TailSize); structure && t >= ospans[len(ospans)-1].off+ospans[len(ospans)-1].n {
 		ospans = append(ospans, span{t, int64(opts.TailSize)})
 	}
-	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "", structure, arena)
+	old, err := analyzePlan(ctx, ro, p.old.Size, p.old.Path, opts, ospans, "", structure, ws)
 	r.read += old.BytesRead
 	if err != nil {
 		r.err = err

@@ -224,7 +224,7 @@ func checkZIP(s *source) error {
 			if err != nil {
 				return err
 			}
-			if err := inflateCheck(data, int64(en.comp) == in); err != nil {
+			if err := inflateCheck(s.ws, data, int64(en.comp) == in); err != nil {
 				return bad("zip: entry %q: %v", en.name, err)
 			}
 		}
@@ -259,10 +259,12 @@ func zip64Extra(x []byte, hasUncomp bool, comp, localOff *uint64) {
 
 // inflateCheck decodes the start of a raw deflate stream; complete says the
 // stream ends within data. At most 256 KiB are decoded.
-func inflateCheck(data []byte, complete bool) error {
-	fr := flate.NewReader(bytes.NewReader(data))
-	defer fr.Close()
-	_, err := io.Copy(io.Discard, io.LimitReader(fr, 256<<10))
+func inflateCheck(ws *workspace, data []byte, complete bool) error {
+	fr, err := ws.inflater(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("corrupt deflate data: %w", err)
+	}
+	_, err = io.CopyBuffer(io.Discard, io.LimitReader(fr, 256<<10), ws.copyBuffer())
 	var ce flate.CorruptInputError
 	switch {
 	case errors.As(err, &ce):
@@ -864,10 +866,12 @@ func checkGzip(s *source) error {
 	}
 	complete := int64(len(h)) == s.size
 	br := bytes.NewReader(h[p:])
-	fr := flate.NewReader(br)
-	defer fr.Close()
+	fr, err := s.ws.inflater(br)
+	if err != nil {
+		return bad("gzip: %v", err)
+	}
 	crc := crc32.NewIEEE()
-	n, err := io.Copy(crc, io.LimitReader(fr, 1<<20))
+	n, err := io.CopyBuffer(crc, io.LimitReader(fr, 1<<20), s.ws.copyBuffer())
 	var ce flate.CorruptInputError
 	switch {
 	case errors.As(err, &ce):
