@@ -58,10 +58,26 @@ type Remote struct {
 	URL         string         `json:"url"`
 	Fingerprint string         `json:"fingerprint"`
 	Follow      []store.Follow `json:"follow"`
-	CreatedAt   time.Time      `json:"created_at"`
+	// WebhookPath is where the remote's event rules send its events, so
+	// that a new point there is pulled at once rather than at the next
+	// look: a webhook target with this server's URL and this path,
+	// signed with WebhookSecret.
+	WebhookPath string `json:"webhook_path"`
+	// WebhookSecret is the webhook's signing secret. Only the answer that
+	// registers the remote (or registers it again, which changes it)
+	// carries it; it is stored sealed and shown nowhere else.
+	WebhookSecret string    `json:"webhook_secret,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
 	CreatedBy   string         `json:"created_by"`
 	UpdatedAt   time.Time      `json:"updated_at"`
 	UpdatedBy   string         `json:"updated_by"`
+}
+
+// RemoteEventAnswer answers a remote's event: POST /v1/remotes/{name}/events.
+type RemoteEventAnswer struct {
+	// Pull says a pull from the remote is under way or due, because the
+	// event is of a vault this server follows there.
+	Pull bool `json:"pull"`
 }
 
 // PullRequest asks for one point of a remote to be pulled:

@@ -53,7 +53,9 @@ remote issued for a principal that holds restore-operator on the vaults
 followed and no other role; the server checks this with the remote before it
 keeps anything, and stores the token sealed. Each --follow pulls every new
 point of a remote vault into a vault of this server, every --pull-every of
-` + "`bunker server`" + `. Adding a remote again replaces its settings.`,
+` + "`bunker server`" + `, and at once when the remote's webhook says it has a new
+point: the answer prints the webhook's path and its signing secret, once.
+Adding a remote again replaces its settings and the webhook secret.`,
 		Example: `  bunker remote add site-a --url https://site-a.example:8443 \
       --fingerprint sha256:9f2c… --token-file /run/secrets/site-a.token --follow prod:central`,
 		Args: args(cobra.ExactArgs(1)),
@@ -81,6 +83,9 @@ point of a remote vault into a vault of this server, every --pull-every of
 				return g.printJSON(r)
 			}
 			g.printf("remote %s at %s registered; following %s\n", r.Name, r.URL, followText(r.Follow))
+			g.printf("for a pull as soon as %s has a new point, give it an event rule with a webhook target to\n"+
+				"  this server's URL + %s\nsigned with this secret (shown only now; adding the remote again changes it):\n  %s\n",
+				r.Name, r.WebhookPath, r.WebhookSecret)
 			return nil
 		},
 	}

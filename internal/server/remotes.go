@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +16,8 @@ import (
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/event"
+	"github.com/bunkerhq/bunker/internal/notify"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/remote"
 	"github.com/bunkerhq/bunker/internal/replicate"
@@ -27,12 +31,18 @@ const remoteCallTimeout = 30 * time.Second
 // tokenAAD binds a sealed replication token to its remote.
 func tokenAAD(name string) []byte { return []byte("remote token " + name) }
 
+// webhookAAD binds a remote's sealed webhook secret to its name.
+func webhookAAD(name string) []byte { return []byte("remote webhook " + name) }
+
+// webhookPath is where a remote's events are received.
+func webhookPath(name string) string { return "/v1/remotes/" + name + "/events" }
+
 func remoteView(r *store.Remote) api.Remote {
 	fs := r.Follow
 	if fs == nil {
 		fs = []store.Follow{}
 	}
-	return api.Remote{Name: r.Name, URL: r.URL, Fingerprint: r.Fingerprint, Follow: fs,
+	return api.Remote{Name: r.Name, URL: r.URL, Fingerprint: r.Fingerprint, Follow: fs, WebhookPath: webhookPath(r.Name),
 		CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy, UpdatedAt: r.UpdatedAt, UpdatedBy: r.UpdatedBy}
 }
 
@@ -131,9 +141,14 @@ func (s *Server) handleRemotePut(c *call) error {
 	if err != nil {
 		return err
 	}
+	secret := rand.Text()
+	hookSealed, err := s.box.Seal([]byte(secret), webhookAAD(name))
+	if err != nil {
+		return err
+	}
 	now := s.cfg.Now().UTC()
-	r := &store.Remote{Name: name, URL: req.URL, Fingerprint: req.Fingerprint, TokenSealed: sealed, Follow: req.Follow,
-		CreatedAt: now, CreatedBy: c.id.name(), UpdatedAt: now, UpdatedBy: c.id.name()}
+	r := &store.Remote{Name: name, URL: req.URL, Fingerprint: req.Fingerprint, TokenSealed: sealed, WebhookSealed: hookSealed,
+		Follow: req.Follow, CreatedAt: now, CreatedBy: c.id.name(), UpdatedAt: now, UpdatedBy: c.id.name()}
 	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		if err := tx.PutRemote(c.ctx, r); err != nil {
 			return err
@@ -147,7 +162,9 @@ func (s *Server) handleRemotePut(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(http.StatusOK, remoteView(r))
+	view := remoteView(r)
+	view.WebhookSecret = secret
+	return c.ok(http.StatusOK, view)
 }
 
 func (s *Server) handleRemoteList(c *call) error {
@@ -340,10 +357,18 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 	return rep
 }
 
-// pullLoop looks at every remote's followed vaults periodically.
+// pullLoop looks at every remote's followed vaults every PullEvery, and
+// at one remote's as soon as its webhook says it has something new.
 func (s *Server) pullLoop(ctx context.Context) {
-	tick := time.NewTicker(s.cfg.PullEvery)
-	defer tick.Stop()
+	var every <-chan time.Time
+	if s.cfg.PullEvery > 0 {
+		tick := time.NewTicker(s.cfg.PullEvery)
+		defer tick.Stop()
+		every = tick.C
+	} else {
+		s.awaitNudges(ctx, nil) // looked at only when told
+		return
+	}
 	for {
 		var rs []store.Remote
 		err := s.st.View(ctx, func(tx store.Tx) error {
@@ -359,10 +384,72 @@ func (s *Server) pullLoop(ctx context.Context) {
 				s.syncRemote(ctx, &rs[i], "puller")
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !s.awaitNudges(ctx, every) {
 			return
-		case <-tick.C:
 		}
 	}
+}
+
+// awaitNudges pulls from each remote whose webhook calls, until every
+// ticks (never, if nil); it reports false once ctx ends.
+func (s *Server) awaitNudges(ctx context.Context, every <-chan time.Time) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-every:
+			return true
+		case name := <-s.nudges:
+			r, err := s.loadRemote(ctx, name)
+			if err != nil {
+				s.log.Warn("pull on a remote's event", "remote", name, "err", err)
+				continue
+			}
+			s.syncRemote(ctx, r, "puller")
+		}
+	}
+}
+
+// maxRemoteEvent bounds the body of a remote's event.
+const maxRemoteEvent = 1 << 20
+
+// handleRemoteEvents receives an event a remote's event rule sends by
+// webhook, signed with the remote's webhook secret, and pulls from that
+// remote at once. The event is a hint and nothing more: what is pulled is
+// what the remote lists when this server asks it with its own credential,
+// so a forged or replayed event could at most bring a look forward. The
+// route takes no bearer token, since the remote holds no credential for
+// this server; an unknown remote and a bad signature get the same 401.
+func (s *Server) handleRemoteEvents(c *call) error {
+	name := c.r.PathValue("name")
+	c.target = "remote/" + clip(name)
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, maxRemoteEvent))
+	if err != nil {
+		return badRequest("event: %v (a signed event envelope of at most %d bytes)", err, maxRemoteEvent)
+	}
+	refused := errorf(http.StatusUnauthorized, "unauthorized", "not a signed event of a registered remote: sign with the webhook secret `bunker remote add` printed, and send to the remote's webhook path")
+	r, err := s.loadRemote(c.ctx, name)
+	if err != nil || len(r.WebhookSealed) == 0 {
+		return refused
+	}
+	secret, err := s.box.Open(r.WebhookSealed, webhookAAD(name))
+	if err != nil {
+		return fmt.Errorf("remote %s: open its webhook secret: %w", name, err)
+	}
+	if err := notify.VerifyWebhook(secret, c.r.Header, body, s.cfg.Now(), 0); err != nil {
+		return refused
+	}
+	e, err := event.Parse(body)
+	if err != nil {
+		return badRequest("event: %v", err)
+	}
+	followed := slices.ContainsFunc(r.Follow, func(f store.Follow) bool { return f.Vault == e.Vault })
+	if followed {
+		select {
+		case s.nudges <- name:
+		default: // a look is already due
+		}
+	}
+	c.auditAlone(audit.OutcomeOK, map[string]any{"event": e.ID, "kind": e.Kind, "vault": e.Vault, "pull": followed})
+	return c.ok(http.StatusAccepted, api.RemoteEventAnswer{Pull: followed})
 }

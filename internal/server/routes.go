@@ -132,6 +132,7 @@ func (s *Server) routes() http.Handler {
 	add("DELETE /v1/remotes/{name}", "remote.delete", true, s.handleRemoteDelete)
 	add("POST /v1/remotes/{name}/pull", "remote.pull", true, s.handleRemotePull)
 	add("POST /v1/remotes/{name}/sync", "remote.sync", true, s.handleRemoteSync)
+	add("POST /v1/remotes/{name}/events", "remote.event", false, s.handleRemoteEvents)
 	add("GET /v1/posture", "posture.read", true, s.handlePosture)
 
 	// The audit log.

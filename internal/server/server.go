@@ -132,6 +132,7 @@ type Server struct {
 	// the Runner is built; nil makes copy targets fail permanently.
 	deliverer *eventrule.Deliverer
 	copy      eventrule.CopyFunc
+	nudges    chan string // remotes whose webhook said they have new points
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
 
@@ -196,6 +197,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		metrics:     newMetrics(),
 		auditNotify: make(chan struct{}, 1),
 		started:     cfg.Now(),
+		nudges:      make(chan string, 16),
 		events:      &eventrule.Emitter{Source: cfg.Name, Now: cfg.Now, Logger: cfg.Logger},
 	}
 	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
@@ -362,10 +364,8 @@ func (s *Server) Start(ctx context.Context) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
 	}
-	if s.cfg.PullEvery > 0 {
-		s.bg.Add(1)
-		go func() { defer s.bg.Done(); s.pullLoop(ctx) }()
-	}
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.pullLoop(ctx) }()
 	s.scanPending(ctx, "")
 }
 

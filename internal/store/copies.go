@@ -36,7 +36,10 @@ type Remote struct {
 	URL         string
 	Fingerprint string
 	TokenSealed []byte
-	Follow      []Follow
+	// WebhookSealed is the secret that signs the remote's events sent to
+	// this server (POST /v1/remotes/{name}/events), sealed like the token.
+	WebhookSealed []byte
+	Follow        []Follow
 	CreatedAt   time.Time
 	CreatedBy   string
 	UpdatedAt   time.Time

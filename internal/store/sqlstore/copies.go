@@ -87,7 +87,7 @@ func (t *tx) DeleteCopyPairs(ctx context.Context, scope string) error {
 	return nil
 }
 
-const remoteCols = `name, url, fingerprint, token_sealed, follow, created_at, created_by, updated_at, updated_by`
+const remoteCols = `name, url, fingerprint, token_sealed, follow, created_at, created_by, updated_at, updated_by, webhook_sealed`
 
 func (t *tx) PutRemote(ctx context.Context, r *store.Remote) error {
 	fs := r.Follow
@@ -98,10 +98,10 @@ func (t *tx) PutRemote(ctx context.Context, r *store.Remote) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO remotes (`+remoteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO remotes (`+remoteCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET url = excluded.url, fingerprint = excluded.fingerprint, token_sealed = excluded.token_sealed,
-		follow = excluded.follow, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-		r.Name, r.URL, r.Fingerprint, r.TokenSealed, follow, nanos(r.CreatedAt), r.CreatedBy, nanos(r.UpdatedAt), r.UpdatedBy)
+		follow = excluded.follow, updated_at = excluded.updated_at, updated_by = excluded.updated_by, webhook_sealed = excluded.webhook_sealed`,
+		r.Name, r.URL, r.Fingerprint, r.TokenSealed, follow, nanos(r.CreatedAt), r.CreatedBy, nanos(r.UpdatedAt), r.UpdatedBy, bytesOrEmpty(r.WebhookSealed))
 	if err != nil {
 		return fmt.Errorf("store remote %s: %w", r.Name, err)
 	}
@@ -112,7 +112,7 @@ func scanRemote(row scanner) (*store.Remote, error) {
 	var r store.Remote
 	var follow string
 	var created, updated int64
-	if err := row.Scan(&r.Name, &r.URL, &r.Fingerprint, &r.TokenSealed, &follow, &created, &r.CreatedBy, &updated, &r.UpdatedBy); err != nil {
+	if err := row.Scan(&r.Name, &r.URL, &r.Fingerprint, &r.TokenSealed, &follow, &created, &r.CreatedBy, &updated, &r.UpdatedBy, &r.WebhookSealed); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(follow), &r.Follow); err != nil {
@@ -149,4 +149,13 @@ func (t *tx) Remotes(ctx context.Context) ([]store.Remote, error) {
 
 func (t *tx) DeleteRemote(ctx context.Context, name string) error {
 	return t.execOne(ctx, "remote "+name, `DELETE FROM remotes WHERE name = ?`, name)
+}
+
+// bytesOrEmpty returns b, or an empty slice for nil, for NOT NULL blob
+// columns.
+func bytesOrEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

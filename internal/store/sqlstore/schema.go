@@ -294,6 +294,7 @@ var sqliteSchema = []string{
 	`ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'`,
 	`ALTER TABLE jobs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
 	`CREATE INDEX jobs_started ON jobs (started)`,
+	`ALTER TABLE remotes ADD COLUMN webhook_sealed BLOB NOT NULL DEFAULT x''`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
