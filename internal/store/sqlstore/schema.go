@@ -294,6 +294,8 @@ var sqliteSchema = []string{
 	`ALTER TABLE jobs ADD COLUMN progress TEXT NOT NULL DEFAULT '{}'`,
 	`ALTER TABLE jobs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
 	`CREATE INDEX jobs_started ON jobs (started)`,
+	// Listing the deliveries of one rule, newest first.
+	`CREATE INDEX deliveries_by_rule ON deliveries (rule, seq)`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
