@@ -92,6 +92,13 @@ type Options struct {
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
+	// EventSecrets, DeliveryBaseDelay and DeliveryAttempts are passed to
+	// the server. DeliveryPoll is too, 20ms by default, so that
+	// deliveries made due by moving the clock are attempted at once.
+	EventSecrets      string
+	DeliveryBaseDelay time.Duration
+	DeliveryAttempts  int
+	DeliveryPoll      time.Duration
 }
 
 // Start runs a server until the test ends.
@@ -120,19 +127,26 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.PullEvery == 0 {
 		opts.PullEvery = -1
 	}
+	if opts.DeliveryPoll == 0 {
+		opts.DeliveryPoll = 20 * time.Millisecond
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: opts.Clock.Now,
 		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
-		PasswordParams:  &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
-		Relax:           opts.Relax,
-		Storages:        opts.Storages,
-		RetentionSlack:  opts.RetentionSlack,
-		VerifyEvery:     opts.VerifyEvery,
-		PullEvery:       opts.PullEvery,
-		Notifier:        opts.Notifier,
-		ApprovalTimeout: opts.ApprovalTimeout,
+		PasswordParams:    &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
+		Relax:             opts.Relax,
+		Storages:          opts.Storages,
+		RetentionSlack:    opts.RetentionSlack,
+		VerifyEvery:       opts.VerifyEvery,
+		PullEvery:         opts.PullEvery,
+		Notifier:          opts.Notifier,
+		ApprovalTimeout:   opts.ApprovalTimeout,
+		EventSecrets:      opts.EventSecrets,
+		DeliveryBaseDelay: opts.DeliveryBaseDelay,
+		DeliveryAttempts:  opts.DeliveryAttempts,
+		DeliveryPoll:      opts.DeliveryPoll,
 	})
 	if err != nil {
 		t.Fatal(err)
