@@ -92,9 +92,9 @@ type Options struct {
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
-	// EventSecrets, DeliveryBaseDelay and DeliveryAttempts are passed to
-	// the server. DeliveryPoll is too, 20ms by default, so that
-	// deliveries made due by moving the clock are attempted at once.
+	// EventSecrets, DeliveryBaseDelay, DeliveryAttempts and DeliveryPoll
+	// are passed to the server. A short DeliveryPoll makes deliveries
+	// that moving the clock made due be attempted at once.
 	EventSecrets      string
 	DeliveryBaseDelay time.Duration
 	DeliveryAttempts  int
@@ -127,9 +127,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.PullEvery == 0 {
 		opts.PullEvery = -1
 	}
-	if opts.DeliveryPoll == 0 {
-		opts.DeliveryPoll = 20 * time.Millisecond
-	}
+
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
