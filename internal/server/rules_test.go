@@ -418,6 +418,27 @@ func TestRuleCopyTarget(t *testing.T) {
 	if _, err := vadmin.PutEventRule(ctx, "to-central", rule); err != nil {
 		t.Fatal(err)
 	}
+	// An event about no point has nothing to copy: a dead letter at once.
+	lockRule := json.RawMessage(`{"name": "lock-copy", "pattern": {"kind": ["vault.lock_changed"]},
+		"targets": [{"copy": {"action": "central"}}]}`)
+	if _, err := vadmin.PutEventRule(ctx, "lock-copy", lockRule); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vadmin.Lock(ctx, "central", api.LockRequest{Mode: "governance", MinRetention: "1d"}); err != nil {
+		t.Fatal(err)
+	}
+	var dead []store.Delivery
+	waitFor(t, "the lock event's dead letter", func() bool {
+		var err error
+		dead, err = vadmin.Deliveries(ctx, client.DeliveryFilter{Rule: "lock-copy", State: store.DeliveryDead})
+		return err == nil && len(dead) == 1
+	})
+	if d := dead[0]; d.Attempts != 1 || !strings.Contains(d.LastError, "names no point") {
+		t.Fatalf("the lock event's delivery: %+v", d)
+	}
+	if err := vadmin.DeleteEventRule(ctx, "lock-copy"); err != nil {
+		t.Fatal(err)
+	}
 	host := s.Service(t, "host1", "backup-operator@prod")
 	src := t.TempDir()
 	testfs.Build(t, src)
@@ -425,7 +446,11 @@ func TestRuleCopyTarget(t *testing.T) {
 
 	var d store.Delivery
 	waitFor(t, "the copy", func() bool {
-		d = onlyDelivery(t, vadmin)
+		ds, err := vadmin.Deliveries(ctx, client.DeliveryFilter{Rule: "to-central"})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of to-central: %+v %v", ds, err)
+		}
+		d = ds[0]
 		return d.State != store.DeliveryPending
 	})
 	if d.State != store.DeliveryDelivered || d.TargetName != "copy central" {

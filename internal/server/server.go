@@ -296,6 +296,33 @@ func (c *Config) defaults() error {
 	if c.ApprovalTimeout <= 0 {
 		c.ApprovalTimeout = approval.DefaultTimeout
 	}
+	return c.eventDirs()
+}
+
+// eventDirs makes the event rules' directories absolute and checks that
+// they are directories, so that a mistyped one stops the server rather
+// than failing every delivery.
+func (c *Config) eventDirs() error {
+	for _, d := range []struct {
+		dir  *string
+		flag string
+	}{{&c.EventSecrets, "--event-secrets"}, {&c.EventCommands, "--event-commands"}} {
+		if *d.dir == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*d.dir)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", d.flag, *d.dir, err)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return fmt.Errorf("%s: %w (give an existing directory)", d.flag, err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s %s: not a directory", d.flag, abs)
+		}
+		*d.dir = abs
+	}
 	return nil
 }
 
