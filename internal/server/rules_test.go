@@ -41,9 +41,10 @@ func eventSecrets(t *testing.T) string {
 
 // received is one request a receiver got.
 type received struct {
-	eventID string
-	kind    string
-	body    []byte
+	eventID    string
+	deliveryID string
+	kind       string
+	body       []byte
 }
 
 // hookReceiver is a webhook endpoint that answers 503 while failing is set
@@ -64,7 +65,7 @@ func newHookReceiver(t *testing.T, clock *servertest.Clock) *hookReceiver {
 		if err := notify.VerifyWebhook([]byte(hookSecret), r.Header, body, clock.Now(), 0); err != nil {
 			rc.bad = append(rc.bad, err.Error())
 		}
-		rc.got = append(rc.got, received{eventID: r.Header.Get(notify.HeaderEventID), kind: r.Header.Get(notify.HeaderEvent), body: body})
+		rc.got = append(rc.got, received{eventID: r.Header.Get(notify.HeaderEventID), deliveryID: r.Header.Get(notify.HeaderDeliveryID), kind: r.Header.Get(notify.HeaderEvent), body: body})
 		rc.mu.Unlock()
 		if rc.failing.Load() {
 			http.Error(w, "receiver down for maintenance", http.StatusServiceUnavailable)
@@ -219,8 +220,8 @@ func TestRuleDeliveryRetriesDeadLetterReplay(t *testing.T) {
 		t.Fatalf("the receiver got %d requests, want 3 failed and 1 replayed", len(reqs))
 	}
 	for i, q := range reqs {
-		if q.eventID != d.EventID || q.kind != "backup.completed" {
-			t.Errorf("request %d: event %s %s, want %s backup.completed", i, q.eventID, q.kind, d.EventID)
+		if q.deliveryID != d.ID || q.eventID != d.EventID || q.kind != "backup.completed" {
+			t.Errorf("request %d: delivery %s of event %s %s, want delivery %s of %s backup.completed", i, q.deliveryID, q.eventID, q.kind, d.ID, d.EventID)
 		}
 	}
 
