@@ -89,9 +89,11 @@ func (s *Server) handleRulePut(c *call) error {
 		if err := checkCopyTargets(c.ctx, tx, rule); err != nil {
 			return err
 		}
-		if created, err = putRule(c.ctx, tx, stored); err != nil {
+		made, err := putRule(c.ctx, tx, stored)
+		if err != nil {
 			return err
 		}
+		created = made
 		if stored, err = tx.EventRule(c.ctx, name); err != nil {
 			return err
 		}
@@ -178,6 +180,7 @@ func (s *Server) handleRuleShow(c *call) error {
 	}
 	var r *store.EventRule
 	err = s.st.View(c.ctx, func(tx store.Tx) error {
+		var err error
 		r, err = tx.EventRule(c.ctx, name)
 		return err
 	})
