@@ -127,20 +127,20 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.PullEvery == 0 {
 		opts.PullEvery = -1
 	}
-
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: opts.Clock.Now,
 		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
-		PasswordParams:    &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
-		Relax:             opts.Relax,
-		Storages:          opts.Storages,
-		RetentionSlack:    opts.RetentionSlack,
-		VerifyEvery:       opts.VerifyEvery,
-		PullEvery:         opts.PullEvery,
-		Notifier:          opts.Notifier,
-		ApprovalTimeout:   opts.ApprovalTimeout,
+		PasswordParams:  &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
+		Relax:           opts.Relax,
+		Storages:        opts.Storages,
+		RetentionSlack:  opts.RetentionSlack,
+		VerifyEvery:     opts.VerifyEvery,
+		PullEvery:       opts.PullEvery,
+		Notifier:        opts.Notifier,
+		ApprovalTimeout: opts.ApprovalTimeout,
+
 		EventSecrets:      opts.EventSecrets,
 		DeliveryBaseDelay: opts.DeliveryBaseDelay,
 		DeliveryAttempts:  opts.DeliveryAttempts,
