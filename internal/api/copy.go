@@ -68,9 +68,9 @@ type Remote struct {
 	// carries it; it is stored sealed and shown nowhere else.
 	WebhookSecret string    `json:"webhook_secret,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
-	CreatedBy   string         `json:"created_by"`
-	UpdatedAt   time.Time      `json:"updated_at"`
-	UpdatedBy   string         `json:"updated_by"`
+	CreatedBy     string    `json:"created_by"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	UpdatedBy     string    `json:"updated_by"`
 }
 
 // RemoteEventAnswer answers a remote's event: POST /v1/remotes/{name}/events.

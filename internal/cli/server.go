@@ -100,6 +100,8 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.DurationVar(&cfg.ApprovalTimeout, "approval-timeout", 24*time.Hour, "how long each waiting step of an approval request lasts: confirmation, votes, final confirmation")
 	fl.StringArrayVar(&notifySpecs, "notify", nil, "send approval, grant and verdict-change events to this `target`: smtp://…?from=…&to=… or an https:// webhook (repeatable; see docs/NOTIFICATIONS.md)")
 	fl.StringVar(&webhookSecretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhook deliveries (needed with an https:// --notify)")
+	fl.StringVar(&cfg.EventSecrets, "event-secrets", "", "`directory` of the secrets that sign event rules' webhooks, one file per secret, named as the rules name them (see docs/EVENTS.md)")
+	fl.StringVar(&cfg.EventCommands, "event-commands", "", "`directory` whose programs event rules' command targets may run (none when not given)")
 	fl.DurationVar(&cfg.RetentionSlack, "retention-slack", 7*24*time.Hour, "extend storage retention this far beyond what points need, so regular backups do not extend every object each time")
 	return cmd
 }

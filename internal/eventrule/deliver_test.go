@@ -222,13 +222,14 @@ func TestWebhookRetriesDeadLetterReplay(t *testing.T) {
 	if got := getDelivery(t, db, id); got.State != store.DeliveryDelivered || got.Replays != 1 || got.Attempts != 1 {
 		t.Fatalf("after the replay: %+v", got)
 	}
-	// Every request carried the same event id, was signed, and held the
-	// event.
+	// Every request carried the same event and delivery ids, was signed,
+	// and held the event.
 	for i, r := range rc.reqs {
 		if err := notify.VerifyWebhook(hookSecret, r.Header, rc.bodies[i], clk.Now(), 2*time.Hour); err != nil {
 			t.Errorf("request %d: %v", i, err)
 		}
-		if r.Header.Get(notify.HeaderEventID) != ds[0].EventID || r.Header.Get(notify.HeaderEvent) != event.BackupFailed {
+		if r.Header.Get(notify.HeaderEventID) != ds[0].EventID || r.Header.Get(notify.HeaderEvent) != event.BackupFailed ||
+			r.Header.Get(notify.HeaderDeliveryID) != id {
 			t.Errorf("request %d headers %v", i, r.Header)
 		}
 	}

@@ -84,6 +84,8 @@ type CommandTarget struct {
 // CopyTarget runs one of the server's named copy actions for the event's
 // point.
 type CopyTarget struct {
+	// Action names the copy action. bunker's server reads it as the name
+	// of one of its vaults, into which the event's point is copied.
 	Action string `json:"action"`
 }
 

@@ -115,7 +115,9 @@ func (r *Runner) sendWebhook(ctx context.Context, w *WebhookTarget, a Attempt) e
 	if err != nil {
 		return permanent(err)
 	}
-	return hook.Deliver(ctx, notification(a.Event))
+	n := notification(a.Event)
+	n.DeliveryID = a.DeliveryID
+	return hook.Deliver(ctx, n)
 }
 
 // webhook returns the notify target for w with secret, reusing one made

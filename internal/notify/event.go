@@ -62,6 +62,10 @@ type Event struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Detail holds further facts; its values must encode as JSON.
 	Detail map[string]any `json:"detail,omitempty"`
+	// DeliveryID, if set, identifies the delivery of the event to this
+	// target, the same on every attempt and replay: a webhook sends it as
+	// X-Bunker-Delivery-ID. It is not part of the event's encoding.
+	DeliveryID string `json:"-"`
 }
 
 // Line renders e on one line of at most 200 characters, with no control

@@ -26,6 +26,9 @@ const (
 	HeaderSignature = "X-Bunker-Signature" // "sha256=" and the hex HMAC-SHA256 of "<timestamp>.<body>"
 	HeaderEvent     = "X-Bunker-Event"     // the event's kind
 	HeaderEventID   = "X-Bunker-Event-ID"  // the event's ID, the same on every retry
+	// HeaderDeliveryID is an event rule's delivery's ID, the same on every
+	// attempt and replay; sent only for deliveries of event rules.
+	HeaderDeliveryID = "X-Bunker-Delivery-ID"
 )
 
 // Webhook defaults and limits.
@@ -220,6 +223,9 @@ func (w *Webhook) Deliver(ctx context.Context, e Event) error {
 	req.Header.Set(HeaderEvent, clean(e.Kind))
 	if e.ID != "" {
 		req.Header.Set(HeaderEventID, clean(e.ID))
+	}
+	if e.DeliveryID != "" {
+		req.Header.Set(HeaderDeliveryID, clean(e.DeliveryID))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {

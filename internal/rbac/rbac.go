@@ -84,6 +84,9 @@ const (
 	AccessRequest    Permission = "access.request"    // ask for a restore-access grant to an air-gapped vault
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
 	RemoteAdmin      Permission = "remote.admin"      // register the remote servers points are pulled from, and pull (AllVaults scope only)
+	RuleAdmin        Permission = "rule.admin"        // create, change and delete the event rules that route events to targets (AllVaults scope only)
+	DeliveryRead     Permission = "delivery.read"     // list the event deliveries and dead letters (AllVaults scope only)
+	DeliveryReplay   Permission = "delivery.replay"   // replay dead letters (AllVaults scope only)
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
 
@@ -99,11 +102,11 @@ func grants(r Role) []Permission {
 		return []Permission{ApprovalVote}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
-			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin}
+			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin, RuleAdmin, DeliveryRead, DeliveryReplay}
 	case Auditor:
 		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify, PointScan, EventRead}
 	case SecurityAdmin:
-		return []Permission{PrincipalAdmin, EventRead}
+		return []Permission{PrincipalAdmin, EventRead, DeliveryRead}
 	}
 	return nil
 }

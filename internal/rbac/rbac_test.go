@@ -167,3 +167,33 @@ func TestApprovalPermissions(t *testing.T) {
 		t.Fatal("a restore-operator may ask for access and may not vote")
 	}
 }
+
+// Event rules route data to external targets and trigger copies: only a
+// vault-admin of every vault manages them; a security-admin may read the
+// deliveries but neither change rules nor replay.
+func TestEventRulePermissions(t *testing.T) {
+	admin := []Binding{{Role: VaultAdmin, Vault: AllVaults}}
+	prodAdmin := []Binding{{Role: VaultAdmin, Vault: "prod"}}
+	sec := []Binding{{Role: SecurityAdmin, Vault: AllVaults}}
+	for _, c := range []struct {
+		name string
+		bs   []Binding
+		p    Permission
+		want bool
+	}{
+		{"vault-admin@*", admin, RuleAdmin, true},
+		{"vault-admin@*", admin, DeliveryRead, true},
+		{"vault-admin@*", admin, DeliveryReplay, true},
+		{"vault-admin@prod", prodAdmin, RuleAdmin, false},
+		{"vault-admin@prod", prodAdmin, DeliveryReplay, false},
+		{"security-admin", sec, DeliveryRead, true},
+		{"security-admin", sec, RuleAdmin, false},
+		{"security-admin", sec, DeliveryReplay, false},
+		{"auditor", []Binding{{Role: Auditor, Vault: AllVaults}}, RuleAdmin, false},
+		{"backup-operator@*", []Binding{{Role: BackupOperator, Vault: AllVaults}}, DeliveryRead, false},
+	} {
+		if got := Allowed(c.bs, c.p, AllVaults); got != c.want {
+			t.Errorf("%s: %s allowed %v, want %v", c.name, c.p, got, c.want)
+		}
+	}
+}

@@ -135,6 +135,14 @@ func (s *Server) routes() http.Handler {
 	add("POST /v1/remotes/{name}/events", "remote.event", false, s.handleRemoteEvents)
 	add("GET /v1/posture", "posture.read", true, s.handlePosture)
 
+	// Event rules and their deliveries.
+	add("PUT /v1/event-rules/{name}", "rule.put", true, s.handleRulePut)
+	add("GET /v1/event-rules", "rule.list", true, s.handleRuleList)
+	add("GET /v1/event-rules/{name}", "rule.show", true, s.handleRuleShow)
+	add("DELETE /v1/event-rules/{name}", "rule.delete", true, s.handleRuleDelete)
+	add("GET /v1/deliveries", "delivery.list", true, s.handleDeliveryList)
+	add("POST /v1/deliveries/{id}/replay", "delivery.replay", true, s.handleDeliveryReplay)
+
 	// The audit log.
 	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
 	add("GET /v1/audit/export", "audit.export", true, s.handleAuditExport)

@@ -102,6 +102,21 @@ type Config struct {
 	// Name is the server's name, the source of every event it emits
 	// (default: the host's name, or "bunker").
 	Name string
+	// EventSecrets is the directory of the secrets that sign event
+	// rules' webhooks: a webhook target's secret "ops-hook" is the file
+	// ops-hook in it, of at least 16 bytes. Empty: webhook targets fail.
+	EventSecrets string
+	// EventCommands is the directory whose programs event rules' command
+	// targets may run. Empty: command targets fail.
+	EventCommands string
+	// DeliveryBaseDelay, DeliveryAttempts and DeliveryPoll tune the
+	// delivery of events to the rules' targets: the wait after a first
+	// failed attempt, the attempts before a delivery becomes a dead
+	// letter, and how often the outbox is looked at when nothing woke
+	// the deliverer (defaults: 5s, 12, 2s; see package eventrule).
+	DeliveryBaseDelay time.Duration
+	DeliveryAttempts  int
+	DeliveryPoll      time.Duration
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -128,8 +143,7 @@ type Server struct {
 	started     time.Time
 	events      *eventrule.Emitter // records events and enqueues their rules' deliveries
 	// deliverer attempts the deliveries the event rules enqueue; Start
-	// runs it. Its Runner calls copy for copy targets, set in New before
-	// the Runner is built; nil makes copy targets fail permanently.
+	// runs it. Its Runner calls copy for copy targets (copyForRule).
 	deliverer *eventrule.Deliverer
 	copy      eventrule.CopyFunc
 	nudges    chan string // remotes whose webhook said they have new points
@@ -207,9 +221,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.logins = newThrottle(time.Now)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
-	// s.copy is nil until copy actions are wired in here.
-	runner := &eventrule.Runner{Now: cfg.Now, Copy: s.copy}
-	d, err := eventrule.NewDeliverer(eventrule.DelivererOptions{Store: s.st, Sender: runner, Owner: cfg.Name, Now: cfg.Now, Logger: cfg.Logger})
+	s.copy = s.copyForRule
+	d, err := eventrule.NewDeliverer(eventrule.DelivererOptions{Store: s.st, Sender: s.ruleRunner(), Owner: cfg.Name,
+		BaseDelay: cfg.DeliveryBaseDelay, MaxAttempts: cfg.DeliveryAttempts, Poll: cfg.DeliveryPoll, Now: cfg.Now, Logger: cfg.Logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("event deliveries: %w", err)
@@ -283,6 +297,33 @@ func (c *Config) defaults() error {
 	}
 	if c.ApprovalTimeout <= 0 {
 		c.ApprovalTimeout = approval.DefaultTimeout
+	}
+	return c.eventDirs()
+}
+
+// eventDirs makes the event rules' directories absolute and checks that
+// they are directories, so that a mistyped one stops the server rather
+// than failing every delivery.
+func (c *Config) eventDirs() error {
+	for _, d := range []struct {
+		dir  *string
+		flag string
+	}{{&c.EventSecrets, "--event-secrets"}, {&c.EventCommands, "--event-commands"}} {
+		if *d.dir == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*d.dir)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", d.flag, *d.dir, err)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return fmt.Errorf("%s: %w (give an existing directory)", d.flag, err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s %s: not a directory", d.flag, abs)
+		}
+		*d.dir = abs
 	}
 	return nil
 }

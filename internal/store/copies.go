@@ -40,10 +40,10 @@ type Remote struct {
 	// this server (POST /v1/remotes/{name}/events), sealed like the token.
 	WebhookSealed []byte
 	Follow        []Follow
-	CreatedAt   time.Time
-	CreatedBy   string
-	UpdatedAt   time.Time
-	UpdatedBy   string
+	CreatedAt     time.Time
+	CreatedBy     string
+	UpdatedAt     time.Time
+	UpdatedBy     string
 }
 
 // Follow says that every new point of vault Vault on a remote is pulled

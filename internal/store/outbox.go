@@ -62,6 +62,16 @@ type Claim struct {
 	Limit int
 }
 
+// DeliveryFilter selects deliveries: those in State (any if empty), of
+// Rule (any if empty), with Seq below Before (any if 0), at most Limit
+// (100 if 0).
+type DeliveryFilter struct {
+	State  DeliveryState
+	Rule   string
+	Before int64
+	Limit  int
+}
+
 // Outbox is the durable queue of event deliveries. Deliveries are
 // enqueued in the transaction of the change their event reports, claimed
 // with a lease, and each claim counts an attempt; a claim whose holder dies
@@ -87,6 +97,8 @@ type Outbox interface {
 	DeadLetterDelivery(ctx context.Context, id string, attempt int, at time.Time, reason string) error
 	// Delivery returns one delivery.
 	Delivery(ctx context.Context, id string) (*Delivery, error)
+	// Deliveries returns the deliveries f selects, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// DeadLetters returns up to limit dead letters with Seq above after,
 	// oldest first.
 	DeadLetters(ctx context.Context, after int64, limit int) ([]Delivery, error)

@@ -92,6 +92,13 @@ type Options struct {
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
+	// EventSecrets, DeliveryBaseDelay, DeliveryAttempts and DeliveryPoll
+	// are passed to the server. A short DeliveryPoll makes deliveries
+	// that moving the clock made due be attempted at once.
+	EventSecrets      string
+	DeliveryBaseDelay time.Duration
+	DeliveryAttempts  int
+	DeliveryPoll      time.Duration
 }
 
 // Start runs a server until the test ends.
@@ -133,6 +140,11 @@ func Start(t testing.TB, opts Options) *Server {
 		PullEvery:       opts.PullEvery,
 		Notifier:        opts.Notifier,
 		ApprovalTimeout: opts.ApprovalTimeout,
+
+		EventSecrets:      opts.EventSecrets,
+		DeliveryBaseDelay: opts.DeliveryBaseDelay,
+		DeliveryAttempts:  opts.DeliveryAttempts,
+		DeliveryPoll:      opts.DeliveryPoll,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -107,6 +107,40 @@ func (t *tx) Delivery(ctx context.Context, id string) (*store.Delivery, error) {
 	return d, nil
 }
 
+func (t *tx) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
+	q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE 1 = 1`
+	var args []any
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	if f.Rule != "" {
+		q += ` AND rule = ?`
+		args = append(args, f.Rule)
+	}
+	if f.Before > 0 {
+		q += ` AND seq < ?`
+		args = append(args, f.Before)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY seq DESC LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		out = append(out, *d)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) DeadLetters(ctx context.Context, after int64, limit int) ([]store.Delivery, error) {
 	if limit <= 0 {
 		limit = 100

@@ -249,3 +249,48 @@ func TestOutboxAddedToOldDatabases(t *testing.T) {
 		return tx.EnqueueDeliveries(ctx, []store.Delivery{delivery("x", t0)})
 	})
 }
+
+func TestDeliveriesListed(t *testing.T) {
+	ctx := context.Background()
+	db, _ := open(t)
+	ds := []store.Delivery{delivery("a", t0), delivery("b", t0), delivery("c", t0), delivery("d", t0)}
+	ds[2].Rule = "other"
+	update(t, db, func(tx store.Tx) error { return tx.EnqueueDeliveries(ctx, ds) })
+	// b becomes a dead letter.
+	got := claim(t, db, "x", t0, 2)
+	if ids(got) != "a/1 b/1 " {
+		t.Fatalf("claimed %s", ids(got))
+	}
+	update(t, db, func(tx store.Tx) error { return tx.DeadLetterDelivery(ctx, "b", 1, t0, "gone") })
+
+	list := func(f store.DeliveryFilter) string {
+		t.Helper()
+		var out []store.Delivery
+		update(t, db, func(tx store.Tx) error {
+			var err error
+			out, err = tx.Deliveries(ctx, f)
+			return err
+		})
+		s := ""
+		for _, d := range out {
+			s += d.ID + ":" + string(d.State) + " "
+		}
+		return s
+	}
+	for _, c := range []struct {
+		f    store.DeliveryFilter
+		want string
+	}{
+		{store.DeliveryFilter{}, "d:pending c:pending b:dead a:pending "},
+		{store.DeliveryFilter{State: store.DeliveryDead}, "b:dead "},
+		{store.DeliveryFilter{State: store.DeliveryPending, Rule: "r"}, "d:pending a:pending "},
+		{store.DeliveryFilter{Rule: "other"}, "c:pending "},
+		{store.DeliveryFilter{Limit: 2}, "d:pending c:pending "},
+		{store.DeliveryFilter{Before: ds[2].Seq}, "b:dead a:pending "},
+		{store.DeliveryFilter{Rule: "none"}, ""},
+	} {
+		if got := list(c.f); got != c.want {
+			t.Errorf("%+v: got %q, want %q", c.f, got, c.want)
+		}
+	}
+}

@@ -295,6 +295,8 @@ var sqliteSchema = []string{
 	`ALTER TABLE jobs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0`,
 	`CREATE INDEX jobs_started ON jobs (started)`,
 	`ALTER TABLE remotes ADD COLUMN webhook_sealed BLOB NOT NULL DEFAULT x''`,
+	// Listing the deliveries of one rule, newest first.
+	`CREATE INDEX deliveries_by_rule ON deliveries (rule, seq)`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
