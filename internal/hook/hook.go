@@ -56,12 +56,7 @@ func Run(ctx context.Context, h plan.Hook, env []string) Result {
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(tctx, h.Argv[0], h.Argv[1:]...)
-	cmd.Env = env
-	tail := &tailWriter{max: StderrTail}
-	cmd.Stderr = tail
-	cmd.WaitDelay = waitDelay
-	setProcessGroup(cmd)
+	cmd, tail := Command(tctx, h.Argv, env)
 	began := time.Now()
 	err := cmd.Run()
 	r.Duration = time.Since(began)
@@ -74,6 +69,20 @@ func Run(ctx context.Context, h plan.Hook, env []string) Result {
 		r.TimedOut = true
 	}
 	return r
+}
+
+// Command returns argv (argv[0] by absolute path) set up to run as hooks
+// run: without a shell, with environment env (nil: the agent's own), in a
+// process group of its own that is killed when ctx ends, with the end of
+// its standard error kept in the returned Tail.
+func Command(ctx context.Context, argv, env []string) (*exec.Cmd, *Tail) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	tail := &Tail{max: StderrTail}
+	cmd.Stderr = tail
+	cmd.WaitDelay = waitDelay
+	setProcessGroup(cmd)
+	return cmd, tail
 }
 
 // describe turns what running hook h returned into the failure to report.
@@ -97,15 +106,16 @@ func describe(h plan.Hook, err error, tctx, ctx context.Context, timeout time.Du
 	return fmt.Errorf("hook %s could not run: %w; check the path in the plan's hooks argv", name, err)
 }
 
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
+// Tail is an io.Writer that keeps the last StderrTail bytes written to it.
+type Tail struct {
 	mu    sync.Mutex
 	max   int
 	buf   []byte
 	extra bool // bytes before buf were dropped
 }
 
-func (w *tailWriter) Write(p []byte) (int, error) {
+// Write keeps the end of p.
+func (w *Tail) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
@@ -118,7 +128,7 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 
 // String returns the bytes kept, valid UTF-8, trimmed of surrounding
 // white space, marked with … when the start was dropped.
-func (w *tailWriter) String() string {
+func (w *Tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := strings.ToValidUTF8(string(w.buf), "\uFFFD")
