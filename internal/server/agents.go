@@ -167,6 +167,10 @@ func (s *Server) claim(c *call, tx store.Tx, j *store.Job) (*api.AgentJob, bool,
 	if err != nil {
 		return nil, false, fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}
+	if !now.Before(pj.slot.Add(p.StartWindow)) {
+		// Another host started the run; this one came too late.
+		return nil, false, s.failUnclaimable(c.ctx, tx, j, now, schedule.MissedNotStarted)
+	}
 	mine := plan.ForHost([]plan.Plan{p}, pj.host)
 	if len(mine) == 0 {
 		return nil, false, s.failUnclaimable(c.ctx, tx, j, now, "the plan has no sources on host "+pj.host+" any more")
@@ -376,7 +380,7 @@ func (s *Server) handleAgentFinish(c *call) error {
 		if err := s.finishJob(c, tx, j, pj, &req); err != nil {
 			return err
 		}
-		runDone, err = endRunIfDone(c.ctx, tx, pj)
+		runDone, err = endRunIfDone(c.ctx, tx, pj, s.cfg.Now())
 		return err
 	})
 	if err != nil {
@@ -442,27 +446,75 @@ func withFields(a, b map[string]any) map[string]any {
 	return out
 }
 
-// endRunIfDone clears the plan's run once no job of its slot is queued or
-// running; it reports whether it did.
-func endRunIfDone(ctx context.Context, tx store.Tx, pj planJob) (bool, error) {
-	want := pj.slot.UTC().Format(time.RFC3339Nano)
+// endRunIfDone ends the plan's run once no job of its slot is queued or
+// running; it reports whether it did. Queued jobs whose start window has
+// passed (a host whose agent did not come) are failed on the way.
+func endRunIfDone(ctx context.Context, tx store.Tx, pj planJob, now time.Time) (bool, error) {
+	window, err := startWindowOf(ctx, tx, pj.plan)
+	if err != nil {
+		return false, err
+	}
+	done, err := settleRun(ctx, tx, pj.plan, pj.slot, window, now)
+	if err != nil || !done {
+		return false, err
+	}
+	return endRun(ctx, tx, pj.plan, pj.slot)
+}
+
+// startWindowOf returns the start window of a stored plan; zero when the
+// plan is gone.
+func startWindowOf(ctx context.Context, tx store.Tx, name string) (time.Duration, error) {
+	r, err := tx.Plan(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	p, err := plan.DecodePlan(r.Spec)
+	if err != nil {
+		return 0, fmt.Errorf("stored plan %s: %w", r.Name, err)
+	}
+	return p.StartWindow, nil
+}
+
+// settleRun fails the queued jobs of a plan's slot whose start window has
+// passed at now, and reports whether no job of the slot is queued or
+// running any more.
+func settleRun(ctx context.Context, tx store.Tx, name string, slot time.Time, window time.Duration, now time.Time) (bool, error) {
+	want := slot.UTC().Format(time.RFC3339Nano)
+	done := true
 	for _, state := range []store.JobState{store.JobQueued, store.JobRunning} {
 		jobs, err := tx.QueryJobs(ctx, store.JobFilter{Kind: jobPlan, State: state, Limit: maxClaimScan})
 		if err != nil {
 			return false, err
 		}
 		for _, j := range jobs {
-			if j.Detail["plan"] == pj.plan && j.Detail["slot"] == want {
-				return false, nil
+			if j.Detail["plan"] != name || j.Detail["slot"] != want {
+				continue
+			}
+			if state == store.JobRunning || now.Before(slot.Add(window)) {
+				done = false
+				continue
+			}
+			j.State, j.Finished, j.Error = store.JobFailed, now.UTC(), schedule.MissedNotStarted
+			if err := tx.UpdateJob(ctx, &j); err != nil {
+				return false, err
 			}
 		}
 	}
+	return done, nil
+}
+
+// endRun clears the plan's recorded run of slot; it reports whether that
+// run was the one recorded.
+func endRun(ctx context.Context, tx store.Tx, name string, slot time.Time) (bool, error) {
 	runs, err := tx.PlanRuns(ctx)
 	if err != nil {
 		return false, err
 	}
-	run, ok := runs[pj.plan]
-	if !ok || !run.RunSlot.Equal(pj.slot) {
+	run, ok := runs[name]
+	if !ok || !run.RunSlot.Equal(slot) {
 		return false, nil
 	}
 	run.RunSlot, run.RunStarted, run.Host = time.Time{}, time.Time{}, ""

@@ -397,3 +397,49 @@ sources:
 		t.Fatalf("%d denied finish entries", denied)
 	}
 }
+
+// A host whose agent never comes does not hold a plan's run open: once
+// the run's completion window passes, its part fails as not started, the
+// run is over without being overdue, and the next run comes due as usual.
+func TestAgentRunEndsWithoutAnAbsentHost(t *testing.T) {
+	w := newAgentWorld(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.due(t, `name: two
+schedule:
+  rate: every 1h
+start_window: 10m
+completion_window: 20m
+vault: prod
+sources:
+  - host: h1
+    paths: [`+src+`]
+  - host: h2
+    paths: [`+src+`]
+`, 2)
+	if out := runAgent(t, w.host, "h1"); len(out) != 1 || out[0].Report.State != api.RunSucceeded {
+		t.Fatalf("h1: %+v", out)
+	}
+	if j := planJob(t, w.vadmin, "h2"); j.State != store.JobQueued {
+		t.Fatalf("h2 inside the start window: %+v", j)
+	}
+	w.s.Clock.Advance(25 * time.Minute)
+	waitFor(t, "h2's part to fail", func() bool { return planJob(t, w.vadmin, "h2").State == store.JobFailed })
+	if j := planJob(t, w.vadmin, "h2"); j.Error != "the run did not start inside the start window" {
+		t.Fatalf("h2: %+v", j)
+	}
+	// Too late: the agent of h2 finds nothing to run.
+	if out := runAgent(t, w.host, "h2"); len(out) != 0 {
+		t.Fatalf("h2 ran late: %+v", out)
+	}
+	w.s.Clock.Advance(35 * time.Minute)
+	waitFor(t, "the next run", func() bool { return len(jobsOf(t, w.vadmin, "plan")) == 4 })
+	if ev := eventsOf(t, w.vadmin, "plan.overdue"); len(ev) != 0 {
+		t.Fatalf("overdue %+v", ev)
+	}
+	if ev := eventsOf(t, w.vadmin, "plan.missed"); len(ev) != 0 {
+		t.Fatalf("missed %+v", ev)
+	}
+}
