@@ -127,6 +127,10 @@ hooks:
 	if j.State != store.JobSucceded || j.Detail["agent"] != "agent1" || !j.Started.Equal(w.s.Clock.Now()) || j.Bytes == 0 {
 		t.Fatalf("job %+v", j)
 	}
+	// The agent reported its progress: the files and bytes it read.
+	if j.Progress.Phase != "done" || j.Progress.ItemsDone < 3 || j.Progress.BytesDone < int64(len("alphabeta")) {
+		t.Fatalf("progress %+v", j.Progress)
+	}
 	if pts, _ := j.Detail["points"].([]any); len(pts) != 2 {
 		t.Fatalf("job points %v", j.Detail["points"])
 	}
