@@ -284,8 +284,17 @@ hooks:
       timeout: 1s
       on_failure: fail`) + "---\n" +
 		plan("goes-on", "hgo", `    - argv: [/bin/sh, -c, "exit 4"]
-      on_failure: continue`)
-	w.due(t, file, 4)
+      on_failure: continue`) + `---
+name: dump
+schedule:
+  rate: every 1h
+vault: prod
+sources:
+  - host: hdump
+    stdin:
+      command: [/bin/sh, -c, "echo half a dump; echo connection lost >&2; exit 2"]
+`
+	w.due(t, file, 5)
 
 	out := runAgent(t, w.host, "hfail")
 	if len(out) != 1 || out[0].Report.State != api.RunFailed || len(out[0].Report.Points) != 0 || !strings.Contains(out[0].Report.Error, "status 3") {
@@ -325,6 +334,11 @@ hooks:
 	out = runAgent(t, w.host, "hgo")
 	if len(out) != 1 || out[0].Report.State != api.RunSucceeded || len(out[0].Report.Points) != 1 || len(out[0].Report.Hooks) != 1 {
 		t.Fatalf("continue: %+v", out)
+	}
+	// A stdin source whose command fails makes no point.
+	out = runAgent(t, w.host, "hdump")
+	if len(out) != 1 || out[0].Report.State != api.RunFailed || len(out[0].Report.Points) != 0 || !strings.Contains(out[0].Report.Error, "connection lost") {
+		t.Fatalf("failed command: %+v", out)
 	}
 	for _, host := range []string{"hfail", "hskip", "hslow", "hgo"} {
 		if _, err := os.Stat(filepath.Join(marks, host)); err != nil {
