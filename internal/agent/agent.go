@@ -135,13 +135,34 @@ func (a *Agent) next(ctx context.Context) (Outcome, bool, error) {
 	log := a.cfg.Log.With("job", job.ID, "plan", job.Plan.Name, "slot", job.Slot)
 	log.Info("run started")
 	rep := a.runJob(ctx, job, log)
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if err := a.cfg.Client.FinishJob(fctx, job.ID, rep); err != nil {
+	if err := a.finish(ctx, job.ID, rep); err != nil {
 		return Outcome{}, false, fmt.Errorf("report the end of run %d of plan %s: %w", job.ID, job.Plan.Name, err)
 	}
 	log.Info("run ended", "state", rep.State, "points", rep.Points, "error", rep.Error)
 	return Outcome{Job: job.ID, Plan: job.Plan.Name, Report: rep}, true, nil
+}
+
+// finish reports the end of run id, even when ctx has ended, trying again
+// for a while when the server cannot be reached or fails; a refusal is
+// not tried again.
+func (a *Agent) finish(ctx context.Context, id int64, rep api.FinishRequest) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	wait := time.Second
+	for {
+		err := a.cfg.Client.FinishJob(fctx, id, rep)
+		var ce *client.Error
+		if err == nil || (errors.As(err, &ce) && ce.Status < 500) {
+			return err
+		}
+		a.cfg.Log.Warn("report the end of a run; trying again", "job", id, "err", err, "in", wait)
+		select {
+		case <-fctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // runJob runs one claimed run: pre hooks, sources, post hooks.
