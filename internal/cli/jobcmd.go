@@ -38,7 +38,7 @@ func newJobListCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List jobs, newest first",
 		Long: `List the server's jobs, newest first (200 unless --limit says otherwise): id,
-kind, vault, state (queued, running, succeeded, failed), start, duration,
+kind, vault, state (queued, running, succeeded, failed, skipped), start, duration,
 bytes and error. --kind, --state, --vault and --since (an RFC 3339 time or a
 duration such as 24h) narrow the list. Auditors see every job; vault-admins
 the jobs of the vaults they maintain. --json prints an array of jobs.`,
@@ -71,7 +71,7 @@ the jobs of the vaults they maintain. --json prints an array of jobs.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&q.Kind, "kind", "", "only jobs of this `kind` (backup, copy, verify, scan, maintenance, plan)")
-	f.StringVar(&q.State, "state", "", "only jobs in this `state` (queued, running, succeeded, failed)")
+	f.StringVar(&q.State, "state", "", "only jobs in this `state` (queued, running, succeeded, failed, skipped)")
 	f.StringVar(&q.Vault, "vault", "", "only jobs of this `vault`")
 	f.StringVar(&q.Since, "since", "", "only jobs started since this `time` (RFC 3339, or a duration such as 24h)")
 	f.IntVar(&q.Limit, "limit", 0, "at most this many jobs (default 200, at most 1000)")
@@ -214,7 +214,7 @@ and 1 when it failed.`,
 				if err != nil {
 					return failed(err, "watch job %d", id)
 				}
-				if j.State == store.JobSucceded || j.State == store.JobFailed {
+				if j.State == store.JobSucceded || j.State == store.JobFailed || j.State == store.JobSkipped {
 					if tty {
 						fmt.Fprint(g.stderr, "\r\033[K")
 					}

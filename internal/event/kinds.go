@@ -22,6 +22,11 @@ const (
 	VerifyCompleted    = "verify.completed"     // a verification found every point it read intact
 	VerifyFailed       = "verify.failed"        // a verification found damage, or could not finish
 	JobFailed          = "job.failed"           // any background job failed
+	PlanStarted        = "plan.started"         // an agent started a plan's run on its host
+	PlanSucceeded      = "plan.succeeded"       // a plan's run on a host made its points
+	PlanFailed         = "plan.failed"          // a plan's run on a host ended without all its points
+	PlanSkipped        = "plan.skipped"         // a pre hook skipped a plan's run on a host
+	HookFailed         = "hook.failed"          // a hook of a plan's run failed
 
 	// The kinds the server's approval, grant and team workflow records,
 	// as docs/NOTIFICATIONS.md names them.
@@ -76,6 +81,11 @@ func Kinds() []KindInfo {
 	fPrincipal := Field{"principal", "string", "who may restore, or could"}
 	fExpiresAt := Field{"expires_at", "string", "RFC 3339 time when the grant closes"}
 	fNotify := Field{"notify", "array of strings", "the principals to tell"}
+	fPlan := Field{"plan", "string", "the plan's name"}
+	fSlot := Field{"slot", "string", "RFC 3339 time the run was scheduled for"}
+	fHost := Field{"host", "string", "the agent host the run is on"}
+	fPoints := Field{"points", "array of strings", "the points the run made"}
+	fDuration := Field{"duration_seconds", "number", "how long the run took from its start"}
 	workflow := func(kind, doc string) KindInfo {
 		return KindInfo{kind, doc, SubjectRequest, false, []Field{
 			{"request", "string", "the request's id"},
@@ -176,6 +186,28 @@ func Kinds() []KindInfo {
 		{JobFailed, "any background job failed: maintenance, a scan, a verification, a copy, a restore test…", SubjectJob, false, []Field{
 			fJob,
 			{"job_kind", "string", "the job's kind, as maintenance or scan"},
+			fError,
+		}},
+		{PlanStarted, "an agent claimed a plan's run on its host and started it", SubjectJob, true, []Field{
+			fJob, fPlan, fSlot, fHost,
+		}},
+		{PlanSucceeded, "a plan's run on a host made a point of each of its sources", SubjectJob, true, []Field{
+			fJob, fPlan, fSlot, fHost, fPoints, fDuration,
+		}},
+		{PlanFailed, "a plan's run on a host ended without a point of each of its sources: a hook or a source failed", SubjectJob, true, []Field{
+			fJob, fPlan, fSlot, fHost, fPoints, fDuration, fError,
+		}},
+		{PlanSkipped, "a pre hook whose on_failure is skip failed, and the run on that host backed up nothing", SubjectJob, true, []Field{
+			fJob, fPlan, fSlot, fHost, fDuration, fError,
+		}},
+		{HookFailed, "a hook of a plan's run exited with a status other than 0, or was killed at its timeout", SubjectJob, true, []Field{
+			fJob, fPlan, fHost,
+			{"phase", "string", "pre or post"},
+			{"argv", "array of strings", "the hook's command"},
+			{"on_failure", "string", "fail, skip or continue: what the failure did to the run"},
+			{"exit_status", "number", "the exit status; -1 when the hook was killed or did not start"},
+			{"timed_out", "boolean", "whether it was killed at its timeout"},
+			{"stderr", "string", "the end of what it wrote to standard error"},
 			fError,
 		}},
 		workflow(ApprovalPending, "a confirmed request awaits its team's votes"),

@@ -66,6 +66,7 @@ type Permission string
 // action touches; the others against AllVaults.
 const (
 	PointCreate      Permission = "point.create"      // open backup sessions, upload, commit
+	PlanRun          Permission = "plan.run"          // as an agent: read the plans of a host, claim their runs, report how they went
 	PointRead        Permission = "point.read"        // list and show point metadata
 	DataRead         Permission = "data.read"         // read trees and file content: restore, ls, dump
 	PointDelete      Permission = "point.delete"      // delete points (to the bin), purge, undelete
@@ -95,7 +96,7 @@ const (
 func grants(r Role) []Permission {
 	switch r {
 	case BackupOperator:
-		return []Permission{PointCreate}
+		return []Permission{PointCreate, PlanRun}
 	case RestoreOperator:
 		return []Permission{VaultRead, PointRead, DataRead, AccessRequest}
 	case Approver:

@@ -71,9 +71,9 @@ func jobFilter(r *http.Request, now time.Time) (store.JobFilter, error) {
 	q := r.URL.Query()
 	f := store.JobFilter{Kind: q.Get("kind"), Vault: q.Get("vault"), State: store.JobState(q.Get("state"))}
 	switch f.State {
-	case "", store.JobQueued, store.JobRunning, store.JobSucceded, store.JobFailed:
+	case "", store.JobQueued, store.JobRunning, store.JobSucceded, store.JobFailed, store.JobSkipped:
 	default:
-		return f, badRequest("query parameter state=%q is not one of queued, running, succeeded, failed", clip(string(f.State)))
+		return f, badRequest("query parameter state=%q is not one of queued, running, succeeded, failed, skipped", clip(string(f.State)))
 	}
 	var err error
 	if f.Since, err = queryTime(r, "since", now); err != nil {

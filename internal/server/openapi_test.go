@@ -486,6 +486,12 @@ var schemaTypes = map[string]any{
 	"PlanList":                api.PlanList{},
 	"PlanChange":              plan.PlanChange{},
 	"PlanFieldChange":         plan.Change{},
+	"AgentPlans":              api.AgentPlans{},
+	"ClaimRequest":            api.ClaimRequest{},
+	"AgentJob":                api.AgentJob{},
+	"ProgressRequest":         api.ProgressRequest{},
+	"FinishRequest":           api.FinishRequest{},
+	"HookReport":              api.HookReport{},
 	// store
 	"StorePrincipal": store.Principal{},
 	"Token":          store.Token{},
@@ -515,7 +521,7 @@ var requestTypes = map[string]bool{
 	"PasswordChange": true, "TOTPRequest": true, "TokenRequest": true, "VaultRequest": true,
 	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true, "ScanRequest": true, "RestoreRequest": true,
 	"TeamRequest": true, "TeamChange": true, "TeamAccept": true, "ApprovalSettingsRequest": true, "ConfirmRequest": true,
-	"VoteRequest": true, "AccessRequest": true,
+	"VoteRequest": true, "AccessRequest": true, "ClaimRequest": true, "ProgressRequest": true, "FinishRequest": true,
 }
 
 // marshalSamples are filled-in values of the types that encode themselves

@@ -147,6 +147,7 @@ func (s *Server) runScheduler(ctx context.Context) {
 // onPlanEvent records what the scheduler reports: the slot, before
 // anything else, then the jobs and the event.
 func (s *Server) onPlanEvent(ctx context.Context, e schedule.Event) {
+	var ended bool // an overdue run turned out to be over
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		r, err := tx.Plan(ctx, e.Plan)
 		if errors.Is(err, store.ErrNotFound) {
@@ -161,14 +162,38 @@ func (s *Server) onPlanEvent(ctx context.Context, e schedule.Event) {
 		case schedule.Missed:
 			return s.planMissed(ctx, tx, r, e)
 		case schedule.Overdue:
-			return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventOverdue, Vault: r.Vault,
-				Data: map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()}})
+			ended, err = s.planOverdue(ctx, tx, r, e)
+			return err
 		}
 		return nil
 	})
 	if err != nil {
 		s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
 	}
+	if err == nil && ended {
+		if err := s.sched.Done(e.Plan, e.Slot); err != nil {
+			s.log.Warn("end a plan's run", "plan", e.Plan, "slot", e.Slot, "err", err)
+		}
+	}
+}
+
+// planOverdue records a run past its completion window. Hosts that never
+// started their part of it are failed; when nothing of the run is going
+// any more, the run ends (and ended says so) rather than being overdue.
+func (s *Server) planOverdue(ctx context.Context, tx store.Tx, r *store.Plan, e schedule.Event) (ended bool, err error) {
+	window, err := startWindowOf(ctx, tx, r.Name)
+	if err != nil {
+		return false, err
+	}
+	done, err := settleRun(ctx, tx, r.Name, e.Slot, window, e.At)
+	if err != nil {
+		return false, err
+	}
+	if done {
+		return endRun(ctx, tx, r.Name, e.Slot)
+	}
+	return false, tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventOverdue, Vault: r.Vault,
+		Data: map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()}})
 }
 
 // planDue records a run fired: the slot, a queued job for each host of the

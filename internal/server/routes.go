@@ -81,6 +81,12 @@ func (s *Server) routes() http.Handler {
 	add("DELETE /v1/plans/{name}", "plan.delete", true, s.handlePlanDelete)
 	add("GET /v1/events", "event.read", true, s.handleEvents)
 
+	// Agents.
+	add("GET /v1/agent/plans", "agent.plans", true, s.handleAgentPlans)
+	add("POST /v1/agent/jobs/claim", "agent.claim", true, s.handleAgentClaim)
+	add("POST /v1/agent/jobs/{id}/progress", "agent.progress", true, s.handleAgentProgress)
+	add("POST /v1/agent/jobs/{id}/finish", "agent.finish", true, s.handleAgentFinish)
+
 	// Points, holds, the bin.
 	add("GET /v1/vaults/{vault}/points", "point.list", true, s.handlePointList)
 	add("GET /v1/vaults/{vault}/points/{point}", "point.show", true, s.handlePointShow)

@@ -195,6 +195,7 @@ const (
 	JobRunning  JobState = "running"
 	JobSucceded JobState = "succeeded"
 	JobFailed   JobState = "failed"
+	JobSkipped  JobState = "skipped" // a plan's run that a pre hook skipped
 )
 
 // Job is one run of background or requested work: a backup, maintenance.
