@@ -14,6 +14,7 @@ import (
 
 	"github.com/bunkerhq/bunker/internal/notify"
 	"github.com/bunkerhq/bunker/internal/store"
+	"github.com/bunkerhq/bunker/internal/tlsutil"
 )
 
 // Limits of a rule, and of the rules a server keeps: every event is
@@ -62,6 +63,10 @@ type WebhookTarget struct {
 	Secret string `json:"secret"`
 	// Timeout bounds one request; 0 means notify's default (10s).
 	Timeout Duration `json:"timeout,omitzero"`
+	// Fingerprint, when set, pins the receiver's certificate
+	// ("sha256:…"), as for another bunker server's self-signed one:
+	// no certificate authority is consulted.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // EmailTarget mails the event.
@@ -209,7 +214,7 @@ func parseTarget(b []byte, path string) (Target, error) {
 		switch kind {
 		case "webhook":
 			w := &WebhookTarget{}
-			t.Webhook, fields = w, []namedField{{"url", &w.URL}, {"secret", &w.Secret}, {"timeout", &w.Timeout}}
+			t.Webhook, fields = w, []namedField{{"url", &w.URL}, {"secret", &w.Secret}, {"timeout", &w.Timeout}, {"fingerprint", &w.Fingerprint}}
 		case "email":
 			e := &EmailTarget{}
 			t.Email, fields = e, []namedField{{"smtp", &e.SMTP}}
@@ -402,6 +407,11 @@ func (w *WebhookTarget) validate() error {
 	}
 	if d := time.Duration(w.Timeout); d < 0 || d > maxWebhookTimeout {
 		return fmt.Errorf("webhook.timeout: %v, want 0 (10s) to %v", d, maxWebhookTimeout)
+	}
+	if w.Fingerprint != "" {
+		if _, err := tlsutil.ParseFingerprint(w.Fingerprint); err != nil {
+			return fmt.Errorf("webhook.fingerprint: %w", err)
+		}
 	}
 	return nil
 }

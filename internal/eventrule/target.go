@@ -124,13 +124,14 @@ func (r *Runner) sendWebhook(ctx context.Context, w *WebhookTarget, a Attempt) e
 // before so that its connections are reused.
 func (r *Runner) webhook(w *WebhookTarget, secret []byte) (*notify.Webhook, error) {
 	sum := sha256.Sum256(secret)
-	key := w.URL + "\x00" + time.Duration(w.Timeout).String() + "\x00" + hex.EncodeToString(sum[:])
+	key := w.URL + "\x00" + time.Duration(w.Timeout).String() + "\x00" + w.Fingerprint + "\x00" + hex.EncodeToString(sum[:])
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if h := r.hooks[key]; h != nil {
 		return h, nil
 	}
-	h, err := notify.NewWebhook(notify.WebhookConfig{URL: w.URL, Secret: secret, Timeout: time.Duration(w.Timeout), RootCAs: r.RootCAs, Now: r.Now})
+	h, err := notify.NewWebhook(notify.WebhookConfig{URL: w.URL, Secret: secret, Timeout: time.Duration(w.Timeout), RootCAs: r.RootCAs,
+		Fingerprint: w.Fingerprint, Now: r.Now})
 	if err != nil {
 		return nil, err
 	}

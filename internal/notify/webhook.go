@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bunkerhq/bunker/internal/tlsutil"
 )
 
 // Webhook request headers.
@@ -57,6 +59,10 @@ type WebhookConfig struct {
 	// RootCAs, if set, replaces the system's roots for verifying the
 	// receiver's certificate.
 	RootCAs *x509.CertPool
+	// Fingerprint, when set, pins the receiver's certificate instead
+	// ("sha256:…", as tlsutil reads it): RootCAs and the host name are
+	// not consulted.
+	Fingerprint string
 	// Now is the clock for the signature's timestamp and for Retry-After
 	// dates; nil means time.Now.
 	Now func() time.Time
@@ -160,6 +166,13 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}
+	if c.Fingerprint != "" {
+		pinned, err := tlsutil.ClientConfig(c.Fingerprint, "")
+		if err != nil {
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		tr.TLSClientConfig = pinned
+	}
 	now := c.Now
 	if now == nil {
 		now = time.Now

@@ -417,6 +417,7 @@ var schemaTypes = map[string]any{
 	"DeliveryList":            api.DeliveryList{},
 	"Delivery":                store.Delivery{},
 	"SyncReport":              api.SyncReport{},
+	"RemoteEventAnswer":       api.RemoteEventAnswer{},
 	"Posture":                 api.Posture{},
 	"SourcePosture":           api.SourcePosture{},
 	"PostureLocation":         api.PostureLocation{},

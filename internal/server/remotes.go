@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,6 @@ import (
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
-	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/notify"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/remote"
@@ -414,7 +414,8 @@ func (s *Server) awaitNudges(ctx context.Context, every <-chan time.Time) bool {
 const maxRemoteEvent = 1 << 20
 
 // handleRemoteEvents receives an event a remote's event rule sends by
-// webhook, signed with the remote's webhook secret, and pulls from that
+// webhook (the body and signature of package notify's webhooks), signed
+// with the remote's webhook secret, and pulls from that
 // remote at once. The event is a hint and nothing more: what is pulled is
 // what the remote lists when this server asks it with its own credential,
 // so a forged or replayed event could at most bring a look forward. The
@@ -439,10 +440,11 @@ func (s *Server) handleRemoteEvents(c *call) error {
 	if err := notify.VerifyWebhook(secret, c.r.Header, body, s.cfg.Now(), 0); err != nil {
 		return refused
 	}
-	e, err := event.Parse(body)
-	if err != nil {
-		return badRequest("event: %v", err)
+	var p notify.Payload
+	if err := json.Unmarshal(body, &p); err != nil || p.Bunker.Version != notify.PayloadVersion || p.Bunker.Kind == "" {
+		return badRequest("event: not a bunker webhook body of version %d (its \"bunker\" object names the event's kind and vault)", notify.PayloadVersion)
 	}
+	e := p.Bunker.Event
 	followed := slices.ContainsFunc(r.Follow, func(f store.Follow) bool { return f.Vault == e.Vault })
 	if followed {
 		select {

@@ -34,8 +34,13 @@ type sites struct {
 
 func newSites(t *testing.T, centralOpts servertest.Options) *sites {
 	t.Helper()
+	return newSitesWith(t, servertest.Options{}, centralOpts)
+}
+
+func newSitesWith(t *testing.T, workOpts, centralOpts servertest.Options) *sites {
+	t.Helper()
 	ctx := context.Background()
-	st := &sites{work: servertest.Start(t, servertest.Options{})}
+	st := &sites{work: servertest.Start(t, workOpts)}
 	wadmin := st.work.User(t, "wadmin", "vault-admin")
 	if _, err := wadmin.CreateVault(ctx, api.VaultRequest{Name: "prod", Retention: "7d"}); err != nil {
 		t.Fatal(err)
