@@ -27,6 +27,9 @@ const (
 	PlanFailed         = "plan.failed"          // a plan's run on a host ended without all its points
 	PlanSkipped        = "plan.skipped"         // a pre hook skipped a plan's run on a host
 	HookFailed         = "hook.failed"          // a hook of a plan's run failed
+	PlanDue            = "plan.due"             // a plan's run came due, and was queued for its hosts' agents
+	PlanMissed         = "plan.missed"          // scheduled runs of a plan passed without starting
+	PlanOverdue        = "plan.overdue"         // a plan's run is past its completion window
 
 	// The kinds the server's approval, grant and team workflow records,
 	// as docs/NOTIFICATIONS.md names them.
@@ -47,6 +50,7 @@ const (
 	SubjectGrant   = "grant"   // a restore-access grant's id
 	SubjectVault   = "vault"   // the vault's name, as in Vault
 	SubjectTeam    = "team"    // an approval team's name
+	SubjectPlan    = "plan"    // a backup plan's name
 )
 
 // Field is one field of a kind's detail.
@@ -199,6 +203,24 @@ func Kinds() []KindInfo {
 		}},
 		{PlanSkipped, "a pre hook whose on_failure is skip failed, and the run on that host backed up nothing", SubjectJob, true, []Field{
 			fJob, fPlan, fSlot, fHost, fDuration, fError,
+		}},
+		{PlanDue, "a plan's run came due on the server's clock and was queued for the agent of each of its hosts", SubjectPlan, true, []Field{
+			fPlan, fSlot,
+			{"late", "string", "how late the run fired after its slot, as a Go duration"},
+			{"hosts", "array of strings", "the hosts whose agents run it"},
+			{"jobs", "array of numbers", "the queued jobs, one per host"},
+		}},
+		{PlanMissed, "scheduled runs of a plan passed without starting: the server was down, or no agent claimed the run inside its start window", SubjectPlan, true, []Field{
+			fPlan,
+			{"slot", "string", "RFC 3339 time of the newest slot missed"},
+			{"first", "string", "RFC 3339 time of the oldest slot missed"},
+			{"count", "number", "how many slots were missed"},
+			{"reason", "string", "why: not started in its start window, the server was down, or a run was still going"},
+		}},
+		{PlanOverdue, "a plan's run is still going past its completion window", SubjectPlan, true, []Field{
+			fPlan, fSlot,
+			{"started", "string", "RFC 3339 time the run started"},
+			{"deadline", "string", "RFC 3339 end of its completion window"},
 		}},
 		{HookFailed, "a hook of a plan's run exited with a status other than 0, or was killed at its timeout", SubjectJob, true, []Field{
 			fJob, fPlan, fHost,

@@ -7,19 +7,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/schedule"
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
-// Job kinds and event kinds of the scheduler.
+// Job kinds of the scheduler.
 const (
 	jobPlan       = "plan"        // a run due, queued for the agent on one host
 	jobPlanMissed = "plan.missed" // slots that passed without a run
-	eventDue      = "plan.due"
-	eventMissed   = "plan.missed"
-	eventOverdue  = "plan.overdue"
-	schedulerName = "scheduler" // the actor of what the scheduler records
+	schedulerName = "scheduler"   // the actor of what the scheduler records
 )
 
 // timerPoll is how often a scheduler timer looks at the server's clock, so
@@ -169,6 +167,8 @@ func (s *Server) onPlanEvent(ctx context.Context, e schedule.Event) {
 	})
 	if err != nil {
 		s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
+	} else {
+		s.deliver(ctx, nil) // the event's deliveries are due
 	}
 	if err == nil && ended {
 		if err := s.sched.Done(e.Plan, e.Slot); err != nil {
@@ -192,8 +192,8 @@ func (s *Server) planOverdue(ctx context.Context, tx store.Tx, r *store.Plan, e 
 	if done {
 		return endRun(ctx, tx, r.Name, e.Slot)
 	}
-	return false, tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventOverdue, Vault: r.Vault,
-		Data: map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()}})
+	return false, s.emit(ctx, tx, nil, event.PlanOverdue, r.Vault,
+		map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()})
 }
 
 // planDue records a run fired: the slot, a queued job for each host of the
@@ -215,8 +215,8 @@ func (s *Server) planDue(ctx context.Context, tx store.Tx, r *store.Plan, e sche
 		}
 		jobs = append(jobs, j.ID)
 	}
-	return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventDue, Vault: r.Vault,
-		Data: map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "late": e.Late.String(), "hosts": p.Hosts(), "jobs": jobs}})
+	return s.emit(ctx, tx, nil, event.PlanDue, r.Vault,
+		map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "late": e.Late.String(), "hosts": p.Hosts(), "jobs": jobs})
 }
 
 // planMissed records slots missed: the newest of them as the plan's last,
@@ -247,7 +247,7 @@ func (s *Server) planMissed(ctx context.Context, tx store.Tx, r *store.Plan, e s
 	if err := tx.CreateJob(ctx, j); err != nil {
 		return err
 	}
-	return tx.AppendEvent(ctx, &store.Event{Time: e.At.UTC(), Kind: eventMissed, Vault: r.Vault, Data: data})
+	return s.emit(ctx, tx, nil, event.PlanMissed, r.Vault, data)
 }
 
 // failQueued fails the queued jobs of a plan's slot.
