@@ -84,6 +84,7 @@ const (
 	AccessRequest    Permission = "access.request"    // ask for a restore-access grant to an air-gapped vault
 	AuditRead        Permission = "audit.read"        // read, export and verify the audit log
 	RemoteAdmin      Permission = "remote.admin"      // register the remote servers points are pulled from, and pull (AllVaults scope only)
+	PushAdmin        Permission = "push.admin"        // register the central servers points are pushed to, and push (AllVaults scope only)
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
 
@@ -99,7 +100,7 @@ func grants(r Role) []Permission {
 		return []Permission{ApprovalVote}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
-			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin}
+			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin, PushAdmin}
 	case Auditor:
 		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify, PointScan, EventRead}
 	case SecurityAdmin:
