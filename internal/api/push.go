@@ -59,7 +59,11 @@ type PushReport struct {
 	Lock    string    `json:"lock,omitempty"`   // the central vault's lock on the copy
 	// Existing is true when the point had been pushed to the target
 	// already: nothing was sent.
-	Existing        bool      `json:"existing"`
+	Existing bool `json:"existing"`
+	// BlobsSent and BytesSent are what was uploaded: the blobs the
+	// central vault lacked, compressed.
+	BlobsSent       int64     `json:"blobs_sent"`
+	BytesSent       int64     `json:"bytes_sent"`
 	Stats           CopyStats `json:"stats"`
 	DurationSeconds float64   `json:"duration_seconds"`
 }
