@@ -80,7 +80,9 @@ func (cm checkedMap) Lookup(ctx context.Context, hs []blob.Handle) (map[blob.Han
 	return got, nil
 }
 
-func (cm checkedMap) Record(ctx context.Context, ps []replicate.Pair) error { return cm.m.Record(ctx, ps) }
+func (cm checkedMap) Record(ctx context.Context, ps []replicate.Pair) error {
+	return cm.m.Record(ctx, ps)
+}
 
 // learn asks the server which of hs the vault holds, and remembers those
 // as known.
