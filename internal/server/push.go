@@ -126,13 +126,6 @@ func (s *Server) handlePushTargetPut(c *call) error {
 	if err := checkPushTargetRequest(&req); err != nil {
 		return err
 	}
-	// Pushing sends a vault's content off this server: only someone who
-	// may read it chooses to.
-	for _, v := range req.Vaults {
-		if err := c.require(rbac.DataRead, v); err != nil {
-			return err
-		}
-	}
 	err := s.st.View(c.ctx, func(tx store.Tx) error {
 		for i, v := range req.Vaults {
 			if _, err := s.loadVault(c, tx, v); err != nil {
@@ -143,6 +136,13 @@ func (s *Server) handlePushTargetPut(c *call) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Pushing sends a vault's content off this server: only someone who
+	// may read it chooses to.
+	for _, v := range req.Vaults {
+		if err := c.require(rbac.DataRead, v); err != nil {
+			return err
+		}
 	}
 	cl, err := client.New(client.Options{URL: req.URL, Fingerprint: req.Fingerprint, Token: req.Token})
 	if err != nil {
