@@ -412,6 +412,10 @@ var schemaTypes = map[string]any{
 	"Remote":                  api.Remote{},
 	"Follow":                  store.Follow{},
 	"PullRequest":             api.PullRequest{},
+	"PushTargetRequest":       api.PushTargetRequest{},
+	"PushTarget":              api.PushTarget{},
+	"PushRequest":             api.PushRequest{},
+	"PushReport":              api.PushReport{},
 	"SyncReport":              api.SyncReport{},
 	"Posture":                 api.Posture{},
 	"SourcePosture":           api.SourcePosture{},
@@ -511,7 +515,7 @@ var requestTypes = map[string]bool{
 	"PasswordChange": true, "TOTPRequest": true, "TokenRequest": true, "VaultRequest": true,
 	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true, "ScanRequest": true, "RestoreRequest": true,
 	"TeamRequest": true, "TeamChange": true, "TeamAccept": true, "ApprovalSettingsRequest": true, "ConfirmRequest": true,
-	"VoteRequest": true, "AccessRequest": true,
+	"VoteRequest": true, "AccessRequest": true, "PushTargetRequest": true, "PushRequest": true,
 }
 
 // marshalSamples are filled-in values of the types that encode themselves

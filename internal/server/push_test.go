@@ -465,6 +465,7 @@ func TestPushResumesAfterTheNetworkDrops(t *testing.T) {
 		t.Fatalf("the resumed push sent %d blobs, %d bytes; the big file alone is %d: it should send only what the cut push did not store",
 			rep.BlobsSent, rep.BytesSent, len(big))
 	}
+	t.Logf("the resumed push sent %d blobs, %d bytes", rep.BlobsSent, rep.BytesSent)
 	ps, err := ops.Points(ctx, "central", client.PointFilter{})
 	if err != nil || len(ps) != 1 || ps[0].ID != rep.ToPoint {
 		t.Fatalf("central points after the resumed push: %+v %v", ps, err)
