@@ -253,6 +253,8 @@ func TestPushTokenCannotHarmCentralCopies(t *testing.T) {
 	soon := st.central.Clock.Now().Add(time.Hour)
 	_, err = atk.Retain(ctx, "central", cp[:8], api.RetentionRequest{Expires: &soon})
 	denied("shorten the pushed point's retention", err)
+	_, err = atk.Hold(ctx, "central", api.HoldRequest{Point: cp, Reason: "keep the ransom"})
+	denied("place a legal hold", err)
 	_, err = atk.Unlock(ctx, "central")
 	denied("remove the central vault's lock", err)
 	day := "1d"
