@@ -267,8 +267,12 @@ func (s *Server) handlePointPush(c *call) error {
 		return forbidden("vault %s is air-gapped: its points are not copied out of it", vault)
 	}
 	rep, err := s.pushPoint(c.ctx, t, v, p, c.id.name())
-	if err != nil {
+	var ae *apiError
+	if err != nil && !errors.As(err, &ae) && c.ctx.Err() == nil {
 		return errorf(http.StatusBadGateway, "push_failed", "%v", err)
+	}
+	if err != nil {
+		return err
 	}
 	c.audited = true // pushPoint audited it
 	status := http.StatusCreated
@@ -282,10 +286,18 @@ func (s *Server) handlePointPush(c *call) error {
 // pushed there before is not sent again. A push that fails keeps what it
 // stored, and the next attempt sends only the rest.
 func (s *Server) pushPoint(ctx context.Context, t *store.PushTarget, v *store.Vault, p *store.Point, by string) (*api.PushReport, error) {
+	// One push of a point to a target at a time: a push asked for while
+	// the server pushes the point on its own waits, and then finds it
+	// pushed.
+	unlock, err := s.pushLocks.lock(ctx, t.Name+"\x00"+v.Name+"\x00"+p.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rep := &api.PushReport{Target: t.Name, FromVault: v.Name, FromPoint: p.ID, ToVault: t.Vault, Stats: api.CopyStats{}}
 	var prev *store.Push
 	var verdict *store.PointVerdict
-	err := s.st.View(ctx, func(tx store.Tx) error {
+	err = s.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		if prev, err = tx.Pushed(ctx, t.Name, v.Name, p.ID); errors.Is(err, store.ErrNotFound) {
 			prev, err = nil, nil
@@ -349,7 +361,11 @@ func (s *Server) pushSteps(ctx context.Context, t *store.PushTarget, v *store.Va
 	if err != nil {
 		return fmt.Errorf("%s: open a backup session on vault %s there: %w (check the push token: `bunker push-target add` again)", what, t.Vault, err)
 	}
-	defer func() { _ = dst.Close(context.WithoutCancel(ctx)) }()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), remoteCallTimeout)
+		defer cancel()
+		_ = dst.Close(cctx)
+	}()
 	m := dst.Checked(storeMap{st: s.st, scope: copyScope(ov.repo.IDKey(), "push/"+t.Name+"/"+t.Vault)})
 	copied, stats, err := replicate.Copy(ctx, replicate.VaultSource{Vault: ov.repo}, dst, m, root, replicate.Options{})
 	rep.Stats = api.CopyStats(stats)
@@ -454,6 +470,41 @@ func (f *failureCounts) reset(target, vault, point string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.n, target+"\x00"+vault+"\x00"+point)
+}
+
+// keyLocks holds one lock per key, taken with a context.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]chan struct{}
+}
+
+// lock takes the lock of key, waiting until it is free or ctx ends, and
+// returns its release.
+func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+	for {
+		k.mu.Lock()
+		if k.m == nil {
+			k.m = map[string]chan struct{}{}
+		}
+		held, busy := k.m[key]
+		if !busy {
+			ch := make(chan struct{})
+			k.m[key] = ch
+			k.mu.Unlock()
+			return func() {
+				k.mu.Lock()
+				delete(k.m, key)
+				k.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		k.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // pushTarget pushes every active point of the target's vaults that was

@@ -553,3 +553,39 @@ func dirSize(t *testing.T, dir string) int64 {
 	}
 	return n
 }
+
+// A push asked for while the same point is being pushed waits for it and
+// is answered with its copy: one point at the central site.
+func TestConcurrentPushesMakeOnePoint(t *testing.T) {
+	ctx := context.Background()
+	st := newPushSites(t, servertest.Options{})
+	st.addTarget(t, st.central.URL)
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	var wg sync.WaitGroup
+	reps := make([]api.PushReport, 3)
+	errs := make([]error, 3)
+	for i := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], errs[i] = st.wadmin.PushPoint(ctx, "prod", p.ID.String(), "central")
+		}()
+	}
+	wg.Wait()
+	made := 0
+	for i, r := range reps {
+		if errs[i] != nil {
+			t.Fatalf("push %d: %v", i, errs[i])
+		}
+		if !r.Existing {
+			made++
+		}
+		if r.ToPoint != reps[0].ToPoint {
+			t.Fatalf("pushes answered with different points: %s and %s", r.ToPoint, reps[0].ToPoint)
+		}
+	}
+	ops := st.central.User(t, "cops", "restore-operator@central")
+	if ps, err := ops.Points(ctx, "central", client.PointFilter{}); err != nil || len(ps) != 1 || made != 1 {
+		t.Fatalf("three concurrent pushes made %d pushes and %d central points (%v)", made, len(ps), err)
+	}
+}
