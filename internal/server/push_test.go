@@ -136,6 +136,20 @@ func TestPushToACentralSite(t *testing.T) {
 	target = restoreFrom(t, ops, "central", rep2.ToPoint[:8])
 	testfs.Compare(t, st.src, filepath.Join(target, st.src))
 
+	// The central site's posture sees the original at the workload site
+	// through the pushed copies, as it does for pulled ones.
+	pos, err := st.centralAdmin.Posture(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := map[string]bool{}
+	for _, l := range pos.Sources[0].Copies {
+		sites[l.Site+"/"+l.Vault] = true
+	}
+	if len(pos.Sources) != 1 || !sites["site-a/prod"] || !sites["here/central"] {
+		t.Fatalf("central posture: %+v", pos)
+	}
+
 	// The push is audited and announced here.
 	evs, err := st.work.Admin.Events(ctx, 0, 0)
 	if err != nil {
