@@ -603,3 +603,50 @@ func TestConcurrentPushesMakeOnePoint(t *testing.T) {
 		t.Fatalf("three concurrent pushes made %d pushes and %d central points (%v)", made, len(ps), err)
 	}
 }
+
+// Once the central vault collected a pushed copy, what the workload server
+// remembers of it is not trusted: pushing the point again sends it whole.
+func TestPushAfterTheCentralCopyWasCollected(t *testing.T) {
+	ctx := context.Background()
+	st := newPushSites(t, servertest.Options{})
+	if _, err := st.centralAdmin.CreateVault(ctx, api.VaultRequest{Name: "short", Retention: "1h", BinRetention: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := st.central.Service(t, "site-b", "backup-operator@short").Token()
+	put := api.PushTargetRequest{URL: st.central.URL, Fingerprint: st.central.Fingerprint, Token: tok, Vault: "short"}
+	if _, err := st.wadmin.PutPushTarget(ctx, "short", put); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	first, err := st.wadmin.PushPoint(ctx, "prod", p.ID.String(), "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		st.central.Clock.Advance(2 * time.Hour)
+		if _, err := st.centralAdmin.Maintain(ctx, "short"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops := st.central.User(t, "cops", "restore-operator@short")
+	if ps, err := ops.Points(ctx, "short", client.PointFilter{State: "all"}); err != nil || len(ps) != 0 {
+		t.Fatalf("points left after expiry and purge: %+v %v", ps, err)
+	}
+	// The workload server forgets its record of the push, as it does when
+	// the target is registered again.
+	if err := st.wadmin.DeletePushTarget(ctx, "short"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.wadmin.PutPushTarget(ctx, "short", put); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.wadmin.PushPoint(ctx, "prod", p.ID.String(), "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Existing || again.ToPoint == first.ToPoint || again.BlobsSent != first.BlobsSent || again.Stats.BlobsRead != first.Stats.BlobsRead {
+		t.Fatalf("push after the copy was collected: %+v, the first: %+v", again, first)
+	}
+	target := restoreFrom(t, ops, "short", again.ToPoint[:8])
+	testfs.Compare(t, st.src, filepath.Join(target, st.src))
+}
