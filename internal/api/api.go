@@ -52,6 +52,11 @@ type CommitRequest struct {
 	Username   string        `json:"username,omitempty"`
 	Summary    *repo.Summary `json:"summary,omitempty"`
 	ClientTime time.Time     `json:"client_time,omitzero"`
+	// Origin names the point this one copies, when another server pushes
+	// it: the server keeps it in the point's stamp, and answers a second
+	// commit of the same origin by the same principal with the first
+	// point rather than recording another.
+	Origin *repo.Origin `json:"origin,omitempty"`
 }
 
 // BindingRequest is a request body.

@@ -31,7 +31,7 @@ For the points of a local vault, see ` + "`bunker points`" + `.`,
   bunker point hold --vault prod --tag db --reason "case 2026-17"
   bunker point delete --vault prod 3fa9c1`,
 	}
-	cmd.AddCommand(newPointListCmd(g), newPointShowCmd(g), newPointDeleteCmd(g), newPointUndeleteCmd(g), newPointCopyCmd(g),
+	cmd.AddCommand(newPointListCmd(g), newPointShowCmd(g), newPointDeleteCmd(g), newPointUndeleteCmd(g), newPointCopyCmd(g), newPointPushCmd(g),
 		newPointRetainCmd(g), newPointHoldCmd(g), newPointHoldsCmd(g), newPointReleaseCmd(g))
 	return cmd
 }

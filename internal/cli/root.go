@@ -134,7 +134,7 @@ and a key file in your config directory, both created on first use.`,
 		newVaultCmd(g), newPointCmd(g), newUserCmd(g), newTokenCmd(g), newRoleCmd(g),
 		newAuditCmd(g), newJobCmd(g), newApplyCmd(g), newPlanCmd(g),
 		newTeamCmd(g), newApprovalsCmd(g), newApproverCmd(g), newAccessCmd(g),
-		newRemoteCmd(g), newPostureCmd(g), newRuleCmd(g), newDeliveryCmd(g), newAgentCmd(g),
+		newRemoteCmd(g), newPushTargetCmd(g), newPostureCmd(g), newRuleCmd(g), newDeliveryCmd(g), newAgentCmd(g),
 	)
 	return root
 }

@@ -408,3 +408,28 @@ func (c *Client) Posture(ctx context.Context) (api.Posture, error) {
 	var out api.Posture
 	return out, c.do(ctx, http.MethodGet, "/v1/posture", nil, nil, &out)
 }
+
+// PutPushTarget registers or replaces push target name.
+func (c *Client) PutPushTarget(ctx context.Context, name string, req api.PushTargetRequest) (api.PushTarget, error) {
+	var out api.PushTarget
+	return out, c.do(ctx, http.MethodPut, "/v1/push-targets/"+seg(name), nil, req, &out)
+}
+
+// PushTargets lists the registered push targets.
+func (c *Client) PushTargets(ctx context.Context) ([]api.PushTarget, error) {
+	var out struct {
+		PushTargets []api.PushTarget `json:"push_targets"`
+	}
+	return out.PushTargets, c.do(ctx, http.MethodGet, "/v1/push-targets", nil, nil, &out)
+}
+
+// DeletePushTarget forgets push target name.
+func (c *Client) DeletePushTarget(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/push-targets/"+seg(name), nil, nil, nil)
+}
+
+// PushPoint pushes point ref of vault to push target target.
+func (c *Client) PushPoint(ctx context.Context, vault, ref, target string) (api.PushReport, error) {
+	var out api.PushReport
+	return out, c.do(ctx, http.MethodPost, "/v1/vaults/"+seg(vault)+"/points/"+seg(ref)+"/push", nil, api.PushRequest{Target: target}, &out)
+}

@@ -8,6 +8,9 @@ const (
 	BackupFailed       = "backup.failed"        // a backup ended without a point
 	CopyCompleted      = "copy.completed"       // a point was copied to another vault or site
 	CopyFailed         = "copy.failed"          // a copy ended without a copy
+	PushCompleted      = "push.completed"       // a point was pushed to a central server
+	PushFailed         = "push.failed"          // a push ended without a copy at the central server
+	PushStalled        = "push.stalled"         // a point's push failed several times in a row
 	ScanVerdict        = "scan.verdict"         // a point got a scan verdict
 	ScanVerdictChanged = "scan.verdict_changed" // its level differs from the previous point's of the same source
 	VaultLockChanged   = "vault.lock_changed"   // a vault's lock was set, changed or removed
@@ -135,6 +138,27 @@ func Kinds() []KindInfo {
 			{"copy", "string", "the copy action's name"},
 			{"to_site", "string", "the site it was copying to, if any"},
 			{"to_vault", "string", "the vault it was copying to"},
+			fError,
+		}},
+		{PushCompleted, "a point was pushed to a central server, which recorded a copy of it", SubjectPoint, true, []Field{
+			fJob,
+			{"target", "string", "the push target's name"},
+			{"to_vault", "string", "the central server's vault"},
+			{"to_point", "string", "the copy's point id there"},
+			{"bytes_sent", "number", "bytes uploaded, after deduplication against the central vault and compression"},
+			{"duration_seconds", "number", "how long the push took"},
+		}},
+		{PushFailed, "a push ended without a copy at the central server; the next look tries again", SubjectPoint, true, []Field{
+			fJob,
+			{"target", "string", "the push target's name"},
+			{"to_vault", "string", "the central server's vault"},
+			fError,
+		}},
+		{PushStalled, "a point's push failed several times in a row: an alert, since the central site lacks the point", SubjectPoint, true, []Field{
+			fJob,
+			{"target", "string", "the push target's name"},
+			{"to_vault", "string", "the central server's vault"},
+			{"failures", "number", "failed attempts in a row"},
 			fError,
 		}},
 		{ScanVerdict, "a point was scanned for ransomware", SubjectPoint, true, []Field{

@@ -88,6 +88,7 @@ const (
 	RuleAdmin        Permission = "rule.admin"        // create, change and delete the event rules that route events to targets (AllVaults scope only)
 	DeliveryRead     Permission = "delivery.read"     // list the event deliveries and dead letters (AllVaults scope only)
 	DeliveryReplay   Permission = "delivery.replay"   // replay dead letters (AllVaults scope only)
+	PushAdmin        Permission = "push.admin"        // register the central servers points are pushed to, and push (AllVaults scope only)
 	PrincipalAdmin   Permission = "principal.admin"   // users, service accounts, their tokens, role bindings
 )
 
@@ -103,7 +104,7 @@ func grants(r Role) []Permission {
 		return []Permission{ApprovalVote}
 	case VaultAdmin:
 		return []Permission{VaultRead, VaultCreate, VaultPolicy, VaultDelete, VaultMaintain, VaultVerify,
-			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin, RuleAdmin, DeliveryRead, DeliveryReplay}
+			PointRead, PointDelete, PointRetain, PointHold, PointScan, RemoteAdmin, PushAdmin, RuleAdmin, DeliveryRead, DeliveryReplay}
 	case Auditor:
 		return []Permission{AuditRead, VaultRead, PointRead, VaultVerify, PointScan, EventRead}
 	case SecurityAdmin:

@@ -342,21 +342,31 @@ func (s *Server) handleCommit(c *call) error {
 	if len(req.Username) > 256 || !utf8.ValidString(req.Username) {
 		return badRequest("invalid username")
 	}
+	if err := s.checkOrigin(req.Origin); err != nil {
+		return err
+	}
 	var sealed *sealedPoint
 	var done *session
+	var existing *api.Point
 	err = s.withSession(c, false, func(se *session, ov *openVault) error {
 		var v *store.Vault
 		if err := s.st.View(c.ctx, func(tx store.Tx) error {
 			var err error
-			v, err = s.loadVault(c, tx, se.vault)
+			if v, err = s.loadVault(c, tx, se.vault); err != nil || req.Origin == nil {
+				return err
+			}
+			existing, err = s.pushedBefore(c.ctx, tx, v, se.principal, *req.Origin)
 			return err
 		}); err != nil {
 			return err
 		}
+		if existing != nil {
+			return s.answerPushedBefore(c, se, existing)
+		}
 		p := &repo.Point{
 			Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
 			Tree: root, Summary: req.Summary, Program: "bunker",
-			Server: &repo.Stamp{CreatedBy: se.principal, ClientTime: req.ClientTime.UTC()},
+			Server: &repo.Stamp{CreatedBy: se.principal, ClientTime: req.ClientTime.UTC(), Origin: req.Origin},
 		}
 		if se.parent != nil {
 			if pid, err := blob.ParseID(se.parent.ID); err == nil {
@@ -386,6 +396,9 @@ func (s *Server) handleCommit(c *call) error {
 	})
 	if err != nil {
 		return err
+	}
+	if existing != nil {
+		return c.ok(http.StatusOK, existing)
 	}
 	s.afterSeal(c.ctx, sealed)
 	s.finishBackupJob(c.ctx, done, sealed.view.ID, "")

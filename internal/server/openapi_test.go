@@ -416,6 +416,10 @@ var schemaTypes = map[string]any{
 	"EventRuleList":           api.EventRuleList{},
 	"DeliveryList":            api.DeliveryList{},
 	"Delivery":                store.Delivery{},
+	"PushTargetRequest":       api.PushTargetRequest{},
+	"PushTarget":              api.PushTarget{},
+	"PushRequest":             api.PushRequest{},
+	"PushReport":              api.PushReport{},
 	"SyncReport":              api.SyncReport{},
 	"RemoteEventAnswer":       api.RemoteEventAnswer{},
 	"Posture":                 api.Posture{},
@@ -523,6 +527,7 @@ var requestTypes = map[string]bool{
 	"VaultUpdate": true, "LockRequest": true, "VerifyRequest": true, "ScanRequest": true, "RestoreRequest": true,
 	"TeamRequest": true, "TeamChange": true, "TeamAccept": true, "ApprovalSettingsRequest": true, "ConfirmRequest": true,
 	"VoteRequest": true, "AccessRequest": true, "ClaimRequest": true, "ProgressRequest": true, "FinishRequest": true,
+	"PushTargetRequest": true, "PushRequest": true,
 }
 
 // marshalSamples are filled-in values of the types that encode themselves

@@ -149,6 +149,12 @@ func (s *Server) routes() http.Handler {
 	add("GET /v1/deliveries", "delivery.list", true, s.handleDeliveryList)
 	add("POST /v1/deliveries/{id}/replay", "delivery.replay", true, s.handleDeliveryReplay)
 
+	// Push targets.
+	add("PUT /v1/push-targets/{name}", "push_target.put", true, s.handlePushTargetPut)
+	add("GET /v1/push-targets", "push_target.list", true, s.handlePushTargetList)
+	add("DELETE /v1/push-targets/{name}", "push_target.delete", true, s.handlePushTargetDelete)
+	add("POST /v1/vaults/{vault}/points/{point}/push", "point.push", true, s.handlePointPush)
+
 	// The audit log.
 	add("GET /v1/audit", "audit.read", true, s.handleAuditList)
 	add("GET /v1/audit/export", "audit.export", true, s.handleAuditExport)

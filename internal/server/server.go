@@ -70,6 +70,10 @@ type Config struct {
 	// for new points to pull (default 1m; negative disables it: pulls
 	// then happen only when asked for).
 	PullEvery time.Duration
+	// PushEvery is how often the vaults of push targets are looked at for
+	// new points to push (default 1m; negative disables it: pushes then
+	// happen only when asked for).
+	PushEvery time.Duration
 	// VerifyMaxAge is how recent a pack's sound verification must be for a
 	// verification to skip it (default 7 days; negative reads every pack).
 	VerifyMaxAge time.Duration
@@ -157,6 +161,9 @@ type Server struct {
 	auth    *authCache    // tokens recently authenticated
 	logins  *throttle     // failed logins by name and address
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
+
+	pushFailures failureCounts // failures in a row of each point's push
+	pushLocks    keyLocks      // one push of a point to a target at a time
 
 	// Background scans of new points: scanCtx ends them at Close.
 	scanCtx    context.Context
@@ -283,6 +290,9 @@ func (c *Config) defaults() error {
 	if c.PullEvery == 0 {
 		c.PullEvery = time.Minute
 	}
+	if c.PushEvery == 0 {
+		c.PushEvery = time.Minute
+	}
 	if c.VerifyMaxAge < 0 {
 		c.VerifyMaxAge = 0
 	}
@@ -407,6 +417,10 @@ func (s *Server) Start(ctx context.Context) {
 	}
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.pullLoop(ctx) }()
+	if s.cfg.PushEvery > 0 {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); s.pushLoop(ctx) }()
+	}
 	s.scanPending(ctx, "")
 }
 

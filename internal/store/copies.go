@@ -61,3 +61,47 @@ type Remotes interface {
 	Remotes(ctx context.Context) ([]Remote, error) // by name
 	DeleteRemote(ctx context.Context, name string) error
 }
+
+// PushTarget is a central bunker server that this one pushes points to:
+// its URL, the pinned fingerprint of its certificate, the append-only push
+// token it issued (sealed by the server's secret box), the vault there,
+// and the vaults here whose new points are pushed on their own.
+type PushTarget struct {
+	Name        string
+	URL         string
+	Fingerprint string
+	TokenSealed []byte
+	Vault       string   // the central server's vault
+	Vaults      []string // vaults of this server pushed on their own
+	Site        string   // the name this server goes by in its pushed points' origin
+	Principal   string   // who the token acts as at the central site
+	CreatedAt   time.Time
+	CreatedBy   string
+	UpdatedAt   time.Time
+	UpdatedBy   string
+}
+
+// Push records that point Point of vault Vault was pushed to target
+// Target, where the central server recorded it as ToPoint.
+type Push struct {
+	Target  string
+	Vault   string
+	Point   string
+	ToPoint string
+	At      time.Time
+}
+
+// PushTargets stores the push targets and what was pushed to them.
+type PushTargets interface {
+	// PutPushTarget creates or replaces a push target. Replacing it with
+	// another URL or central vault forgets what was pushed to it.
+	PutPushTarget(ctx context.Context, p *PushTarget) error
+	PushTarget(ctx context.Context, name string) (*PushTarget, error)
+	PushTargets(ctx context.Context) ([]PushTarget, error) // by name
+	// DeletePushTarget forgets a target and what was pushed to it.
+	DeletePushTarget(ctx context.Context, name string) error
+	// RecordPush records a push; recording a known push again replaces it.
+	RecordPush(ctx context.Context, p *Push) error
+	// Pushed returns the push of a point to a target, or ErrNotFound.
+	Pushed(ctx context.Context, target, vault, point string) (*Push, error)
+}

@@ -426,6 +426,7 @@ type Tx interface {
 	EventRules
 	CopyPairs
 	Remotes
+	PushTargets
 
 	CreatePrincipal(ctx context.Context, p *Principal) error
 	Principal(ctx context.Context, name string) (*Principal, error)

@@ -89,6 +89,8 @@ type Options struct {
 	VerifyEvery time.Duration
 	// PullEvery is passed to the server (default: never).
 	PullEvery time.Duration
+	// PushEvery is passed to the server (default: never).
+	PushEvery time.Duration
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
@@ -127,6 +129,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.PullEvery == 0 {
 		opts.PullEvery = -1
 	}
+	if opts.PushEvery == 0 {
+		opts.PushEvery = -1
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
@@ -138,6 +143,7 @@ func Start(t testing.TB, opts Options) *Server {
 		RetentionSlack:  opts.RetentionSlack,
 		VerifyEvery:     opts.VerifyEvery,
 		PullEvery:       opts.PullEvery,
+		PushEvery:       opts.PushEvery,
 		Notifier:        opts.Notifier,
 		ApprovalTimeout: opts.ApprovalTimeout,
 

@@ -159,3 +159,98 @@ func bytesOrEmpty(b []byte) []byte {
 	}
 	return b
 }
+
+const pushTargetCols = `name, url, fingerprint, token_sealed, vault, vaults, site, principal, created_at, created_by, updated_at, updated_by`
+
+func (t *tx) PutPushTarget(ctx context.Context, p *store.PushTarget) error {
+	vs := p.Vaults
+	if vs == nil {
+		vs = []string{}
+	}
+	vaults, err := jsonText(vs)
+	if err != nil {
+		return err
+	}
+	// What was pushed to another server or vault is not in this one.
+	_, err = t.tx.ExecContext(ctx, `DELETE FROM pushes WHERE target = ? AND EXISTS
+		(SELECT 1 FROM push_targets WHERE name = ? AND (url != ? OR vault != ?))`, p.Name, p.Name, p.URL, p.Vault)
+	if err != nil {
+		return fmt.Errorf("store push target %s: %w", p.Name, err)
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO push_targets (`+pushTargetCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, fingerprint = excluded.fingerprint, token_sealed = excluded.token_sealed,
+		vault = excluded.vault, vaults = excluded.vaults, site = excluded.site, principal = excluded.principal,
+		updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		p.Name, p.URL, p.Fingerprint, p.TokenSealed, p.Vault, vaults, p.Site, p.Principal,
+		nanos(p.CreatedAt), p.CreatedBy, nanos(p.UpdatedAt), p.UpdatedBy)
+	if err != nil {
+		return fmt.Errorf("store push target %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+func scanPushTarget(row scanner) (*store.PushTarget, error) {
+	var p store.PushTarget
+	var vaults string
+	var created, updated int64
+	if err := row.Scan(&p.Name, &p.URL, &p.Fingerprint, &p.TokenSealed, &p.Vault, &vaults, &p.Site, &p.Principal,
+		&created, &p.CreatedBy, &updated, &p.UpdatedBy); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(vaults), &p.Vaults); err != nil {
+		return nil, fmt.Errorf("push target %s: %w", p.Name, err)
+	}
+	p.CreatedAt, p.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return &p, nil
+}
+
+func (t *tx) PushTarget(ctx context.Context, name string) (*store.PushTarget, error) {
+	p, err := scanPushTarget(t.tx.QueryRowContext(ctx, `SELECT `+pushTargetCols+` FROM push_targets WHERE name = ?`, name))
+	if err := notFound(err, "push target "+name); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (t *tx) PushTargets(ctx context.Context) ([]store.PushTarget, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+pushTargetCols+` FROM push_targets ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("read push targets: %w", err)
+	}
+	defer rows.Close()
+	var out []store.PushTarget
+	for rows.Next() {
+		p, err := scanPushTarget(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read push targets: %w", err)
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) DeletePushTarget(ctx context.Context, name string) error {
+	return t.execOne(ctx, "push target "+name, `DELETE FROM push_targets WHERE name = ?`, name)
+}
+
+func (t *tx) RecordPush(ctx context.Context, p *store.Push) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO pushes (target, vault, point, to_point, at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (target, vault, point) DO UPDATE SET to_point = excluded.to_point, at = excluded.at`,
+		p.Target, p.Vault, p.Point, p.ToPoint, nanos(p.At))
+	if err != nil {
+		return fmt.Errorf("record the push of point %s to %s: %w", p.Point, p.Target, err)
+	}
+	return nil
+}
+
+func (t *tx) Pushed(ctx context.Context, target, vault, point string) (*store.Push, error) {
+	p := store.Push{Target: target, Vault: vault, Point: point}
+	var at int64
+	err := t.tx.QueryRowContext(ctx, `SELECT to_point, at FROM pushes WHERE target = ? AND vault = ? AND point = ?`,
+		target, vault, point).Scan(&p.ToPoint, &at)
+	if err := notFound(err, "push of point "+point+" to "+target); err != nil {
+		return nil, err
+	}
+	p.At = fromNanos(at)
+	return &p, nil
+}

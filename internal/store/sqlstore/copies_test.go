@@ -135,3 +135,61 @@ func TestRemotes(t *testing.T) {
 		return nil
 	})
 }
+
+func TestPushTargets(t *testing.T) {
+	db, _ := open(t)
+	ctx := context.Background()
+	p := &store.PushTarget{Name: "central", URL: "https://c.example:8443", Fingerprint: "sha256:ab", TokenSealed: []byte{3},
+		Vault: "tier2", Vaults: []string{"prod"}, Site: "site-a", Principal: "site-a-pusher",
+		CreatedAt: t0, CreatedBy: "vadmin", UpdatedAt: t0, UpdatedBy: "vadmin"}
+	update(t, db, func(tx store.Tx) error { return tx.PutPushTarget(ctx, p) })
+	update(t, db, func(tx store.Tx) error {
+		return tx.RecordPush(ctx, &store.Push{Target: "central", Vault: "prod", Point: "p1", ToPoint: "c1", At: t0})
+	})
+	pushed := func(want string) {
+		t.Helper()
+		update(t, db, func(tx store.Tx) error {
+			got, err := tx.Pushed(ctx, "central", "prod", "p1")
+			switch {
+			case want == "" && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("push of p1: %+v %v, want none", got, err)
+			case want != "" && (err != nil || got.ToPoint != want):
+				t.Errorf("push of p1: %+v %v, want %s", got, err, want)
+			}
+			return nil
+		})
+	}
+	pushed("c1")
+	// Another token for the same vault keeps what was pushed; another
+	// vault does not.
+	p2 := *p
+	p2.TokenSealed, p2.Vaults, p2.CreatedBy = []byte{4}, nil, "ignored"
+	update(t, db, func(tx store.Tx) error { return tx.PutPushTarget(ctx, &p2) })
+	pushed("c1")
+	p2.Vault = "elsewhere"
+	update(t, db, func(tx store.Tx) error { return tx.PutPushTarget(ctx, &p2) })
+	pushed("")
+	update(t, db, func(tx store.Tx) error {
+		got, err := tx.PushTarget(ctx, "central")
+		if err != nil {
+			return err
+		}
+		if got.Vault != "elsewhere" || len(got.Vaults) != 0 || got.CreatedBy != "vadmin" || string(got.TokenSealed) != "\x04" || got.Principal != "site-a-pusher" {
+			t.Errorf("push target after replace: %+v", got)
+		}
+		return tx.RecordPush(ctx, &store.Push{Target: "central", Vault: "prod", Point: "p1", ToPoint: "c2", At: t0})
+	})
+	update(t, db, func(tx store.Tx) error {
+		if err := tx.DeletePushTarget(ctx, "central"); err != nil {
+			return err
+		}
+		if all, err := tx.PushTargets(ctx); err != nil || len(all) != 0 {
+			t.Errorf("push targets after delete: %v %v", all, err)
+		}
+		if err := tx.DeletePushTarget(ctx, "central"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("delete of a deleted push target: %v", err)
+		}
+		return nil
+	})
+	pushed("")
+}

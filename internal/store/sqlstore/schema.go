@@ -297,6 +297,28 @@ var sqliteSchema = []string{
 	`ALTER TABLE remotes ADD COLUMN webhook_sealed BLOB NOT NULL DEFAULT x''`,
 	// Listing the deliveries of one rule, newest first.
 	`CREATE INDEX deliveries_by_rule ON deliveries (rule, seq)`,
+	// Push mode: the central servers points are pushed to, and what was
+	// pushed to each.
+	`CREATE TABLE push_targets (
+		name TEXT PRIMARY KEY,
+		url TEXT NOT NULL,
+		fingerprint TEXT NOT NULL,
+		token_sealed BLOB NOT NULL,
+		vault TEXT NOT NULL,
+		vaults TEXT NOT NULL DEFAULT '[]',
+		site TEXT NOT NULL,
+		principal TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		created_by TEXT NOT NULL,
+		updated_at INTEGER NOT NULL,
+		updated_by TEXT NOT NULL)`,
+	`CREATE TABLE pushes (
+		target TEXT NOT NULL REFERENCES push_targets(name) ON DELETE CASCADE,
+		vault TEXT NOT NULL,
+		point TEXT NOT NULL,
+		to_point TEXT NOT NULL,
+		at INTEGER NOT NULL,
+		PRIMARY KEY (target, vault, point))`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
