@@ -22,6 +22,8 @@ const (
 	VerifyCompleted    = "verify.completed"     // a verification found every point it read intact
 	VerifyFailed       = "verify.failed"        // a verification found damage, or could not finish
 	JobFailed          = "job.failed"           // any background job failed
+	VaultFlood         = "vault.flood"          // commits to a vault were refused over the flood limit
+	PlanDropped        = "plan.dropped"         // a plan's retention or lifecycle moved points to the recycle bin
 
 	// The kinds the server's approval, grant and team workflow records,
 	// as docs/NOTIFICATIONS.md names them.
@@ -177,6 +179,21 @@ func Kinds() []KindInfo {
 			fJob,
 			{"job_kind", "string", "the job's kind, as maintenance or scan"},
 			fError,
+		}},
+		{VaultFlood, "commits to a vault were refused: a vault or a principal made more points in the window than the flood limit allows; once per window", SubjectVault, true, []Field{
+			{"principal", "string", "who committed the refused point"},
+			{"scope", "string", "vault when the vault's limit was reached, principal when the principal's"},
+			{"limit", "number", "commits allowed per window"},
+			{"window_seconds", "number", "the window's length"},
+			{"hostname", "string", "the host the refused point named"},
+		}},
+		{PlanDropped, "a plan's retention rules or its expire_after moved points to the recycle bin in a maintenance pass", SubjectVault, true, []Field{
+			{"plan", "string", "the plan"},
+			{"points", "array of strings", "the points moved to the recycle bin"},
+			{"retention", "number", "of them, points no retention rule keeps"},
+			{"expired", "number", "of them, points older than the lifecycle's expire_after"},
+			{"kept", "array of strings", "points the plan would drop that the lock, a legal hold or the minimum retention keeps"},
+			{"unverified", "number", "the plan's points not verified (or infected), which no rule counts or drops"},
 		}},
 		workflow(ApprovalPending, "a confirmed request awaits its team's votes"),
 		workflow(ApprovalCancelled, "the requester withdrew a request"),

@@ -353,6 +353,9 @@ func (s *Server) handleCommit(c *call) error {
 		}); err != nil {
 			return err
 		}
+		if err := s.admitCommit(c, se); err != nil {
+			return err
+		}
 		p := &repo.Point{
 			Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
 			Tree: root, Summary: req.Summary, Program: "bunker",

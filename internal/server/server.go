@@ -102,6 +102,15 @@ type Config struct {
 	// Name is the server's name, the source of every event it emits
 	// (default: the host's name, or "bunker").
 	Name string
+	// FloodWindow, VaultCommitLimit and PrincipalCommitLimit hold back
+	// floods of points: in each window (default 1h), a vault takes at
+	// most VaultCommitLimit commits (default 2000) and one principal makes
+	// at most PrincipalCommitLimit (default 200), to any vault. Commits
+	// over a limit are refused with 429 and audited, and a vault.flood
+	// event is emitted once per window. A negative limit switches it off.
+	FloodWindow          time.Duration
+	VaultCommitLimit     int
+	PrincipalCommitLimit int
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -141,6 +150,7 @@ type Server struct {
 
 	auth    *authCache    // tokens recently authenticated
 	logins  *throttle     // failed logins by name and address
+	floods  *floodGate    // commits by vault and principal, per window
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
 	// Background scans of new points: scanCtx ends them at Close.
@@ -203,6 +213,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sched = schedule.New(schedClock{now: cfg.Now})
 	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
+	s.floods = newFloodGate(cfg.Now, cfg.FloodWindow)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
 	// s.copy is nil until copy actions are wired in here.
@@ -278,6 +289,15 @@ func (c *Config) defaults() error {
 	}
 	if c.RetentionSlack == 0 {
 		c.RetentionSlack = 7 * 24 * time.Hour
+	}
+	if c.FloodWindow <= 0 {
+		c.FloodWindow = DefaultFloodWindow
+	}
+	if c.VaultCommitLimit == 0 {
+		c.VaultCommitLimit = DefaultVaultCommitLimit
+	}
+	if c.PrincipalCommitLimit == 0 {
+		c.PrincipalCommitLimit = DefaultPrincipalCommitLimit
 	}
 	if c.ApprovalTimeout <= 0 {
 		c.ApprovalTimeout = approval.DefaultTimeout

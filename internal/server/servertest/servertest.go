@@ -92,6 +92,10 @@ type Options struct {
 	// Notifier and ApprovalTimeout are passed to the server.
 	Notifier        server.Notifier
 	ApprovalTimeout time.Duration
+	// FloodWindow, VaultCommitLimit and PrincipalCommitLimit are passed
+	// to the server (default: the server's).
+	FloodWindow                            time.Duration
+	VaultCommitLimit, PrincipalCommitLimit int
 }
 
 // Start runs a server until the test ends.
@@ -125,14 +129,17 @@ func Start(t testing.TB, opts Options) *Server {
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: opts.Clock.Now,
 		MaintenanceEvery: -1, GCMargin: time.Nanosecond, CheckpointEvery: 16,
-		PasswordParams:  &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
-		Relax:           opts.Relax,
-		Storages:        opts.Storages,
-		RetentionSlack:  opts.RetentionSlack,
-		VerifyEvery:     opts.VerifyEvery,
-		PullEvery:       opts.PullEvery,
-		Notifier:        opts.Notifier,
-		ApprovalTimeout: opts.ApprovalTimeout,
+		PasswordParams:       &server.PasswordCost{MemoryKiB: 64, Time: 1, Threads: 1},
+		Relax:                opts.Relax,
+		Storages:             opts.Storages,
+		RetentionSlack:       opts.RetentionSlack,
+		VerifyEvery:          opts.VerifyEvery,
+		PullEvery:            opts.PullEvery,
+		Notifier:             opts.Notifier,
+		ApprovalTimeout:      opts.ApprovalTimeout,
+		FloodWindow:          opts.FloodWindow,
+		VaultCommitLimit:     opts.VaultCommitLimit,
+		PrincipalCommitLimit: opts.PrincipalCommitLimit,
 	})
 	if err != nil {
 		t.Fatal(err)
