@@ -292,7 +292,12 @@ func (s *Server) maintenanceLoop(ctx context.Context) {
 				s.log.Error("maintenance", "vault", n, "err", err)
 				continue
 			}
-			s.log.Info("maintenance", "vault", n, "expired", len(rep.Expired), "purged", len(rep.Purged), "packs_deleted", rep.GC.PacksDeleted)
+			packs := 0
+			if rep.GC != nil { // nil when a verification held collection off
+				packs = rep.GC.PacksDeleted
+			}
+			s.log.Info("maintenance", "vault", n, "expired", len(rep.Expired), "purged", len(rep.Purged), "packs_deleted", packs,
+				"plans_dropped", planCount(rep, func(r *api.PlanMaintenance) int { return len(r.Dropped) }))
 		}
 	}
 }

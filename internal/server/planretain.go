@@ -24,6 +24,10 @@ const (
 	dropExpired   = "expire_after" // older than the plan's lifecycle expire_after
 )
 
+// maxEventPoints bounds the point ids a plan.dropped event lists, to keep
+// it well inside an event's size limit; its counts count them all.
+const maxEventPoints = 200
+
 // planDrop is the plan that drops a point, and why.
 type planDrop struct {
 	plan   string
@@ -237,20 +241,19 @@ func (s *Server) recordDropped(ctx context.Context, tx store.Tx, vault string, r
 	if len(r.Dropped) == 0 {
 		return nil
 	}
-	points, kept := []string{}, []string{}
+	points := []string{}
 	expired := 0
 	for _, d := range r.Dropped {
-		points = append(points, d.Point)
+		if len(points) < maxEventPoints {
+			points = append(points, d.Point)
+		}
 		if d.Reason == dropExpired {
 			expired++
 		}
 	}
-	for _, k := range r.Kept {
-		kept = append(kept, k.Point)
-	}
 	e := event.Envelope{Kind: event.PlanDropped, Vault: vault, Detail: map[string]any{
-		"plan": r.Plan, "points": points, "retention": len(points) - expired, "expired": expired,
-		"kept": kept, "unverified": r.Unverified,
+		"plan": r.Plan, "points": points, "retention": len(r.Dropped) - expired, "expired": expired,
+		"kept": len(r.Kept), "unverified": r.Unverified,
 	}}
 	if by != serverActor {
 		e.Actor = by
