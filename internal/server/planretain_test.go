@@ -214,6 +214,9 @@ func TestPlanRetentionKeepsHeldAndLocked(t *testing.T) {
 			t.Errorf("dropped %s for %s", d.Point[:8], d.Reason)
 		}
 	}
+	if len(r.Kept) != 1 || r.Kept[0].Point != ids[0] || !strings.Contains(r.Kept[0].Reason, "case 7") {
+		t.Errorf("the held point past expire_after is not reported kept: %+v", r.Kept)
+	}
 	bin, _ := w.admin.Points(ctx, "prod", client.PointFilter{State: "binned"})
 	lifecycle := 0
 	for _, p := range bin {
