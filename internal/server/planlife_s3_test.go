@@ -56,11 +56,12 @@ func randomFile(t *testing.T, dir, name string, n int) {
 // points older than cold_after to its storage class, which single-node
 // MinIO offers as REDUCED_REDUNDANCY; the point still restores, and a
 // pack that a younger point (of any source) also needs stays in STANDARD. A class MinIO
-// does not offer (GLACIER) is refused by MinIO, reported per point.
+// does not offer (STANDARD_IA) is refused by MinIO, reported per point; an
+// archive class (GLACIER) is not tried at all.
 func TestS3PlanColdTier(t *testing.T) {
 	ctx := context.Background()
 	w := newS3World(t, false)
-	for _, v := range []string{"prod", "arch"} {
+	for _, v := range []string{"prod", "arch", "deep"} {
 		if _, err := w.vadmin.CreateVault(ctx, api.VaultRequest{Name: v, Storage: "minio", Retention: "30d"}); err != nil {
 			t.Fatal(err)
 		}
@@ -69,8 +70,11 @@ func TestS3PlanColdTier(t *testing.T) {
 	randomFile(t, shared, "own.bin", 50<<10)
 	randomFile(t, old, "old.bin", 200<<10)
 	randomFile(t, archSrc, "arch.bin", 100<<10)
-	apply(t, w.vadmin, coldPlan("prod", "host1", old, "REDUCED_REDUNDANCY")+"---\n"+coldPlan("arch", "host2", archSrc, "GLACIER"), client.ApplyOptions{})
+	apply(t, w.vadmin, coldPlan("prod", "host1", old, "REDUCED_REDUNDANCY")+"---\n"+coldPlan("arch", "host2", archSrc, "STANDARD_IA")+
+		"---\n"+coldPlan("deep", "host3", archSrc, "GLACIER"), client.ApplyOptions{})
 	host2 := w.s.Service(t, "host2", "backup-operator@arch")
+	host3 := w.s.Service(t, "host3", "backup-operator@deep")
+	backupTo(t, host3, "deep", "host3", archSrc)
 
 	p1, _ := backupTo(t, w.host, "prod", "host1", old)
 	first := w.packClasses(t, "prod")
@@ -128,12 +132,20 @@ func TestS3PlanColdTier(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rep.Plans) != 1 || len(rep.Plans[0].ColdFailed) != 1 || !strings.Contains(rep.Plans[0].ColdFailed[0].Reason, "InvalidStorageClass") {
-		t.Fatalf("GLACIER on MinIO: %+v", rep.Plans)
+		t.Fatalf("STANDARD_IA on MinIO: %+v", rep.Plans)
 	}
 	for pack, c := range w.packClasses(t, "arch") {
 		if c != "STANDARD" {
 			t.Errorf("pack %s of arch in %s after a refused move", pack[:8], c)
 		}
+	}
+
+	rep, err = w.vadmin.Maintain(ctx, "deep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Plans[0]; len(r.Cold) != 0 || len(r.ColdFailed) != 0 || !strings.Contains(r.Note, "archive") {
+		t.Fatalf("GLACIER: %+v", r)
 	}
 }
 

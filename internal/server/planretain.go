@@ -261,6 +261,10 @@ func (s *Server) recordDropped(ctx context.Context, tx store.Tx, vault string, r
 	return s.record(ctx, tx, nil, e)
 }
 
+// archiveClasses are the S3 classes whose objects cannot be read until a
+// restore request has brought them back.
+var archiveClasses = map[string]bool{"GLACIER": true, "DEEP_ARCHIVE": true}
+
 // errNoTier is the note of a plan whose cold tier the vault's storage
 // lacks.
 var errNoTier = errors.New("no cold tier on this storage")
@@ -285,6 +289,17 @@ func (s *Server) coldPlans(ctx context.Context, v *store.Vault, ov *openVault, p
 		for _, i := range cold {
 			rep.Plans[i].Note = errNoTier.Error()
 		}
+		return nil
+	}
+	cold = slices.DeleteFunc(cold, func(i int) bool {
+		c := plans[i].Lifecycle.StorageClass
+		if !archiveClasses[c] {
+			return false
+		}
+		rep.Plans[i].Note = fmt.Sprintf("storage class %s is an archive: its objects must be restored before each read, which bunker does not do yet, so verification, garbage collection and restores of these points would fail; nothing was moved (use GLACIER_IR or STANDARD_IA)", c)
+		return true
+	})
+	if len(cold) == 0 {
 		return nil
 	}
 	var vp *vaultPoints
