@@ -265,9 +265,8 @@ func (s *Server) recordDropped(ctx context.Context, tx store.Tx, vault string, r
 // restore request has brought them back.
 var archiveClasses = map[string]bool{"GLACIER": true, "DEEP_ARCHIVE": true}
 
-// errNoTier is the note of a plan whose cold tier the vault's storage
-// lacks.
-var errNoTier = errors.New("no cold tier on this storage")
+// noTier is the note of a plan whose cold tier the vault's storage lacks.
+const noTier = "no cold tier on this storage"
 
 // coldPlans moves the packs of the points older than a plan's cold_after
 // to its storage class, on storage that has classes. A pack that a
@@ -287,7 +286,7 @@ func (s *Server) coldPlans(ctx context.Context, v *store.Vault, ov *openVault, p
 	tier, ok := ov.be.(storage.Tierer)
 	if !ok {
 		for _, i := range cold {
-			rep.Plans[i].Note = errNoTier.Error()
+			rep.Plans[i].Note = noTier
 		}
 		return nil
 	}

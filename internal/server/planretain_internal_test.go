@@ -1,15 +1,18 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/policy"
 	"github.com/bunkerhq/bunker/internal/repo"
+	"github.com/bunkerhq/bunker/internal/storage/local"
 	"github.com/bunkerhq/bunker/internal/store"
 )
 
@@ -56,5 +59,27 @@ func TestDecidePlans(t *testing.T) {
 	}
 	if reports[0].Unverified != 2 || reports[1].Unverified != 2 || reports[2].Unverified != 1 {
 		t.Errorf("unverified counts %d %d %d", reports[0].Unverified, reports[1].Unverified, reports[2].Unverified)
+	}
+}
+
+// On storage without tiers (local disk) a plan's cold tier is a note,
+// once per plan, and no error; nothing is asked of the storage.
+func TestColdPlansWithoutTiers(t *testing.T) {
+	be, err := local.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	plans := []plan.Plan{
+		{Name: "cold", Lifecycle: plan.Lifecycle{ColdAfter: time.Hour, StorageClass: "STANDARD_IA"}},
+		{Name: "warm"},
+	}
+	rep := &api.MaintenanceReport{Plans: []api.PlanMaintenance{{Plan: "cold"}, {Plan: "warm"}}}
+	s := &Server{}
+	if err := s.coldPlans(context.Background(), &store.Vault{Name: "prod"}, &openVault{be: be}, plans, time.Now(), rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Plans[0].Note != "no cold tier on this storage" || rep.Plans[1].Note != "" || len(rep.Plans[0].ColdFailed) != 0 {
+		t.Fatalf("report %+v", rep.Plans)
 	}
 }
