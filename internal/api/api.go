@@ -130,6 +130,36 @@ type MaintenanceReport struct {
 	LegalHoldsPlaced  int          `json:"legal_holds_placed"`
 	LegalHoldsLifted  int          `json:"legal_holds_lifted"`
 	GC                *prune.Stats `json:"gc"`
+	// Plans says what the plans writing to the vault did to its points:
+	// their retention, their expiry and their cold tier.
+	Plans []PlanMaintenance `json:"plans"`
+}
+
+// PlanMaintenance is what one maintenance pass did with one plan's points.
+type PlanMaintenance struct {
+	Plan string `json:"plan"`
+	// Dropped are the points the plan's retention rules or its
+	// expire_after moved to the recycle bin.
+	Dropped []PlanPoint `json:"dropped"`
+	// Kept are the points the plan would drop that the vault's lock, a
+	// legal hold or the lock's minimum retention keeps for now.
+	Kept []PlanPoint `json:"kept"`
+	// Unverified counts the plan's points not verified intact, or found
+	// infected: they count towards no rule and no rule drops them.
+	Unverified int `json:"unverified"`
+	// Cold are the points whose packs moved to the plan's storage class in
+	// this pass; ColdFailed those whose move failed, with why.
+	Cold       []string    `json:"cold"`
+	ColdFailed []PlanPoint `json:"cold_failed"`
+	// Note says why the lifecycle's cold tier was not applied at all, as
+	// "no cold tier on this storage".
+	Note string `json:"note,omitempty"`
+}
+
+// PlanPoint is one point of a plan's maintenance and why it is listed.
+type PlanPoint struct {
+	Point  string `json:"point"`
+	Reason string `json:"reason"`
 }
 
 // Point is a catalog entry as the API shows it.

@@ -106,6 +106,9 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.StringVar(&webhookSecretFile, "webhook-secret-file", "", "`file` holding the secret that signs webhook deliveries (needed with an https:// --notify)")
 	fl.StringVar(&cfg.EventSecrets, "event-secrets", "", "`directory` of the secrets that sign event rules' webhooks, one file per secret, named as the rules name them (see docs/EVENTS.md)")
 	fl.StringVar(&cfg.EventCommands, "event-commands", "", "`directory` whose programs event rules' command targets may run (none when not given)")
+	fl.DurationVar(&cfg.FloodWindow, "flood-window", server.DefaultFloodWindow, "the window of the flood limits on commits")
+	fl.IntVar(&cfg.VaultCommitLimit, "vault-commit-limit", server.DefaultVaultCommitLimit, "commits one vault takes per --flood-window; more are refused as a flood (-1: no limit)")
+	fl.IntVar(&cfg.PrincipalCommitLimit, "principal-commit-limit", server.DefaultPrincipalCommitLimit, "commits one principal makes per --flood-window, to any vault; more are refused as a flood (-1: no limit)")
 	fl.DurationVar(&cfg.RetentionSlack, "retention-slack", 7*24*time.Hour, "extend storage retention this far beyond what points need, so regular backups do not extend every object each time")
 	return cmd
 }

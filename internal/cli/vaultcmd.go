@@ -449,8 +449,9 @@ hold keeps them), points whose bin period is over are purged, and data no
 point needs any more is garbage collected. On storage with retention of its
 own (S3 Object Lock, a hardened local vault) it also extends the retention
 of every object a point needs and mirrors legal holds. It prints what was
-expired, purged and kept, what it did on the storage, and the garbage
-collection's figures.`,
+expired, purged and kept, what it did on the storage, what the plans
+writing to the vault dropped, kept and moved to a cold tier, and the
+garbage collection's figures.`,
 		Example: `  bunker vault maintain prod
   bunker vault maintain prod --json`,
 		Args: args(cobra.ExactArgs(1)),
@@ -482,6 +483,23 @@ collection's figures.`,
 			g.printf("  kept     %d points due, but held or retained%s\n", len(rep.Kept), ids(rep.Kept))
 			g.printf("  storage  retention extended on %d objects, %d legal holds placed, %d lifted\n",
 				rep.RetentionExtended, rep.LegalHoldsPlaced, rep.LegalHoldsLifted)
+			for _, pr := range rep.Plans {
+				g.printf("  plan %s: %d points dropped%s, %d kept by the lock or a hold, %d not verified (not counted)\n",
+					display(pr.Plan), len(pr.Dropped), ids(planPointIDs(pr.Dropped)), len(pr.Kept), pr.Unverified)
+				if len(pr.Cold) > 0 || len(pr.ColdFailed) > 0 {
+					g.printf("    cold tier: %d points moved%s, %d failed\n", len(pr.Cold), ids(pr.Cold), len(pr.ColdFailed))
+				}
+				for i, f := range pr.ColdFailed {
+					if i == 5 {
+						g.printf("    … and %d more (--json lists them)\n", len(pr.ColdFailed)-i)
+						break
+					}
+					g.printf("    %s: %s\n", short(f.Point), display(f.Reason))
+				}
+				if pr.Note != "" {
+					g.printf("    %s\n", display(pr.Note))
+				}
+			}
 			if gc := rep.GC; gc != nil {
 				g.printf("  garbage collection: %d points, %d packs kept, %d deleted, %d rewritten (%d blobs), %d left by killed backups deleted, %d unused but still retained by the storage, %s freed\n",
 					gc.Points, gc.PacksKept, gc.PacksDeleted, gc.PacksRepacked, gc.BlobsRepacked, gc.PacksUnindexed, gc.PacksRetained, ui.Bytes(gc.BytesFreed))
@@ -491,4 +509,13 @@ collection's figures.`,
 			return nil
 		},
 	}
+}
+
+// planPointIDs returns the point ids of a plan's maintenance list.
+func planPointIDs(ps []api.PlanPoint) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Point
+	}
+	return out
 }

@@ -33,6 +33,8 @@ const (
 	PlanDue            = "plan.due"             // a plan's run came due, and was queued for its hosts' agents
 	PlanMissed         = "plan.missed"          // scheduled runs of a plan passed without starting
 	PlanOverdue        = "plan.overdue"         // a plan's run is past its completion window
+	VaultFlood         = "vault.flood"          // commits to a vault were refused over the flood limit
+	PlanDropped        = "plan.dropped"         // a plan's retention or lifecycle moved points to the recycle bin
 
 	// The kinds the server's approval, grant and team workflow records,
 	// as docs/NOTIFICATIONS.md names them.
@@ -255,6 +257,21 @@ func Kinds() []KindInfo {
 			{"timed_out", "boolean", "whether it was killed at its timeout"},
 			{"stderr", "string", "the end of what it wrote to standard error"},
 			fError,
+		}},
+		{VaultFlood, "commits to a vault were refused: a vault or a principal made more points in the window than the flood limit allows; once per window", SubjectVault, true, []Field{
+			{"principal", "string", "who committed the refused point"},
+			{"scope", "string", "vault when the vault's limit was reached, principal when the principal's"},
+			{"limit", "number", "commits allowed per window"},
+			{"window_seconds", "number", "the window's length"},
+			{"hostname", "string", "the host the refused point named"},
+		}},
+		{PlanDropped, "a plan's retention rules or its expire_after moved points to the recycle bin in a maintenance pass", SubjectVault, true, []Field{
+			{"plan", "string", "the plan"},
+			{"points", "array of strings", "the points moved to the recycle bin, the first 200 if there are more"},
+			{"retention", "number", "points moved because no retention rule keeps them"},
+			{"expired", "number", "points moved because they are older than the lifecycle's expire_after"},
+			{"kept", "number", "points the plan would drop that the lock, a legal hold or the minimum retention keeps for now"},
+			{"unverified", "number", "the plan's points not verified (or infected), which no rule counts or drops"},
 		}},
 		workflow(ApprovalPending, "a confirmed request awaits its team's votes"),
 		workflow(ApprovalCancelled, "the requester withdrew a request"),

@@ -363,6 +363,9 @@ func (s *Server) handleCommit(c *call) error {
 		if existing != nil {
 			return s.answerPushedBefore(c, se, existing)
 		}
+		if err := s.admitCommit(c, se); err != nil {
+			return err
+		}
 		p := &repo.Point{
 			Hostname: se.hostname, Username: req.Username, Paths: se.paths, Tags: se.tags,
 			Tree: root, Summary: req.Summary, Program: "bunker",

@@ -26,7 +26,7 @@ func (s *Server) maintain(ctx context.Context, name, by string) (*api.Maintenanc
 	mu := s.vaults.maintenanceLock(name)
 	mu.Lock()
 	defer mu.Unlock()
-	rep := &api.MaintenanceReport{Vault: name, Expired: []string{}, Purged: []string{}, Kept: []string{}}
+	rep := &api.MaintenanceReport{Vault: name, Expired: []string{}, Purged: []string{}, Kept: []string{}, Plans: []api.PlanMaintenance{}}
 	job := &store.Job{Kind: "maintenance", Vault: name, State: store.JobRunning, Started: s.cfg.Now().UTC(), By: by}
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, job) }); err != nil {
 		return nil, err
@@ -36,6 +36,12 @@ func (s *Server) maintain(ctx context.Context, name, by string) (*api.Maintenanc
 	job.Finished = s.cfg.Now().UTC()
 	job.State = store.JobSucceded
 	job.Detail = map[string]any{"expired": len(rep.Expired), "purged": len(rep.Purged), "kept": len(rep.Kept)}
+	if n := planCount(rep, func(r *api.PlanMaintenance) int { return len(r.Dropped) }); n > 0 {
+		job.Detail["dropped"] = n
+	}
+	if n := planCount(rep, func(r *api.PlanMaintenance) int { return len(r.Cold) }); n > 0 {
+		job.Detail["cold"] = n
+	}
 	if rep.GC != nil {
 		job.Detail["packs_deleted"] = rep.GC.PacksDeleted
 		job.Detail["packs_repacked"] = rep.GC.PacksRepacked
@@ -58,6 +64,15 @@ func (s *Server) maintain(ctx context.Context, name, by string) (*api.Maintenanc
 		err = uerr
 	}
 	return rep, err
+}
+
+// planCount adds up n over the plans of a report.
+func planCount(rep *api.MaintenanceReport, n func(*api.PlanMaintenance) int) int {
+	total := 0
+	for i := range rep.Plans {
+		total += n(&rep.Plans[i])
+	}
+	return total
 }
 
 func (s *Server) serverEntry(actor, action, target, outcome string, detail map[string]any) audit.Entry {
@@ -110,6 +125,12 @@ func (s *Server) maintainSteps(ctx context.Context, name, by string, rep *api.Ma
 		return fmt.Errorf("expire points: %w", err)
 	}
 	s.metrics.points.WithLabelValues("binned").Add(float64(len(rep.Expired)))
+	// The plans' retention and expiry, on what the vault's own expiry
+	// left.
+	plans, err := s.applyPlans(ctx, v, by, now, rep)
+	if err != nil {
+		return fmt.Errorf("apply plans: %w", err)
+	}
 	ov, err := s.vaults.get(ctx, v)
 	if err != nil {
 		return err
@@ -121,6 +142,9 @@ func (s *Server) maintainSteps(ctx context.Context, name, by string, rep *api.Ma
 	}
 	if rep.LegalHoldsPlaced, rep.LegalHoldsLifted, err = s.syncHolds(ctx, v.Name, ov); err != nil {
 		return fmt.Errorf("storage legal holds: %w", err)
+	}
+	if err := s.coldPlans(ctx, v, ov, plans, now, rep); err != nil {
+		return err
 	}
 	if err := s.purgeBin(ctx, v, ov, by, now, rep); err != nil {
 		return fmt.Errorf("purge the recycle bin: %w", err)
@@ -268,7 +292,12 @@ func (s *Server) maintenanceLoop(ctx context.Context) {
 				s.log.Error("maintenance", "vault", n, "err", err)
 				continue
 			}
-			s.log.Info("maintenance", "vault", n, "expired", len(rep.Expired), "purged", len(rep.Purged), "packs_deleted", rep.GC.PacksDeleted)
+			packs := 0
+			if rep.GC != nil { // nil when a verification held collection off
+				packs = rep.GC.PacksDeleted
+			}
+			s.log.Info("maintenance", "vault", n, "expired", len(rep.Expired), "purged", len(rep.Purged), "packs_deleted", packs,
+				"plans_dropped", planCount(rep, func(r *api.PlanMaintenance) int { return len(r.Dropped) }))
 		}
 	}
 }

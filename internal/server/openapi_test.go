@@ -437,6 +437,8 @@ var schemaTypes = map[string]any{
 	"ErrorBody":               api.ErrorBody{},
 	"ErrorDetail":             api.ErrorDetail{},
 	"MaintenanceReport":       api.MaintenanceReport{},
+	"PlanMaintenance":         api.PlanMaintenance{},
+	"PlanPoint":               api.PlanPoint{},
 	"Point":                   api.Point{},
 	"RetentionRequest":        api.RetentionRequest{},
 	"HoldRequest":             api.HoldRequest{},

@@ -21,7 +21,7 @@ import (
 
 // s3StorageClasses are the cold storage classes a plan's lifecycle may
 // name on a vault on S3; a vault on local disk offers none.
-var s3StorageClasses = []string{"STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"}
+var s3StorageClasses = []string{"STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE", "REDUCED_REDUNDANCY"}
 
 // planVaults returns what plan.CheckVaults needs of the server's vaults.
 func planVaults(ctx context.Context, tx store.Tx) (map[string]plan.Vault, error) {

@@ -121,6 +121,15 @@ type Config struct {
 	DeliveryBaseDelay time.Duration
 	DeliveryAttempts  int
 	DeliveryPoll      time.Duration
+	// FloodWindow, VaultCommitLimit and PrincipalCommitLimit hold back
+	// floods of points: in each window (default 1h), a vault takes at
+	// most VaultCommitLimit commits (default 2000) and one principal makes
+	// at most PrincipalCommitLimit (default 200), to any vault. Commits
+	// over a limit are refused with 429 and audited, and a vault.flood
+	// event is emitted once per window. A negative limit switches it off.
+	FloodWindow          time.Duration
+	VaultCommitLimit     int
+	PrincipalCommitLimit int
 }
 
 // PasswordCost is the argon2id cost of password hashes.
@@ -160,6 +169,7 @@ type Server struct {
 
 	auth    *authCache    // tokens recently authenticated
 	logins  *throttle     // failed logins by name and address
+	floods  *floodGate    // commits by vault and principal, per window
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
 	pushFailures failureCounts // failures in a row of each point's push
@@ -226,6 +236,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sched = schedule.New(schedClock{now: cfg.Now})
 	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
+	s.floods = newFloodGate(cfg.Now, cfg.FloodWindow)
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
 	s.copy = s.copyForRule
@@ -304,6 +315,15 @@ func (c *Config) defaults() error {
 	}
 	if c.RetentionSlack == 0 {
 		c.RetentionSlack = 7 * 24 * time.Hour
+	}
+	if c.FloodWindow <= 0 {
+		c.FloodWindow = DefaultFloodWindow
+	}
+	if c.VaultCommitLimit == 0 {
+		c.VaultCommitLimit = DefaultVaultCommitLimit
+	}
+	if c.PrincipalCommitLimit == 0 {
+		c.PrincipalCommitLimit = DefaultPrincipalCommitLimit
 	}
 	if c.ApprovalTimeout <= 0 {
 		c.ApprovalTimeout = approval.DefaultTimeout

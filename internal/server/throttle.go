@@ -88,3 +88,86 @@ func (t *throttle) prune(now time.Time) {
 		}
 	}
 }
+
+// floodGate counts commits in fixed windows per key (a vault, a
+// principal) and refuses those over a key's limit until its window ends,
+// so that a taken-over host cannot bury a vault's real points under a
+// flood of new ones. It lives in memory; a restart starts new windows.
+type floodGate struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	window time.Duration
+	counts map[string]*commitWindow
+}
+
+type commitWindow struct {
+	start   time.Time
+	n       int
+	alerted bool // the window's first refusal was reported
+}
+
+// floodLimit is one key a commit counts against and its limit per window;
+// a limit below 1 does not limit.
+type floodLimit struct {
+	key   string
+	limit int
+}
+
+// floodRefusal says which limit refused a commit.
+type floodRefusal struct {
+	key   string
+	limit int
+	retry time.Duration // until the key's window ends
+	alert bool          // the first refusal of the key's window
+}
+
+func newFloodGate(now func() time.Time, window time.Duration) *floodGate {
+	return &floodGate{now: now, window: window, counts: map[string]*commitWindow{}}
+}
+
+// admit counts a commit against every limit, or, when one of them has
+// been reached in its window, counts nothing and returns the refusal.
+func (g *floodGate) admit(limits ...floodLimit) *floodRefusal {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	if len(g.counts) > maxTracked {
+		g.prune(now)
+	}
+	for _, l := range limits {
+		if l.limit < 1 {
+			continue
+		}
+		w := g.current(l.key, now)
+		if w.n >= l.limit {
+			r := &floodRefusal{key: l.key, limit: l.limit, retry: w.start.Add(g.window).Sub(now), alert: !w.alerted}
+			w.alerted = true
+			return r
+		}
+	}
+	for _, l := range limits {
+		if l.limit >= 1 {
+			g.current(l.key, now).n++
+		}
+	}
+	return nil
+}
+
+// current returns key's window at now, starting a new one when the last
+// has ended.
+func (g *floodGate) current(key string, now time.Time) *commitWindow {
+	w := g.counts[key]
+	if w == nil || !now.Before(w.start.Add(g.window)) || now.Before(w.start) {
+		w = &commitWindow{start: now}
+		g.counts[key] = w
+	}
+	return w
+}
+
+func (g *floodGate) prune(now time.Time) {
+	for k, w := range g.counts {
+		if !now.Before(w.start.Add(g.window)) {
+			delete(g.counts, k)
+		}
+	}
+}

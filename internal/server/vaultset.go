@@ -57,6 +57,27 @@ type openVault struct {
 	// of them (a waiting writer would hold off every backup) but skips its
 	// pass.
 	verifying atomic.Int32
+	// cold holds the points whose packs a plan's lifecycle moved to a
+	// storage class, by point id: later passes skip them.
+	coldMu sync.Mutex
+	cold   map[string]string
+}
+
+// isCold reports whether the packs of point id were moved to class.
+func (v *openVault) isCold(id, class string) bool {
+	v.coldMu.Lock()
+	defer v.coldMu.Unlock()
+	return v.cold[id] == class
+}
+
+// markCold records that the packs of point id are in class.
+func (v *openVault) markCold(id, class string) {
+	v.coldMu.Lock()
+	defer v.coldMu.Unlock()
+	if v.cold == nil {
+		v.cold = map[string]string{}
+	}
+	v.cold[id] = class
 }
 
 func (v *openVault) close() {

@@ -105,6 +105,18 @@ type Retainer interface {
 	DeleteBypass(ctx context.Context, h Handle) error
 }
 
+// Tierer is implemented by backends whose objects can move to another
+// storage class (S3). A backend without tiers (local disk) does not
+// implement it.
+type Tierer interface {
+	// SetStorageClass moves an object to class, keeping its content,
+	// retention and legal hold. An object already in class is left alone
+	// and false returned. A backend that cannot move this object without
+	// changing what it reads refuses with an error wrapping ErrUnsupported;
+	// a class the service refuses is an error that names it.
+	SetStorageClass(ctx context.Context, h Handle, class string) (bool, error)
+}
+
 // Backend is the storage a vault lives on.
 //
 // Put stores an object exactly once: if the handle already exists it returns

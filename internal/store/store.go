@@ -152,7 +152,7 @@ type Point struct {
 	BinnedAt   time.Time     `json:"binned_at,omitzero"`
 	PurgeAfter time.Time     `json:"purge_after,omitzero"`
 	BinnedBy   string        `json:"binned_by,omitempty"`
-	BinReason  string        `json:"bin_reason,omitempty"` // "deleted" or "expired"
+	BinReason  string        `json:"bin_reason,omitempty"` // "deleted", "expired", or a plan's "retention" or "lifecycle"
 	KeyID      string        `json:"key_id"`
 	Signature  []byte        `json:"signature"`
 	// Origin is set on a copy: the point it was copied from.

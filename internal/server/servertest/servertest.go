@@ -101,6 +101,10 @@ type Options struct {
 	DeliveryBaseDelay time.Duration
 	DeliveryAttempts  int
 	DeliveryPoll      time.Duration
+	// FloodWindow, VaultCommitLimit and PrincipalCommitLimit are passed
+	// to the server (default: the server's).
+	FloodWindow                            time.Duration
+	VaultCommitLimit, PrincipalCommitLimit int
 }
 
 // Start runs a server until the test ends.
@@ -147,10 +151,13 @@ func Start(t testing.TB, opts Options) *Server {
 		Notifier:        opts.Notifier,
 		ApprovalTimeout: opts.ApprovalTimeout,
 
-		EventSecrets:      opts.EventSecrets,
-		DeliveryBaseDelay: opts.DeliveryBaseDelay,
-		DeliveryAttempts:  opts.DeliveryAttempts,
-		DeliveryPoll:      opts.DeliveryPoll,
+		EventSecrets:         opts.EventSecrets,
+		DeliveryBaseDelay:    opts.DeliveryBaseDelay,
+		DeliveryAttempts:     opts.DeliveryAttempts,
+		DeliveryPoll:         opts.DeliveryPoll,
+		FloodWindow:          opts.FloodWindow,
+		VaultCommitLimit:     opts.VaultCommitLimit,
+		PrincipalCommitLimit: opts.PrincipalCommitLimit,
 	})
 	if err != nil {
 		t.Fatal(err)

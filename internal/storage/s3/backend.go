@@ -44,6 +44,7 @@ type Backend struct {
 var (
 	_ storage.Backend  = (*Backend)(nil)
 	_ storage.Retainer = (*Backend)(nil)
+	_ storage.Tierer   = (*Backend)(nil)
 	_ RequestCounter   = (*Backend)(nil)
 )
 
