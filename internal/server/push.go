@@ -183,20 +183,9 @@ func (s *Server) handlePushTargetPut(c *call) error {
 }
 
 func (s *Server) handlePushTargetList(c *call) error {
-	if err := c.require(rbac.PushAdmin, rbac.AllVaults); err != nil {
+	out, err := listAll(c, rbac.PushAdmin, store.Tx.PushTargets, pushTargetView)
+	if err != nil {
 		return err
-	}
-	var ts []store.PushTarget
-	if err := s.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		ts, err = tx.PushTargets(c.ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	out := []api.PushTarget{}
-	for i := range ts {
-		out = append(out, pushTargetView(&ts[i]))
 	}
 	return c.ok(http.StatusOK, map[string]any{"push_targets": out})
 }
@@ -207,20 +196,7 @@ func (s *Server) handlePushTargetDelete(c *call) error {
 	if err := c.require(rbac.PushAdmin, rbac.AllVaults); err != nil {
 		return err
 	}
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		err := tx.DeletePushTarget(c.ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("no push target %s (see `bunker push-target list`)", clip(name))
-		}
-		if err != nil {
-			return err
-		}
-		return c.audit(tx, audit.OutcomeOK, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return c.ok(http.StatusOK, map[string]string{"status": "deleted"})
+	return s.deleteNamed(c, name, "push target", "bunker push-target list", store.Tx.DeletePushTarget)
 }
 
 // handlePointPush pushes one active point to a push target.

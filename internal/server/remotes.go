@@ -168,20 +168,9 @@ func (s *Server) handleRemotePut(c *call) error {
 }
 
 func (s *Server) handleRemoteList(c *call) error {
-	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
+	out, err := listAll(c, rbac.RemoteAdmin, store.Tx.Remotes, remoteView)
+	if err != nil {
 		return err
-	}
-	var rs []store.Remote
-	if err := s.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		rs, err = tx.Remotes(c.ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	out := []api.Remote{}
-	for i := range rs {
-		out = append(out, remoteView(&rs[i]))
 	}
 	return c.ok(http.StatusOK, map[string]any{"remotes": out})
 }
@@ -192,20 +181,7 @@ func (s *Server) handleRemoteDelete(c *call) error {
 	if err := c.require(rbac.RemoteAdmin, rbac.AllVaults); err != nil {
 		return err
 	}
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
-		err := tx.DeleteRemote(c.ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("no remote %s (see `bunker remote list`)", clip(name))
-		}
-		if err != nil {
-			return err
-		}
-		return c.audit(tx, audit.OutcomeOK, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return c.ok(http.StatusOK, map[string]string{"status": "deleted"})
+	return s.deleteNamed(c, name, "remote", "bunker remote list", store.Tx.DeleteRemote)
 }
 
 // loadRemote reads a remote, answering 404 for unknown names.

@@ -155,22 +155,11 @@ func checkCopyTargets(ctx context.Context, tx store.Tx, r *eventrule.Rule) error
 }
 
 func (s *Server) handleRuleList(c *call) error {
-	if err := c.require(rbac.RuleAdmin, rbac.AllVaults); err != nil {
+	rules, err := listAll(c, rbac.RuleAdmin, store.Tx.EventRules, ruleView)
+	if err != nil {
 		return err
 	}
-	var rs []store.EventRule
-	if err := s.st.View(c.ctx, func(tx store.Tx) error {
-		var err error
-		rs, err = tx.EventRules(c.ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	out := api.EventRuleList{Rules: []api.EventRule{}}
-	for i := range rs {
-		out.Rules = append(out.Rules, ruleView(&rs[i]))
-	}
-	return c.ok(http.StatusOK, out)
+	return c.ok(http.StatusOK, api.EventRuleList{Rules: rules})
 }
 
 func (s *Server) handleRuleShow(c *call) error {
@@ -198,20 +187,7 @@ func (s *Server) handleRuleDelete(c *call) error {
 	if err != nil {
 		return err
 	}
-	err = s.st.Update(c.ctx, func(tx store.Tx) error {
-		err := tx.DeleteEventRule(c.ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("no event rule %s (see `bunker rule list`)", name)
-		}
-		if err != nil {
-			return err
-		}
-		return c.audit(tx, audit.OutcomeOK, nil)
-	})
-	if err != nil {
-		return err
-	}
-	return c.ok(http.StatusOK, map[string]string{"status": "deleted"})
+	return s.deleteNamed(c, name, "event rule", "bunker rule list", store.Tx.DeleteEventRule)
 }
 
 // deliveryFilter reads the query of GET /v1/deliveries.
