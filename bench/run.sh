@@ -1257,6 +1257,11 @@ run_copy() {
 			FAILED=1
 			break
 		}
+		# The bytes the copy's job on B recorded (GET /v1/jobs/ID).
+		local job bytes
+		job=$(grep -o '"job":[0-9]*' "$LOGS/run$RUN-$tool-$pull.log" | head -n 1 | cut -d: -f2) || true
+		bytes=$(as vadmin jobs show "$job" --json 2>>"$LOGS/run$RUN-$tool-$pull.log" | grep -o '"bytes":[0-9]*' | head -n 1 | cut -d: -f2) || true
+		if [[ -n $bytes ]]; then echo "copy_${pull}_job_bytes_run$RUN=$bytes" >>"$META"; fi
 		reached=$((i + 2))
 	done
 	# Copies of both points into the second vault of A.

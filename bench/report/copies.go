@@ -157,11 +157,15 @@ func (r *report) copySteps() {
 	w, wok := r.copyFigure("pull-changed", "a_wchar")
 	full, fok := r.copyFigure("pull", "bytes_read")
 	if cfok && bok && cok && nok && rok && wok && fok && full > 0 {
+		job := ""
+		if jb, ok := r.copyFigure("pull-changed", "job_bytes"); ok {
+			job = fmt.Sprintf(" (its job on B, `bunker jobs show --json`, records %s)", fmtMiB(jb))
+		}
 		fmt.Fprintf(r.w, "**Only new chunks move.** The change step wrote %s bytes into %s files, which then hold %s; the "+
-			"server-mode backup of the change grew A's vault by %s. B's pull of the changed point then read %s chunks, %s "+
-			"(%s of what the pull of the first point read, %s), and A wrote %s meanwhile.\n\n",
+			"server-mode backup of the change grew A's vault by %s. B's pull of the changed point then read %s chunks, %s%s, "+
+			"%s of what the pull of the first point read (%s), and A wrote %s meanwhile.\n\n",
 			r.meta.Get("changed_bytes"), r.meta.Get("changed_files"), fmtMiB(cf), fmtMiB(c.Stored-b.Stored), fmtCount(n),
-			fmtMiB(rd), fmtPercent(rd/full), fmtMiB(full), fmtMiB(w))
+			fmtMiB(rd), job, fmtPercent(rd/full), fmtMiB(full), fmtMiB(w))
 	}
 }
 
