@@ -176,7 +176,8 @@ func (r *report) schedSteps() {
 		"sent at least %s before the next minute so that every plan's first slot is that same second; then, as the "+
 		"security-admin, it follows the event stream (`GET /v1/events?after=N`, a request every 10 ms while nothing is new) "+
 		"until each plan's `plan.due` event is there. **Fired** is the event's time minus its slot: the server's clock "+
-		"when its scheduler handed the slot over. **Recorded** is when the poll that first returned the event was "+
+		"when its scheduler found the slot due (one look at the queue finds every plan due in that second, so they share "+
+		"it). **Recorded** is when the poll that first returned the event was "+
 		"answered, minus the slot: the server stores each run's queued job and its event in one transaction, so this "+
 		"bounds from above when both were in the store (late by at most a poll interval and a request). Percentiles are "+
 		"nearest rank over the plans of a run; the table gives their medians over %s.\n\n",
@@ -199,6 +200,14 @@ func (r *report) schedSteps() {
 		{"server CPU time and peak RSS over the whole step", value(srv, sok, srv.CPU, fmtSeconds) + ", " + value(srv, sok, srv.RSSKB*1024, fmtMiB)},
 	}
 	table(r.w, []string{"measure", "median of the runs"}, rows)
+	first, fok := r.schedFigure("recorded_first_ms")
+	last, lok := r.schedFigure("recorded_max_ms")
+	n := atof(r.meta["sched_plans"])
+	if ok && fok && lok && n > 1 {
+		fmt.Fprintf(r.w, "From the first plan recorded to the last, each plan took %.1f ms more (the medians of the first and the "+
+			"largest lateness over %.0f plans): the server records the plans due in one second one after another, "+
+			"each in a transaction of its own.\n\n", (last-first)/(n-1), n-1)
+	}
 }
 
 // fmtLate formats milliseconds of lateness.

@@ -15,8 +15,9 @@
 // (GET /v1/events?after=N) until every plan's plan.due event is there, and
 // measures, for each plan, how late after its slot
 //
-//   - the scheduler fired it: the event's time, which the server takes when
-//     the scheduler hands it the due slot, minus the slot;
+//   - the scheduler fired it: the event's time, the server's clock when its
+//     scheduler found the slot due (one look at its queue finds every plan
+//     due in that second, so they share it), minus the slot;
 //   - the run was recorded: when the poll that first returned the event was
 //     answered, minus the slot. The event is committed with the plan's
 //     queued job, so this is an upper bound on when the job and the event
