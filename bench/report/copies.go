@@ -46,6 +46,8 @@ func (r *report) copies() {
 		return
 	}
 	fmt.Fprintf(r.w, "## Copies and scheduling\n\n")
+	fmt.Fprintf(r.w, "Measured by `%s` on %s (%s; load average %s at the start, %s at the end).\n\n",
+		r.meta.Get("command"), r.meta.Get("date"), plural(r.meta.Get("runs"), "run"), r.meta.Get("load_start"), r.meta.Get("load_end"))
 	if copies {
 		fmt.Fprintf(r.w, "Copies of points (docs/COPIES.md) between two `bunker server` processes on loopback, A the workload "+
 			"site and B the central one, each with a fresh data directory, in the same runs: a service account backs the "+
