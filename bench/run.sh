@@ -1082,6 +1082,7 @@ copy_keep() {
 # copy_stop stops both servers of the copy part; it fails unless both
 # exited cleanly.
 copy_stop() {
+	[[ -n $COPY_A_PID$COPY_B_PID ]] || return 0
 	local rc=0 s
 	for s in A B; do
 		copy_use "$s"
