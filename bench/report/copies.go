@@ -214,8 +214,11 @@ func (r *report) schedSteps() {
 
 // fmtLate formats milliseconds of lateness.
 func fmtLate(ms float64) string {
-	if ms >= 1000 || ms <= -1000 {
+	switch {
+	case ms >= 1000 || ms <= -1000:
 		return fmt.Sprintf("%.2f s", ms/1000)
+	case ms < 10 && ms > -10:
+		return fmt.Sprintf("%.1f ms", ms)
 	}
 	return fmt.Sprintf("%.0f ms", ms)
 }
