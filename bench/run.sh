@@ -6,11 +6,13 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-Usage: bench/run.sh [--tools bunker,restic,borg,bunker-server,bunker-s3] [--smoke | --report-only]
+Usage: bench/run.sh [--tools bunker,restic,borg,bunker-server,bunker-s3,bunker-copy,bunker-sched]
+                    [--smoke | --report-only]
 
-  --tools LIST  comma-separated tools to measure (default: bunker,restic,borg,bunker-server,bunker-s3;
-                bunker-server is bunker through its vault server, bunker-s3 the same with
-                the vault on MinIO with Object Lock)
+  --tools LIST  comma-separated tools to measure (default: all of them; bunker-server is
+                bunker through its vault server, bunker-s3 the same with the vault on MinIO
+                with Object Lock, bunker-copy copies of points between two servers and two
+                vaults, bunker-sched the scheduler firing many plans at once)
   --smoke       ~20 MiB corpus, one run, report written to a temporary file
   --report-only write the report again from the results of the last run in BENCH_WORK
 
@@ -33,7 +35,7 @@ die() {
 log() { echo "bench: $*" >&2; }
 
 ORIG_ARGS=("$@")
-TOOLS_ARG=bunker,restic,borg,bunker-server,bunker-s3
+TOOLS_ARG=bunker,restic,borg,bunker-server,bunker-s3,bunker-copy,bunker-sched
 SMOKE=0
 REPORT_ONLY=0
 while (($#)); do
@@ -68,12 +70,12 @@ done
 
 # Tools in report order, whatever order they were given in.
 TOOLS=()
-ALL_TOOLS=(bunker restic borg bunker-server bunker-s3)
+ALL_TOOLS=(bunker restic borg bunker-server bunker-s3 bunker-copy bunker-sched)
 for t in "${ALL_TOOLS[@]}"; do
 	[[ ",$TOOLS_ARG," == *",$t,"* ]] && TOOLS+=("$t")
 done
 for t in ${TOOLS_ARG//,/ }; do
-	[[ " ${ALL_TOOLS[*]} " == *" $t "* ]] || die "unknown tool in --tools: $t (want bunker, restic, borg, bunker-server or bunker-s3)"
+	[[ " ${ALL_TOOLS[*]} " == *" $t "* ]] || die "unknown tool in --tools: $t (want bunker, restic, borg, bunker-server, bunker-s3, bunker-copy or bunker-sched)"
 done
 ((${#TOOLS[@]})) || die "--tools names no tool"
 
@@ -92,6 +94,8 @@ if ((SMOKE)); then
 	OUT=${BENCH_OUT:-$(mktemp -d /tmp/bunker-bench-report.XXXXXX)/BENCHMARKS.md}
 	SERVER_SMALL=10
 	SERVER_API_SECONDS=2
+	SCHED_PLANS=100
+	SCHED_LEAD=5s
 else
 	WORK=${BENCH_WORK:-/tmp/bunker-bench}
 	SIZE_MB=${BENCH_SIZE_MB:-700}
@@ -99,6 +103,8 @@ else
 	OUT=${BENCH_OUT:-docs/BENCHMARKS.md}
 	SERVER_SMALL=100
 	SERVER_API_SECONDS=15
+	SCHED_PLANS=1000
+	SCHED_LEAD=15s
 fi
 [[ $SIZE_MB =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZE_MB must be a positive integer, got '$SIZE_MB'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, got '$RUNS'"
@@ -124,6 +130,7 @@ SRV=$WORK/server
 SRV_STATE=$WORK/state-bunker-server
 SPLIT=$WORK/split
 S3TOOL=$WORK/bin/s3tool
+SCHEDBENCH=$WORK/bin/schedbench
 S3_DIR=$WORK/minio
 # The S3 part's MinIO: root credentials (also bunker's, in a credentials
 # file), the bucket with Object Lock and the target's prefix in it, and
@@ -191,7 +198,7 @@ find_minio() {
 build() {
 	mkdir -p "$WORK/bin"
 	local bunker=0
-	if has_tool bunker || has_tool bunker-server || has_tool bunker-s3; then bunker=1; fi
+	if has_tool bunker || has_tool bunker-server || has_tool bunker-s3 || has_tool bunker-copy || has_tool bunker-sched; then bunker=1; fi
 	log "building the harness helpers$( ((bunker)) && echo ' and bunker')"
 	(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$CG" ./bench/corpusgen &&
 		CGO_ENABLED=0 go build -o "$WORK/bin/report" ./bench/report)
@@ -200,6 +207,9 @@ build() {
 	fi
 	if has_tool bunker-s3; then
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$S3TOOL" ./bench/s3tool)
+	fi
+	if has_tool bunker-sched; then
+		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$SCHEDBENCH" ./bench/schedbench)
 	fi
 	if ((bunker)); then
 		(cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$BUNKER" ./cmd/bunker) ||
@@ -1040,6 +1050,337 @@ run_s3() {
 	SRV=$srv SRV_STATE=$srv_state
 }
 
+# The copy part: two servers on loopback, A the workload site and B the
+# central one that pulls from it. Each keeps its state under its own
+# directories; COPY_* hold what server_start set for each.
+COPY_STEPS=(backup pull changed pull-changed local-copy local-copy-changed)
+COPY_A_PID="" COPY_B_PID=""
+SCHED_BG=""
+
+# copy_use A|B makes server A or B the one that as, remote_cmd, measure
+# and server_stop act on.
+copy_use() {
+	SRV=$WORK/server-copy-${1,,} SRV_STATE=$WORK/state-copy-${1,,} SERVER_LOG=$LOGS/run$RUN-copy-${1,,}-server.log
+	local v
+	for v in PID URL FP ADMIN_PW; do
+		local src=COPY_${1}_$v dst=SERVER_$v
+		[[ $v == ADMIN_PW ]] && dst=ADMIN_PW
+		printf -v "$dst" '%s' "${!src:-}"
+	done
+}
+
+# copy_keep A|B notes what server_start set as server A's or B's.
+copy_keep() {
+	local v
+	for v in PID URL FP ADMIN_PW; do
+		local src=SERVER_$v
+		[[ $v == ADMIN_PW ]] && src=ADMIN_PW
+		printf -v "COPY_${1}_$v" '%s' "${!src}"
+	done
+}
+
+# copy_stop stops both servers of the copy part; it fails unless both
+# exited cleanly.
+copy_stop() {
+	[[ -n $COPY_A_PID$COPY_B_PID ]] || return 0
+	local rc=0 s
+	for s in A B; do
+		copy_use "$s"
+		server_stop || rc=1
+		printf -v "COPY_${s}_PID" '%s' ""
+	done
+	SERVER_PID=""
+	return "$rc"
+}
+
+# copy_setup_a makes server A's principals: host backs up into bench,
+# puller (restore-operator on bench and nothing else) is the replication
+# account B pulls with, and copier may copy bench's points into the
+# second vault bench-copy on the same server.
+copy_setup_a() {
+	local pw=$SRV_STATE/vadmin.pw who
+	as admin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user admin --password-file "$ADMIN_PW" || return 1
+	echo "$PASS-vault-admin" >"$pw"
+	as admin user create vadmin --password-file "$pw" || return 1
+	as admin role bind vadmin vault-admin || return 1
+	as admin user create host --service || return 1
+	as admin role bind host backup-operator --vault bench || return 1
+	as admin user create puller --service || return 1
+	as admin role bind puller restore-operator --vault bench || return 1
+	as admin user create copier --service || return 1
+	as admin role bind copier restore-operator --vault bench || return 1
+	as admin role bind copier backup-operator --vault bench-copy || return 1
+	as vadmin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user vadmin --password-file "$pw" || return 1
+	as vadmin vault create bench --retention 30d || return 1
+	as vadmin vault create bench-copy --retention 30d || return 1
+	for who in host puller copier; do
+		mkdir -p "$SRV_STATE/$who"
+		as admin token create --principal "$who" --json | json_field token >"$SRV_STATE/$who/token" || return 1
+		[[ -s $SRV_STATE/$who/token ]] || return 1
+	done
+	COPY_A_VAULT=$SRV/data/$(as vadmin vault show bench --json | json_field location) || return 1
+	COPY_A_COPY_VAULT=$SRV/data/$(as vadmin vault show bench-copy --json | json_field location) || return 1
+	[[ -d $COPY_A_VAULT && -d $COPY_A_COPY_VAULT ]]
+}
+
+# copy_setup_b makes server B's vault central and registers A as the
+# remote site-a with puller's token, following nothing: the harness pulls.
+copy_setup_b() {
+	local pw=$SRV_STATE/vadmin.pw
+	as admin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user admin --password-file "$ADMIN_PW" || return 1
+	echo "$PASS-vault-admin" >"$pw"
+	as admin user create vadmin --password-file "$pw" || return 1
+	as admin role bind vadmin vault-admin || return 1
+	as vadmin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user vadmin --password-file "$pw" || return 1
+	as vadmin vault create central --retention 30d || return 1
+	as vadmin remote add site-a --url "$COPY_A_URL" --fingerprint "$COPY_A_FP" \
+		--token-file "$WORK/state-copy-a/puller/token" || return 1
+	COPY_B_VAULT=$SRV/data/$(as vadmin vault show central --json | json_field location) || return 1
+	[[ -d $COPY_B_VAULT ]]
+}
+
+# proc_wchar PID prints the bytes a process has written so far, to files
+# and sockets alike (wchar of /proc/PID/io).
+proc_wchar() {
+	sed -n 's/^wchar: //p' "/proc/$1/io"
+}
+
+# copy_measure STEP STORED CMD... measures a step of the copy part with
+# both servers sampled, and records the client's row and one row for each
+# server (copy-a, copy-b); STORED is the directory whose size is the
+# step's stored size. The bytes server A wrote meanwhile (its answers to B
+# among them) go into the meta file as copy_STEP_a_wchar_runN.
+copy_measure() {
+	local step=$1 stored=$2 status=ok a0 b0 w0 w1
+	shift 2
+	a0=$(proc_begin "$COPY_A_PID") b0=$(proc_begin "$COPY_B_PID")
+	w0=$(proc_wchar "$COPY_A_PID") || status=failed
+	measure bunker-copy "$step" "$@" || status=failed
+	w1=$(proc_wchar "$COPY_A_PID") || status=failed
+	proc_end "$COPY_A_PID" "$a0"
+	local a_ok=$P_OK a_user=$P_USER a_sys=$P_SYS a_rss=$P_RSS
+	proc_end "$COPY_B_PID" "$b0"
+	if [[ $status == ok ]]; then echo "copy_${step}_a_wchar_run$RUN=$((w1 - w0))" >>"$META"; fi
+	record bunker-copy "$step" "$status" "$stored"
+	record_proc copy-a "$step" "$status" "$a_ok" "$a_user" "$a_sys" "$a_rss"
+	record_proc copy-b "$step" "$status" "$P_OK" "$P_USER" "$P_SYS" "$P_RSS"
+	[[ $status == ok ]]
+}
+
+# copy_figures STEP copies what a copy's JSON report (the step's log) says
+# it read and stored (its "stats", and its own duration, the report's last
+# field: the copied point's summary has the original backup's) into the
+# meta file as copy_STEP_FIELD_runN, and prints the original point's id.
+copy_figures() {
+	local log=$LOGS/run$RUN-bunker-copy-$1.log field value stats
+	grep -q '"existing":false' "$log" || return 1
+	stats=$(grep -o '"stats":{[^}]*}' "$log" | tail -n 1)
+	for field in trees_read trees_skipped blobs_read blobs_known blobs_new bytes_read bytes_new; do
+		value=$(grep -o "\"$field\":[0-9]*" <<<"$stats" | cut -d: -f2)
+		[[ -n $value ]] || return 1
+		echo "copy_$1_${field}_run$RUN=$value" >>"$META"
+	done
+	value=$(grep -o '"duration_seconds":[0-9.]*' "$log" | tail -n 1 | cut -d: -f2)
+	[[ -n $value ]] || return 1
+	echo "copy_$1_duration_seconds_run$RUN=$value" >>"$META"
+	grep -o '"from_point":"[0-9a-f]*"' "$log" | head -n 1 | cut -d'"' -f4
+}
+
+# run_copy measures copies: a server-mode backup of the corpus into server
+# A, B pulling that point (`bunker remote pull`), the same after the change
+# step, and copies of both points between two vaults of A
+# (`bunker point copy`).
+run_copy() {
+	local tool=bunker-copy s
+	local srv=$SRV srv_state=$SRV_STATE
+	rm -rf "$DATA" "$WORK/state-copy-a" "$WORK/state-copy-b"
+	mkdir -p "$WORK/state-copy-a" "$WORK/state-copy-b"
+	cp -a "$PRISTINE" "$DATA"
+	copy_use A
+	local ok=1
+	if server_start >>"$LOGS/run$RUN-$tool-setup.log" 2>&1; then
+		copy_keep A
+		copy_setup_a >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 || ok=0
+	else
+		ok=0
+		copy_keep A
+	fi
+	if ((ok)); then
+		copy_use B
+		if server_start --pull-every 0 >>"$LOGS/run$RUN-$tool-setup.log" 2>&1; then
+			copy_keep B
+			copy_setup_b >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 || ok=0
+		else
+			ok=0
+			copy_keep B
+		fi
+	fi
+	if ((!ok)); then
+		log "$tool: starting the two servers or setting them up failed:"
+		tail -n 15 "$LOGS/run$RUN-$tool-setup.log" "$LOGS/run$RUN-copy-a-server.log" "$LOGS/run$RUN-copy-b-server.log" 2>/dev/null |
+			sed 's/^/    /' >&2 || true
+		FAILED=1
+		M_WALL="" M_USER="" M_SYS="" M_RSS=""
+		for s in "${COPY_STEPS[@]}"; do
+			record "$tool" "$s" failed
+			record_proc copy-a "$s" failed 0 "" "" ""
+			record_proc copy-b "$s" failed 0 "" "" ""
+		done
+		copy_stop || true
+		rm -rf "$DATA" "$WORK"/server-copy-? "$WORK"/state-copy-?
+		SRV=$srv SRV_STATE=$srv_state
+		return
+	fi
+
+	local points=() i step pull reached=0
+	for i in 0 2; do
+		step=${COPY_STEPS[i]} pull=${COPY_STEPS[i + 1]}
+		if [[ $step == changed ]]; then
+			"$CG" mutate -every 20 -seed 2 "$DATA" >"$LOGS/run$RUN-$tool-mutate.txt"
+			cmp -s "$LOGS/run$RUN-$tool-mutate.txt" "$WORK/mutate.txt" || die "the change step was not deterministic"
+			# What the changed files hold after the change.
+			echo "copy_changed_file_bytes_run$RUN=$(cd "$DATA" && xargs -0 stat -c %s <"$CHANGED_LIST" | awk '{ s += $1 } END { print s + 0 }')" >>"$META"
+		fi
+		# A server-mode backup into A, then B pulls the new point.
+		warm "$DATA"
+		copy_use A
+		remote_cmd host backup --vault bench --quiet "$DATA"
+		copy_measure "$step" "$COPY_A_VAULT" "${CMD[@]}" || break
+		warm "$COPY_A_VAULT"
+		copy_use B
+		as_cmd vadmin
+		if ! copy_measure "$pull" "$COPY_B_VAULT" "${CMD[@]}" remote pull site-a --from bench latest --to central --json; then
+			break
+		fi
+		points+=("$(copy_figures "$pull")") || true
+		[[ -n ${points[-1]} ]] || {
+			log "$tool: $pull printed no copy report; see $LOGS/run$RUN-$tool-$pull.log"
+			FAILED=1
+			break
+		}
+		# The bytes the copy's job on B recorded (GET /v1/jobs/ID).
+		local job bytes
+		job=$(grep -o '"job":[0-9]*' "$LOGS/run$RUN-$tool-$pull.log" | head -n 1 | cut -d: -f2) || true
+		bytes=$(as vadmin jobs show "$job" --json 2>>"$LOGS/run$RUN-$tool-$pull.log" | grep -o '"bytes":[0-9]*' | head -n 1 | cut -d: -f2) || true
+		if [[ -n $bytes ]]; then echo "copy_${pull}_job_bytes_run$RUN=$bytes" >>"$META"; fi
+		reached=$((i + 2))
+	done
+	# Copies of both points into the second vault of A.
+	if ((reached == 4)); then
+		copy_use A
+		for i in 0 1; do
+			step=${COPY_STEPS[i + 4]}
+			warm "$COPY_A_VAULT"
+			as_cmd copier
+			CMD=("${CMD[@]:0:${#CMD[@]}-1}" BUNKER_TOKEN="$(<"$SRV_STATE/copier/token")" "$BUNKER" point copy
+				--server "$SERVER_URL" --fingerprint "$SERVER_FP" --vault bench "${points[i]}" --to bench-copy --json)
+			copy_measure "$step" "$COPY_A_COPY_VAULT" "${CMD[@]}" || break
+			copy_figures "$step" >/dev/null || {
+				log "$tool: $step printed no copy report; see $LOGS/run$RUN-$tool-$step.log"
+				FAILED=1
+				break
+			}
+			reached=$((i + 5))
+		done
+	fi
+	for step in "${COPY_STEPS[@]:reached}"; do
+		if ! grep -q "^$RUN,$tool,$step," "$RESULTS"; then
+			record "$tool" "$step" skipped
+			record_proc copy-a "$step" skipped 0 "" "" ""
+			record_proc copy-b "$step" skipped 0 "" "" ""
+		fi
+	done
+
+	if ! copy_stop; then
+		log "a server of the copy part did not stop cleanly; see $LOGS/run$RUN-copy-?-server.log"
+		FAILED=1
+	fi
+	rm -rf "$DATA" "$WORK"/server-copy-? "$WORK"/state-copy-?
+	SRV=$srv SRV_STATE=$srv_state
+}
+
+# sched_setup makes the scheduler part's vault sched and leaves two tokens
+# in SRV_STATE: vadmin's, to apply the plans, and admin's, to read the
+# event stream.
+sched_setup() {
+	local pw=$SRV_STATE/vadmin.pw
+	as admin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user admin --password-file "$ADMIN_PW" || return 1
+	echo "$PASS-vault-admin" >"$pw"
+	as admin user create vadmin --password-file "$pw" || return 1
+	as admin role bind vadmin vault-admin || return 1
+	as vadmin login --server "$SERVER_URL" --fingerprint "$SERVER_FP" --user vadmin --password-file "$pw" || return 1
+	as vadmin vault create sched --retention 30d || return 1
+	as admin token create --principal vadmin --json | json_field token >"$SRV_STATE/vadmin.token" || return 1
+	as admin token create --json | json_field token >"$SRV_STATE/admin.token" || return 1
+	[[ -s $SRV_STATE/vadmin.token && -s $SRV_STATE/admin.token ]]
+}
+
+# run_sched measures the scheduler: bench/schedbench applies SCHED_PLANS
+# plans all due at the next minute to a fresh server, and measures how
+# late each is fired and recorded. Its figures go into the meta file as
+# sched_FIELD_runN.
+run_sched() {
+	local tool=bunker-sched step=plans status=ok
+	local srv=$SRV srv_state=$SRV_STATE
+	SRV=$WORK/server-sched SRV_STATE=$WORK/state-sched SERVER_LOG=$LOGS/run$RUN-sched-server.log
+	rm -rf "$SRV_STATE"
+	mkdir -p "$SRV_STATE"
+	if ! server_start >>"$LOGS/run$RUN-$tool-setup.log" 2>&1 || ! sched_setup >>"$LOGS/run$RUN-$tool-setup.log" 2>&1; then
+		log "$tool: starting the server or setting it up failed:"
+		tail -n 15 "$LOGS/run$RUN-$tool-setup.log" "$SERVER_LOG" 2>/dev/null | sed 's/^/    /' >&2 || true
+		FAILED=1
+		M_WALL="" M_USER="" M_SYS="" M_RSS=""
+		record "$tool" "$step" failed
+		record_proc sched-server "$step" failed 0 "" "" ""
+		server_stop || true
+		rm -rf "$SRV" "$SRV_STATE"
+		SRV=$srv SRV_STATE=$srv_state
+		return
+	fi
+	SAMPLE_SERVER=1
+	measure "$tool" "$step" "$SCHEDBENCH" -url "$SERVER_URL" -fingerprint "$SERVER_FP" -vault sched \
+		-apply-token-file "$SRV_STATE/vadmin.token" -events-token-file "$SRV_STATE/admin.token" \
+		-plans "$SCHED_PLANS" -min-lead "$SCHED_LEAD" || status=failed
+	SAMPLE_SERVER=0
+	local log=$LOGS/run$RUN-$tool-$step.log k v
+	if [[ $status == ok ]]; then
+		while IFS== read -r k v; do
+			[[ $k =~ ^[a-z0-9_]+$ && $v =~ ^[0-9.]+$ ]] && echo "sched_${k}_run$RUN=$v" >>"$META"
+		done <"$log"
+	fi
+	record "$tool" "$step" "$status"
+	record_proc sched-server "$step" "$status" "$S_OK" "$S_USER" "$S_SYS" "$S_RSS"
+	if [[ $status == ok ]]; then
+		log "$(awk -F= '{ f[$1] = $2 } END { printf "  %d plans applied in %.2f s; recorded late by p50 %s ms, p99 %s ms, max %s ms (fired: p50 %s ms, max %s ms)",
+			f["plans"], f["apply_s"], f["recorded_p50_ms"], f["recorded_p99_ms"], f["recorded_max_ms"], f["fired_p50_ms"], f["fired_max_ms"] }' "$log")"
+	fi
+	if ! server_stop; then
+		log "the server (scheduler part) did not stop cleanly; see $SERVER_LOG"
+		FAILED=1
+	fi
+	rm -rf "$SRV" "$SRV_STATE"
+	SRV=$srv SRV_STATE=$srv_state
+}
+
+# sched_background starts the scheduler part in the background: in a smoke
+# run, whose figures mean nothing, it waits for the next minute beside the
+# other parts rather than after them. sched_wait waits for it to end.
+sched_background() {
+	(
+		trap 'server_stop || true' EXIT
+		trap 'exit 130' INT TERM
+		run_sched
+		exit "$FAILED"
+	) &
+	SCHED_BG=$!
+}
+
+sched_wait() {
+	[[ -n $SCHED_BG ]] || return 0
+	wait "$SCHED_BG" || FAILED=1
+	SCHED_BG=""
+}
+
 # machine_limits times reading, stat-ing and copying the corpus.
 machine_limits() {
 	warm "$PRISTINE"
@@ -1110,6 +1451,10 @@ write_meta() {
 		echo "server_small=$SERVER_SMALL"
 		echo "server_api_rate=$SERVER_API_RATE"
 		echo "server_api_seconds=$SERVER_API_SECONDS"
+		if has_tool bunker-sched; then
+			echo "sched_plans=$SCHED_PLANS"
+			echo "sched_lead=$SCHED_LEAD"
+		fi
 		if has_tool bunker-s3; then
 			# scripts/minio.sh notes the pinned version beside the binary,
 			# whose own --version says only that it was built with go install.
@@ -1163,13 +1508,17 @@ main() {
 	log "corpus: $(grep -E '^corpus_(files|bytes)=' "$META" | tr '\n' ' ')"
 	for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		machine_limits
+		if ((SMOKE)) && has_tool bunker-sched; then sched_background; fi
 		for t in "${TOOLS[@]}"; do
 			case $t in
 			bunker-server) run_server ;;
 			bunker-s3) run_s3 ;;
+			bunker-copy) run_copy ;;
+			bunker-sched) if ((!SMOKE)); then run_sched; fi ;;
 			*) run_tool "$t" ;;
 			esac
 		done
+		sched_wait
 	done
 
 	local secs=$SECONDS
@@ -1184,7 +1533,7 @@ main() {
 
 # A server or MinIO still running when the harness ends (an error, ^C) is
 # stopped.
-trap 'server_stop || true; minio_stop' EXIT
+trap 'server_stop || true; copy_stop || true; minio_stop; if [[ -n $SCHED_BG ]]; then kill "$SCHED_BG" 2>/dev/null || true; fi' EXIT
 trap 'exit 130' INT TERM
 main "$@"
 exit

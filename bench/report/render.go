@@ -46,6 +46,7 @@ func Render(w io.Writer, meta Meta, stats map[Key]Stat) error {
 	r.server()
 	r.s3()
 	r.scanning()
+	r.copies()
 	r.method()
 	return bw.Flush()
 }
@@ -95,6 +96,9 @@ func (r *report) header() {
 	}
 	if r.hasTool(S3Tool) {
 		fmt.Fprintf(r.w, "The server with its vault on MinIO (S3 Object Lock) is measured in the same runs too: see [S3 vault (MinIO)](#s3-vault-minio).\n\n")
+	}
+	if r.hasTool(CopyTool) || r.hasTool(SchedTool) {
+		fmt.Fprintf(r.w, "Copies between servers and vaults, and the scheduler firing many plans at once, are measured in the same runs: see [Copies and scheduling](#copies-and-scheduling).\n\n")
 	}
 	fmt.Fprintf(r.w, "Command: `%s` (took %s). Raw numbers of every run: [%s](%s).\n\n",
 		r.meta.Get("command"), r.meta.Get("duration"), r.meta.Get("csv"), r.meta.Get("csv"))

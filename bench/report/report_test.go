@@ -599,3 +599,57 @@ func TestRenderScanSection(t *testing.T) {
 		t.Error("scanning section without scan results")
 	}
 }
+
+// copiesCSV has the copy part (two runs of the pull, one failed changed
+// backup) and the scheduler part.
+const copiesCSV = `run,tool,step,wall_s,user_s,sys_s,max_rss_kb,stored_bytes,status,requests,errors,rate_per_s,p50_ms,p90_ms,p99_ms,max_ms
+1,bunker-copy,backup,10.00,8.00,2.00,90000,300000000,ok,,,,,,,
+1,copy-a,backup,10.00,5.00,1.00,150000,,ok,,,,,,,
+1,copy-b,backup,10.00,0.00,0.00,70000,,ok,,,,,,,
+1,bunker-copy,pull,12.00,0.10,0.10,20000,300000000,ok,,,,,,,
+1,copy-a,pull,12.00,4.00,1.00,100000,,ok,,,,,,,
+1,copy-b,pull,12.00,8.00,2.00,160000,,ok,,,,,,,
+2,bunker-copy,pull,16.00,0.10,0.10,20000,300000000,ok,,,,,,,
+2,copy-a,pull,16.00,4.00,1.00,100000,,ok,,,,,,,
+2,copy-b,pull,16.00,8.00,2.00,160000,,ok,,,,,,,
+1,bunker-copy,changed,,,,,,failed,,,,,,,
+1,copy-a,changed,,,,,,failed,,,,,,,
+1,copy-b,changed,,,,,,failed,,,,,,,
+1,bunker-copy,pull-changed,1.00,0.10,0.10,20000,310000000,ok,,,,,,,
+1,copy-a,pull-changed,1.00,0.20,0.10,100000,,ok,,,,,,,
+1,copy-b,pull-changed,1.00,0.50,0.10,100000,,ok,,,,,,,
+1,bunker-sched,plans,70.00,1.00,0.50,10000,,ok,,,,,,,
+1,sched-server,plans,70.00,3.00,1.00,160000,,ok,,,,,,,
+`
+
+func TestRenderCopiesSection(t *testing.T) {
+	meta := Meta{"runs": "2", "cores": "2", "corpus_bytes": "734003200", "sched_plans": "1000", "sched_lead": "15s",
+		"copy_pull_blobs_read_run1": "40000", "copy_pull_bytes_read_run1": "734003200", "copy_pull_bytes_new_run1": "740000000",
+		"copy_pull_a_wchar_run1":       "280000000",
+		"copy_changed_file_bytes_run1": "20000000", "copy_changed_file_bytes_run10": "1",
+		"copy_pull-changed_bytes_read_run1": "10000000", "copy_pull-changed_blobs_read_run1": "2500",
+		"sched_recorded_max_ms_run1": "5000", "sched_recorded_p99_ms_run1": "4900", "sched_recorded_p50_ms_run1": "2500",
+		"sched_recorded_max_ms_run2": "3000", "sched_recorded_p99_ms_run2": "2900", "sched_recorded_p50_ms_run2": "1500",
+		"sched_apply_s_run1": "2.5",
+	}
+	doc := render(t, meta, copiesCSV)
+	for prefix, want := range map[string]string{
+		// Backup 10 s over the median pull, 14 s.
+		"| a copy of the corpus's point to a second server runs at ≥ 70% of a direct server-mode backup's speed |": "| 71% (copy 14.0 s against backup 10.0 s: 1.40× the backup's time) | yes |",
+		"| the same for the point after the change (no target) |":                                                  "| — | — |",
+		// The median of the changed files' size is over run 1 and 10: 10 MB.
+		"| only new chunks move:":                                  "the copy of the changed point reads at most what the files the change step changed hold | 9.5 MiB read against 9.5 MiB of changed files: 1.00× | yes |",
+		"| 1000 plans due at once start within a second:":          "each run recorded at most 1 s after its slot | max 4.00 s, p99 3.90 s, median 2.00 s | **no** |",
+		"| B pulls that point from A (`bunker remote pull`) |":     "| 14.0 s | 50.0 MiB/s | 0.20 s | 5.00 s | 10.0 s | 1.09 | 97.7 MiB | 156.2 MiB | 40000 | 700.0 MiB | 705.7 MiB | 267.0 MiB | 286.1 MiB |",
+		"| server-mode backup into A after changing 5% of files |": "| failed | — | failed | failed | failed | — | failed | failed | — | — | — | — | failed |",
+		"| plans applied in one file (the apply request) |":        "| 2.50 s |",
+		"| server CPU time and peak RSS over the whole step |":     "| 4.00 s, 156.2 MiB |",
+	} {
+		if got := rowStarting(t, doc, prefix); got != prefix+" "+strings.TrimPrefix(want, "| ") {
+			t.Errorf("row %s\n got: %s\nwant: %s %s", prefix, got, prefix, strings.TrimPrefix(want, "| "))
+		}
+	}
+	if strings.Contains(render(t, Meta{"runs": "1"}, sampleCSV), "Copies and scheduling") {
+		t.Error("copies section without copy or scheduler results")
+	}
+}

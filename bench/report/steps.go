@@ -137,6 +137,10 @@ func knownStep(tool, step string) bool {
 		steps = append(slices.Clone(ServerModeSteps), StepParallel, StepSmall, StepAPIPoints, StepAPIVault)
 	case tool == S3Tool || tool == S3Server || tool == MinIO:
 		steps = ServerModeSteps
+	case tool == CopyTool || tool == CopyServerA || tool == CopyServerB:
+		steps = names(CopySteps)
+	case tool == SchedTool || tool == SchedServer:
+		steps = []string{StepSchedPlans}
 	case isTool(tool):
 		steps = names(ToolSteps)
 	}
@@ -169,3 +173,48 @@ func isTool(name string) bool {
 	}
 	return false
 }
+
+// The copy part of a run: CopyTool is the client side of each step (a
+// server-mode backup into server A, `bunker remote pull` on server B, or
+// `bunker point copy` on A); CopyServerA and CopyServerB are the two
+// servers' processes, recorded under the same step names. What each copy
+// read and stored is in the meta file as copy_STEP_FIELD_runN.
+const (
+	CopyTool    = "bunker-copy"
+	CopyServerA = "copy-a"
+	CopyServerB = "copy-b"
+)
+
+// CopySteps are the copy part's steps, in order.
+var CopySteps = []Step{
+	{Name: "backup", Title: "server-mode backup of the corpus into A", Backup: true},
+	{Name: "pull", Title: "B pulls that point from A (`bunker remote pull`)", Backup: true},
+	{Name: "changed", Title: "server-mode backup into A after changing 5% of files", Backup: true},
+	{Name: "pull-changed", Title: "B pulls the changed point", Backup: true},
+	{Name: "local-copy", Title: "copy of the first point into a second vault of A (`bunker point copy`)", Backup: true},
+	{Name: "local-copy-changed", Title: "copy of the changed point into that vault", Backup: true},
+}
+
+// Targets of the copy part.
+const (
+	// CopySpeedGoal: a copy to another server runs at this share of a
+	// direct server-mode backup's speed or more (backup wall time ÷ pull
+	// wall time), that is copy time at most 1/CopySpeedGoal of the backup's.
+	CopySpeedGoal = 0.7
+	// CopyChangedGoal: an incremental copy reads at most this multiple of
+	// the size of the files the change step changed.
+	CopyChangedGoal = 1.0
+)
+
+// The scheduler part of a run: SchedTool is bench/schedbench applying many
+// plans due at once to a fresh server (SchedServer) and following the
+// event stream; its figures are in the meta file as sched_FIELD_runN.
+const (
+	SchedTool      = "bunker-sched"
+	SchedServer    = "sched-server"
+	StepSchedPlans = "plans"
+)
+
+// SchedLateGoal: every plan's run is recorded within this many
+// milliseconds of its slot.
+const SchedLateGoal = 1000.0
