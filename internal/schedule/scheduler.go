@@ -420,12 +420,14 @@ func (s *Scheduler) wakeAt() time.Time {
 }
 
 // Run handles every event as it comes due, until ctx ends. It calls handle
-// from one goroutine, in order; handle should hand long work off, since the
-// events behind it wait. handle may call Put, Remove, Started and Done.
-func (s *Scheduler) Run(ctx context.Context, handle func(context.Context, Event)) error {
+// from one goroutine with the events that came due together, in order, so
+// that the caller can record a thousand plans due at one minute in one
+// transaction; handle should hand long work off, since the events behind
+// it wait. handle may call Put, Remove, Started and Done.
+func (s *Scheduler) Run(ctx context.Context, handle func(context.Context, []Event)) error {
 	for {
-		for _, e := range s.Tick() {
-			handle(ctx, e)
+		if es := s.Tick(); len(es) > 0 {
+			handle(ctx, es)
 		}
 		limit := s.clock.Now().Add(maxSleep)
 		at := s.wakeAt()

@@ -365,10 +365,12 @@ func TestRunWithFakeClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {
-		done <- s.Run(ctx, func(_ context.Context, e schedule.Event) {
-			events <- e
-			if err := s.Done(e.Plan, e.Slot); err != nil {
-				t.Error(err)
+		done <- s.Run(ctx, func(_ context.Context, es []schedule.Event) {
+			for _, e := range es {
+				events <- e
+				if err := s.Done(e.Plan, e.Slot); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}()
@@ -425,14 +427,15 @@ func TestLatenessRealClock(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	go func() {
-		_ = s.Run(ctx, func(_ context.Context, e schedule.Event) {
-			l := time.Since(e.Slot)
+		_ = s.Run(ctx, func(_ context.Context, es []schedule.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			if e.Kind == schedule.Run {
-				late = append(late, l)
+			for _, e := range es {
+				if e.Kind == schedule.Run {
+					late = append(late, time.Since(e.Slot))
+				}
 			}
-			if len(late) == n {
+			if len(late) >= n {
 				cancel()
 			}
 		})

@@ -137,44 +137,78 @@ func (s *Server) schedulePlans(changes []plan.PlanChange, written []store.Plan) 
 
 // runScheduler runs the plans' scheduler until ctx ends.
 func (s *Server) runScheduler(ctx context.Context) {
-	if err := s.sched.Run(ctx, s.onPlanEvent); err != nil && !errors.Is(err, context.Canceled) {
+	if err := s.sched.Run(ctx, s.onPlanEvents); err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Error("plan scheduler", "err", err)
 	}
 }
 
-// onPlanEvent records what the scheduler reports: the slot, before
-// anything else, then the jobs and the event.
-func (s *Server) onPlanEvent(ctx context.Context, e schedule.Event) {
-	var ended bool // an overdue run turned out to be over
+// onPlanEvents records what the scheduler reports, the events that came
+// due together in one transaction: with a thousand plans due at one
+// minute, one fsync rather than a thousand. Should that transaction fail,
+// each event is recorded in one of its own, so that one bad plan does not
+// cost the others their runs.
+func (s *Server) onPlanEvents(ctx context.Context, es []schedule.Event) {
+	ended := make([]bool, len(es))
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		r, err := tx.Plan(ctx, e.Plan)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // deleted meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		switch e.Kind {
-		case schedule.Run:
-			return s.planDue(ctx, tx, r, e)
-		case schedule.Missed:
-			return s.planMissed(ctx, tx, r, e)
-		case schedule.Overdue:
-			ended, err = s.planOverdue(ctx, tx, r, e)
-			return err
+		for i, e := range es {
+			var err error
+			if ended[i], err = s.recordPlanEvent(ctx, tx, e); err != nil {
+				return fmt.Errorf("plan %s: %w", e.Plan, err)
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
-	} else {
-		s.deliver(ctx, nil) // the event's deliveries are due
+	if err != nil && len(es) > 1 {
+		s.log.Warn("record plan events together; recording them one by one", "events", len(es), "err", err)
+		for i, e := range es {
+			err = s.st.Update(ctx, func(tx store.Tx) error {
+				var err error
+				ended[i], err = s.recordPlanEvent(ctx, tx, e)
+				return err
+			})
+			if err != nil {
+				s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
+				ended[i] = false
+			}
+		}
+		err = nil
 	}
-	if err == nil && ended {
+	if err != nil {
+		e := es[0]
+		s.log.Error("record plan event", "plan", e.Plan, "kind", e.Kind.String(), "slot", e.Slot, "err", err)
+		return
+	}
+	s.deliver(ctx, nil) // the events' deliveries are due
+	for i, e := range es {
+		if !ended[i] {
+			continue
+		}
 		if err := s.sched.Done(e.Plan, e.Slot); err != nil {
 			s.log.Warn("end a plan's run", "plan", e.Plan, "slot", e.Slot, "err", err)
 		}
 	}
+}
+
+// recordPlanEvent records one event of the scheduler in tx: the slot,
+// before anything else, then the jobs and the event. ended reports an
+// overdue run that turned out to be over.
+func (s *Server) recordPlanEvent(ctx context.Context, tx store.Tx, e schedule.Event) (ended bool, err error) {
+	r, err := tx.Plan(ctx, e.Plan)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // deleted meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	switch e.Kind {
+	case schedule.Run:
+		return false, s.planDue(ctx, tx, r, e)
+	case schedule.Missed:
+		return false, s.planMissed(ctx, tx, r, e)
+	case schedule.Overdue:
+		return s.planOverdue(ctx, tx, r, e)
+	}
+	return false, nil
 }
 
 // planOverdue records a run past its completion window. Hosts that never
