@@ -149,10 +149,11 @@ func (r *Restore) Close(ctx context.Context) error {
 
 // LoadBlobs reads the listed blobs directly, without the read-ahead that
 // LoadTree starts, and calls fn with each one's plaintext, checked against
-// its id; fn must not retain data. A server that answers with part of the
+// its id, and its compressed form as the server sent it (nil if it sent it
+// uncompressed); fn must retain neither. A server that answers with part of the
 // list (its answers are bounded in size) is asked again for the rest. It is
 // the read a copy makes: it fetches exactly what it lacks.
-func (r *Restore) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data []byte) error) error {
+func (r *Restore) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error {
 	comp, err := repo.NewCompressor()
 	if err != nil {
 		return err
@@ -186,7 +187,11 @@ func (r *Restore) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blo
 			if buf, err = r.plain(comp, f, buf); err != nil {
 				return err
 			}
-			if err := fn(f.Handle, buf); err != nil {
+			var compressed []byte
+			if f.Compressed {
+				compressed = f.Payload // it decoded to buf
+			}
+			if err := fn(f.Handle, buf, compressed); err != nil {
 				return err
 			}
 		}

@@ -18,15 +18,16 @@ type VaultSource struct {
 	Vault BlobLoader
 }
 
-// LoadBlobs implements Source, one blob at a time.
-func (s VaultSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data []byte) error) error {
+// LoadBlobs implements Source, one blob at a time, with no compressed
+// form.
+func (s VaultSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error {
 	var buf []byte
 	for _, h := range hs {
 		var err error
 		if buf, err = s.Vault.LoadBlob(ctx, h.Type, h.ID, buf); err != nil {
 			return err
 		}
-		if err := fn(h, buf); err != nil {
+		if err := fn(h, buf, nil); err != nil {
 			return err
 		}
 	}

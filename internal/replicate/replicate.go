@@ -32,8 +32,10 @@ import (
 type Source interface {
 	// LoadBlobs reads the listed blobs and calls fn with each one's
 	// plaintext, checked against its id under the source's key, in any
-	// order; fn must not retain data. It fails if a blob is missing.
-	LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data []byte) error) error
+	// order, and with its zstd-compressed form as the source stored it
+	// (decoding to data), or nil; fn must retain neither. It fails if a
+	// blob is missing.
+	LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error
 }
 
 // Dest is the vault a point is copied into.
@@ -47,6 +49,13 @@ type Dest interface {
 	SaveBlob(ctx context.Context, t blob.Type, id blob.ID, data []byte) (bool, error)
 	// Flush writes whatever SaveBlob buffered to storage, durably.
 	Flush(ctx context.Context) error
+}
+
+// CompressedSaver is a Dest that can store a blob in the compressed form
+// the source sent, rather than compress it again.
+type CompressedSaver interface {
+	// SaveCompressed is SaveBlob with compressed, the zstd form of data.
+	SaveCompressed(ctx context.Context, t blob.Type, id blob.ID, data, compressed []byte) (bool, error)
 }
 
 // Pair says that source blob Src was stored in the destination as Dst
@@ -264,7 +273,7 @@ func (c *copier) readTrees(ctx context.Context, ids []blob.ID) error {
 	}
 	for len(hs) > 0 {
 		n := min(len(hs), c.opts.BatchBlobs)
-		err := c.src.LoadBlobs(ctx, hs[:n], func(h blob.Handle, data []byte) error {
+		err := c.src.LoadBlobs(ctx, hs[:n], func(h blob.Handle, data, _ []byte) error {
 			t, err := tree.Decode(data)
 			if err != nil {
 				return fmt.Errorf("listing %s: %w", h.ID.Short(), err)
@@ -344,10 +353,17 @@ feed:
 
 func (c *copier) copyBatch(ctx context.Context, hs []blob.Handle) error {
 	hasher := c.dst.IDKey().NewIDHasher()
+	cs, _ := c.dst.(CompressedSaver)
 	got := 0
-	err := c.src.LoadBlobs(ctx, hs, func(h blob.Handle, data []byte) error {
+	err := c.src.LoadBlobs(ctx, hs, func(h blob.Handle, data, compressed []byte) error {
 		id := hasher.Sum(data)
-		isNew, err := c.dst.SaveBlob(c.base, h.Type, id, data)
+		var isNew bool
+		var err error
+		if cs != nil && compressed != nil {
+			isNew, err = cs.SaveCompressed(c.base, h.Type, id, data, compressed)
+		} else {
+			isNew, err = c.dst.SaveBlob(c.base, h.Type, id, data)
+		}
 		if err != nil {
 			return fmt.Errorf("store %s: %w", h, err)
 		}

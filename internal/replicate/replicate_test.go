@@ -1,6 +1,7 @@
 package replicate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/repo/repotest"
 	"github.com/bunkerhq/bunker/internal/restorer"
 	"github.com/bunkerhq/bunker/internal/testfs"
+	"github.com/klauspost/compress/zstd"
 )
 
 func backup(t *testing.T, r *repo.Repository, src string) *repo.Point {
@@ -86,18 +88,74 @@ type countingSource struct {
 
 var errCut = errors.New("connection cut")
 
-func (s *countingSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(blob.Handle, []byte) error) error {
-	return s.VaultSource.LoadBlobs(ctx, hs, func(h blob.Handle, data []byte) error {
+func (s *countingSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error {
+	return s.VaultSource.LoadBlobs(ctx, hs, func(h blob.Handle, data, compressed []byte) error {
 		if h.Type == blob.TreeBlob {
 			s.trees.Add(1)
-			return fn(h, data)
+			return fn(h, data, compressed)
 		}
 		if s.failAfter > 0 && s.data.Load() >= s.failAfter {
 			return errCut
 		}
 		s.data.Add(1)
-		return fn(h, data)
+		return fn(h, data, compressed)
 	})
+}
+
+// zstdSource sends each data blob with a compressed form, as a remote
+// server's restore does.
+type zstdSource struct {
+	replicate.VaultSource
+	enc *zstd.Encoder
+}
+
+func (s zstdSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error {
+	return s.VaultSource.LoadBlobs(ctx, hs, func(h blob.Handle, data, _ []byte) error {
+		if h.Type == blob.TreeBlob {
+			return fn(h, data, nil)
+		}
+		return fn(h, data, s.enc.EncodeAll(data, nil))
+	})
+}
+
+// savedCompressed counts the blobs a destination stored in the form the
+// source sent.
+type savedCompressed struct {
+	*repo.Repository
+	n atomic.Int64
+}
+
+func (d *savedCompressed) SaveCompressed(ctx context.Context, t blob.Type, id blob.ID, data, compressed []byte) (bool, error) {
+	d.n.Add(1)
+	return d.Repository.SaveCompressed(ctx, t, id, data, compressed)
+}
+
+// A source that sends blobs compressed has them stored as it sent them,
+// not compressed again, and the copy restores byte for byte.
+func TestCopyKeepsTheSourcesCompression(t *testing.T) {
+	src := t.TempDir()
+	testfs.Build(t, src)
+	if err := os.WriteFile(filepath.Join(src, "text.txt"), bytes.Repeat([]byte("compressible text, again and again. "), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sv, dv := repotest.New(t), repotest.New(t)
+	sr := sv.Open(t)
+	p := backup(t, sr, src)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	dst := &savedCompressed{Repository: dv.Open(t)}
+	var m replicate.MemMap
+	root, st, err := replicate.Copy(context.Background(), zstdSource{replicate.VaultSource{Vault: sr}, enc}, dst, &m, p.Tree, replicate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := dst.n.Load(); n != int64(st.BlobsRead) || n == 0 {
+		t.Fatalf("%d of %d data blobs were stored in the source's compressed form", n, st.BlobsRead)
+	}
+	restoreCopy(t, dv.Open(t), p, root, src)
 }
 
 func TestCopyRestoresByteForByteUnderTheDestinationsKeys(t *testing.T) {

@@ -95,6 +95,23 @@ func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, id blob.ID, data
 	return r.saver.save(ctx, blob.Handle{ID: id, Type: t}, data, false)
 }
 
+// SaveCompressed is SaveBlob for a blob whose zstd-compressed form is at
+// hand, as a copy from another vault has it: compressed, which must decode
+// to data (the caller decoded it), is stored as it is rather than
+// compressed again, which is most of the work of storing a blob. A vault
+// that does not compress, or a compressed form no smaller than data,
+// stores data as SaveBlob does.
+func (r *Repository) SaveCompressed(ctx context.Context, t blob.Type, id blob.ID, data, compressed []byte) (bool, error) {
+	if r.codec.disabled || len(compressed) == 0 || len(compressed) >= len(data) {
+		return r.SaveBlob(ctx, t, id, data)
+	}
+	h := blob.Handle{ID: id, Type: t}
+	if !r.saver.claim(h, false) {
+		return false, r.saver.sticky()
+	}
+	return true, r.saver.add(ctx, h, compressed, pack.FlagCompressed, len(data))
+}
+
 // RepackBlob stores data again in a new pack even though the index already
 // names a copy, for prune to move live blobs out of packs it will delete.
 func (r *Repository) RepackBlob(ctx context.Context, h blob.Handle, data []byte) error {
