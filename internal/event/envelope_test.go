@@ -139,7 +139,7 @@ func TestKinds(t *testing.T) {
 	}
 	for _, k := range []string{BackupCompleted, BackupFailed, CopyCompleted, CopyFailed, ScanVerdict, ScanVerdictChanged, VaultLockChanged,
 		ApprovalRequested, ApprovalNeeded, ApprovalApproved, ApprovalRejected, ApprovalExpired, ApprovalExecuted,
-		GrantOpened, GrantClosed, VerifyCompleted, VerifyFailed, JobFailed, PlanDue, PlanMissed, PlanOverdue, VaultFlood, PlanDropped,
+		GrantOpened, GrantClosed, VerifyCompleted, VerifyFailed, JobFailed, PlanDue, PlanMissed, PlanOverdue, VaultFlood, PlanDropped, PullStalled,
 		ApprovalPending, ApprovalCancelled, GrantIssued, GrantRevoked, GrantExpired, TeamInvited, TeamActive} {
 		if _, ok := Lookup(k); !ok {
 			t.Errorf("%s not listed", k)

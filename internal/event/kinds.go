@@ -11,6 +11,7 @@ const (
 	PushCompleted      = "push.completed"       // a point was pushed to a central server
 	PushFailed         = "push.failed"          // a push ended without a copy at the central server
 	PushStalled        = "push.stalled"         // a point's push failed several times in a row
+	PullStalled        = "pull.stalled"         // pulls from a remote failed several times in a row
 	ScanVerdict        = "scan.verdict"         // a point got a scan verdict
 	ScanVerdictChanged = "scan.verdict_changed" // its level differs from the previous point's of the same source
 	VaultLockChanged   = "vault.lock_changed"   // a vault's lock was set, changed or removed
@@ -161,6 +162,13 @@ func Kinds() []KindInfo {
 			{"target", "string", "the push target's name"},
 			{"to_vault", "string", "the central server's vault"},
 			{"failures", "number", "failed attempts in a row"},
+			fError,
+		}},
+		{PullStalled, "pulling from a remote failed several times in a row, listing its vault or copying one of its points: an alert, since this site lacks what the remote holds", SubjectVault, true, []Field{
+			{"remote", "string", "the remote's name"},
+			{"from_vault", "string", "the remote's vault"},
+			{"point", "string", "the remote's point that cannot be pulled; absent when its vault could not be listed"},
+			{"failures", "number", "failed looks in a row"},
 			fError,
 		}},
 		{ScanVerdict, "a point was scanned for ransomware", SubjectPoint, true, []Field{

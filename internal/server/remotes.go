@@ -17,6 +17,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/audit"
 	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/crypto"
+	"github.com/bunkerhq/bunker/internal/event"
 	"github.com/bunkerhq/bunker/internal/notify"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/remote"
@@ -313,8 +314,10 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 		cancel()
 		if err != nil {
 			fail("list the points of vault %s on %s: %v", f.Vault, r.Name, err)
+			s.pullFailed(ctx, r.Name, f, "", err)
 			continue
 		}
+		s.pullFailures.reset(r.Name, f.Vault, "")
 		slices.SortFunc(ps, func(a, b api.Point) int { return a.Time.Compare(b.Time) })
 		for _, p := range ps {
 			if ctx.Err() != nil {
@@ -323,14 +326,39 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 			cr, err := s.copyPoint(ctx, s.remoteCopy(r.Name, cl, f.Vault, p), dst, by)
 			if err != nil {
 				fail("point %s of vault %s: %v", short(p.ID), f.Vault, err)
+				s.pullFailed(ctx, r.Name, f, p.ID, err)
 				continue
 			}
+			s.pullFailures.reset(r.Name, f.Vault, p.ID)
 			if !cr.Existing {
 				rep.Copies = append(rep.Copies, *cr)
 			}
 		}
 	}
 	return rep
+}
+
+// pullFailed counts a failed look at a followed vault (point empty) or
+// pull of one of its points, and raises pull.stalled from the
+// pushAlertAfter-th failure in a row on.
+func (s *Server) pullFailed(ctx context.Context, remote string, f store.Follow, point string, cause error) {
+	n := s.pullFailures.add(remote, f.Vault, point)
+	if n < pushAlertAfter || ctx.Err() != nil {
+		return
+	}
+	detail := map[string]any{"remote": remote, "from_vault": f.Vault, "failures": n, "error": cause.Error()}
+	if point != "" {
+		detail["point"] = point
+	}
+	var box outbox
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		return s.emit(ctx, tx, &box, event.PullStalled, f.ToVault, detail)
+	})
+	if err != nil {
+		s.log.Error("record a stalled pull", "remote", remote, "vault", f.Vault, "err", err)
+		return
+	}
+	s.deliver(ctx, box)
 }
 
 // pullLoop looks at every remote's followed vaults every PullEvery, and

@@ -345,3 +345,66 @@ func TestCentralSiteDownWhenTheBackupHappens(t *testing.T) {
 		t.Fatalf("after the central server returned: %+v", copies)
 	}
 }
+
+// A remote that cannot be reached look after look raises pull.stalled
+// from the third failed look on; a look that succeeds starts the count
+// again.
+func TestPullStalledRaisesAnAlert(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	backupTo(t, st.host, "prod", "host1", st.src)
+	u, err := url.Parse(st.work.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	st.register(t, st.centralAdmin, "https://"+proxy.ln.Addr().String())
+	stalled := func() []store.Event {
+		t.Helper()
+		page, err := st.central.Admin.Events(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []store.Event
+		for _, e := range page.Events {
+			if e.Kind == "pull.stalled" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	look := func(wantOK bool) {
+		t.Helper()
+		rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+		if err != nil || (len(rep.Errors) == 0) != wantOK {
+			t.Fatalf("sync: %+v %v", rep, err)
+		}
+	}
+
+	proxy.armed.Store(true) // every connection is cut at once
+	look(false)
+	look(false)
+	if n := len(stalled()); n != 0 {
+		t.Fatalf("%d pull.stalled after two failed looks, want none yet", n)
+	}
+	look(false)
+	evs := stalled()
+	if len(evs) != 1 {
+		t.Fatalf("%d pull.stalled after three failed looks, want 1", len(evs))
+	}
+	if e := evs[0]; e.Vault != "central" || e.Data["remote"] != "workload" || e.Data["from_vault"] != "prod" ||
+		e.Data["failures"] != float64(3) || e.Data["point"] != nil || e.Data["error"] == "" {
+		t.Fatalf("the alert: %+v", e)
+	}
+
+	// The network comes back: the point is pulled and the count starts
+	// again, so two more failed looks raise nothing.
+	proxy.armed.Store(false)
+	look(true)
+	proxy.armed.Store(true)
+	look(false)
+	look(false)
+	if n := len(stalled()); n != 1 {
+		t.Fatalf("%d pull.stalled after the count started again, want still 1", n)
+	}
+}

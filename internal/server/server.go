@@ -173,6 +173,7 @@ type Server struct {
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
 	pushFailures failureCounts // failures in a row of each point's push
+	pullFailures failureCounts // failures in a row of each remote vault's listing and point's pull
 	pushLocks    keyLocks      // one push of a point to a target at a time
 
 	// Background scans of new points: scanCtx ends them at Close.
