@@ -22,7 +22,7 @@ type Emitter struct {
 }
 
 // Emit completes e (a new ID unless it has one, the version, the time by
-// the server's clock, the source), appends it to the event stream and
+// the server's clock unless it has one, the source), appends it to the event stream and
 // enqueues a delivery for each target of each enabled rule it matches,
 // all in tx: call it in the transaction of the change the event reports,
 // so that the event and its deliveries are stored if and only if the
@@ -45,7 +45,10 @@ func (em *Emitter) EmitRecord(ctx context.Context, tx store.Tx, e *event.Envelop
 	if e.ID == "" {
 		e.ID = event.NewID()
 	}
-	e.Version, e.Time, e.Source = event.Version, now().UTC(), em.Source
+	if e.Time.IsZero() {
+		e.Time = now()
+	}
+	e.Version, e.Time, e.Source = event.Version, e.Time.UTC(), em.Source
 	if err := e.Normalize(); err != nil {
 		return store.Event{}, nil, err
 	}

@@ -38,7 +38,7 @@ func (s *Server) emit(ctx context.Context, tx store.Tx, box *outbox, kind, vault
 }
 
 // record is the one way the server records an event: it completes e (id,
-// time by s.cfg.Now, source s.cfg.Name; Subject, if empty, from the detail
+// time by s.cfg.Now unless e has one, source s.cfg.Name; Subject, if empty, from the detail
 // field the catalogue names for the kind), appends it to the event stream
 // and enqueues the deliveries of the event rules it matches, all in tx, so
 // that they are stored if and only if the change the event reports is.

@@ -226,8 +226,8 @@ func (s *Server) planOverdue(ctx context.Context, tx store.Tx, r *store.Plan, e 
 	if done {
 		return endRun(ctx, tx, r.Name, e.Slot)
 	}
-	return false, s.emit(ctx, tx, nil, event.PlanOverdue, r.Vault,
-		map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()})
+	return false, s.record(ctx, tx, nil, event.Envelope{Kind: event.PlanOverdue, Vault: r.Vault, Time: e.At,
+		Detail: map[string]any{"plan": e.Plan, "slot": e.Slot.UTC(), "started": e.Started.UTC(), "deadline": e.Deadline.UTC()}})
 }
 
 // planDue records a run fired: the slot, a queued job for each host of the
@@ -249,8 +249,8 @@ func (s *Server) planDue(ctx context.Context, tx store.Tx, r *store.Plan, e sche
 		}
 		jobs = append(jobs, j.ID)
 	}
-	return s.emit(ctx, tx, nil, event.PlanDue, r.Vault,
-		map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "late": e.Late.String(), "hosts": p.Hosts(), "jobs": jobs})
+	return s.record(ctx, tx, nil, event.Envelope{Kind: event.PlanDue, Vault: r.Vault, Time: e.At,
+		Detail: map[string]any{"plan": r.Name, "slot": e.Slot.UTC(), "late": e.Late.String(), "hosts": p.Hosts(), "jobs": jobs}})
 }
 
 // planMissed records slots missed: the newest of them as the plan's last,
@@ -281,7 +281,7 @@ func (s *Server) planMissed(ctx context.Context, tx store.Tx, r *store.Plan, e s
 	if err := tx.CreateJob(ctx, j); err != nil {
 		return err
 	}
-	return s.emit(ctx, tx, nil, event.PlanMissed, r.Vault, data)
+	return s.record(ctx, tx, nil, event.Envelope{Kind: event.PlanMissed, Vault: r.Vault, Time: e.At, Detail: data})
 }
 
 // failQueued fails the queued jobs of a plan's slot.
