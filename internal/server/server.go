@@ -159,7 +159,7 @@ type Server struct {
 	// runs it. Its Runner calls copy for copy targets (copyForRule).
 	deliverer *eventrule.Deliverer
 	copy      eventrule.CopyFunc
-	nudges    chan string // remotes whose webhook said they have new points
+	nudges    chan string   // remotes whose webhook said they have new points
 	copyWake  chan struct{} // the plans' copy sweep is to look now
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
