@@ -262,3 +262,50 @@ func TestPlanCopyRefusedAtApply(t *testing.T) {
 		t.Fatalf("refused files created plans: %s", got)
 	}
 }
+
+// A copy to site:vault pushes each new point through the push target of
+// that name, whose --push list need not name the plan's vault: the copy
+// at the central site restores byte for byte, names its original, and is
+// pushed once.
+func TestPlanCopyPushesToCentralSite(t *testing.T) {
+	ctx := context.Background()
+	st := newPushSites(t, servertest.Options{})
+	st.addTarget(t, st.central.URL)
+	file := fmt.Sprintf("name: web\nschedule:\n  rate: every 1h\nstart_window: 10m\nvault: prod\nsources:\n  - host: host1\n    paths: [%s]\ncopies:\n  - to: central:central\n", st.src)
+	apply(t, st.wadmin, file, client.ApplyOptions{})
+	st.work.Clock.Advance(time.Hour)
+	st.central.Clock.Advance(time.Hour)
+	waitFor(t, "the queued run", func() bool { return len(jobsOf(t, st.wadmin, "plan")) == 1 })
+	out := runAgent(t, st.host, "host1")
+	if len(out) != 1 || out[0].Report.State != api.RunSucceeded || len(out[0].Report.Points) != 1 {
+		t.Fatalf("run: %+v", out)
+	}
+	p := out[0].Report.Points[0]
+	cp := waitForCopy(t, st.centralAdmin, "central", p)
+	if o := cp.Origin; o.Site != "site-a" || o.Vault != "prod" || cp.CreatedBy != "site-a" {
+		t.Fatalf("the central copy: origin %+v, by %s", cp.Origin, cp.CreatedBy)
+	}
+	ops := st.central.User(t, "cops", "restore-operator@central")
+	target := restoreFrom(t, ops, "central", cp.ID[:8])
+	testfs.Compare(t, st.src, filepath.Join(target, st.src))
+	var jobs []store.Job
+	waitFor(t, "the push job", func() bool {
+		jobs = jobsOf(t, st.wadmin, "push")
+		return len(jobs) == 1 && jobs[0].State == store.JobSucceded
+	})
+	if jobs[0].By != "plan:web" || jobs[0].Detail["to_point"] != cp.ID {
+		t.Fatalf("push job %+v", jobs[0])
+	}
+	// A maintenance pass wakes the sweep again; the point is not pushed
+	// twice.
+	if _, err := st.wadmin.Maintain(ctx, "prod"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(jobsOf(t, st.wadmin, "push")); n != 1 {
+		t.Fatalf("%d push jobs, want 1", n)
+	}
+	if ps, err := ops.Points(ctx, "central", client.PointFilter{}); err != nil || len(ps) != 1 {
+		t.Fatalf("central points %d, %v", len(ps), err)
+	}
+}
