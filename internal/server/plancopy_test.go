@@ -264,13 +264,13 @@ func TestPlanCopyRefusedAtApply(t *testing.T) {
 }
 
 // A copy to site:vault pushes each new point through the push target of
-// that name, whose --push list need not name the plan's vault: the copy
-// at the central site restores byte for byte, names its original, and is
-// pushed once.
+// that name, whose --push list need not name the plan's vault. Before
+// the target is added the copy fails; the maintenance pass after it is
+// added tries again, and the copy at the central site restores byte for
+// byte, names its original, and is pushed once.
 func TestPlanCopyPushesToCentralSite(t *testing.T) {
 	ctx := context.Background()
 	st := newPushSites(t, servertest.Options{})
-	st.addTarget(t, st.central.URL)
 	file := fmt.Sprintf("name: web\nschedule:\n  rate: every 1h\nstart_window: 10m\nvault: prod\nsources:\n  - host: host1\n    paths: [%s]\ncopies:\n  - to: central:central\n", st.src)
 	apply(t, st.wadmin, file, client.ApplyOptions{})
 	st.work.Clock.Advance(time.Hour)
@@ -281,6 +281,15 @@ func TestPlanCopyPushesToCentralSite(t *testing.T) {
 		t.Fatalf("run: %+v", out)
 	}
 	p := out[0].Report.Points[0]
+	aud := st.work.User(t, "aud", "auditor")
+	waitFor(t, "copy.failed", func() bool { return len(eventsOf(t, aud, "copy.failed")) > 0 })
+	if n := len(jobsOf(t, st.wadmin, "push")); n != 0 {
+		t.Fatalf("%d push jobs without a push target", n)
+	}
+	st.addTarget(t, st.central.URL)
+	if _, err := st.wadmin.Maintain(ctx, "prod"); err != nil {
+		t.Fatal(err)
+	}
 	cp := waitForCopy(t, st.centralAdmin, "central", p)
 	if o := cp.Origin; o.Site != "site-a" || o.Vault != "prod" || cp.CreatedBy != "site-a" {
 		t.Fatalf("the central copy: origin %+v, by %s", cp.Origin, cp.CreatedBy)
