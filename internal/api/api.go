@@ -138,6 +138,10 @@ type MaintenanceReport struct {
 // PlanMaintenance is what one maintenance pass did with one plan's points.
 type PlanMaintenance struct {
 	Plan string `json:"plan"`
+	// CopiesFrom, when set, says that this is the retention of the plan's
+	// copy action into this vault, applied to the copies of the plan's
+	// points of vault CopiesFrom, rather than the plan's own.
+	CopiesFrom string `json:"copies_from,omitempty"`
 	// Dropped are the points the plan's retention rules or its
 	// expire_after moved to the recycle bin.
 	Dropped []PlanPoint `json:"dropped"`

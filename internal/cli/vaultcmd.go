@@ -484,8 +484,12 @@ garbage collection's figures.`,
 			g.printf("  storage  retention extended on %d objects, %d legal holds placed, %d lifted\n",
 				rep.RetentionExtended, rep.LegalHoldsPlaced, rep.LegalHoldsLifted)
 			for _, pr := range rep.Plans {
-				g.printf("  plan %s: %d points dropped%s, %d kept by the lock or a hold, %d not verified (not counted)\n",
-					display(pr.Plan), len(pr.Dropped), ids(planPointIDs(pr.Dropped)), len(pr.Kept), pr.Unverified)
+				what := "plan " + display(pr.Plan)
+				if pr.CopiesFrom != "" {
+					what = "copies of plan " + display(pr.Plan) + " from vault " + display(pr.CopiesFrom)
+				}
+				g.printf("  %s: %d points dropped%s, %d kept by the lock or a hold, %d not verified (not counted)\n",
+					what, len(pr.Dropped), ids(planPointIDs(pr.Dropped)), len(pr.Kept), pr.Unverified)
 				if len(pr.Cold) > 0 || len(pr.ColdFailed) > 0 {
 					g.printf("    cold tier: %d points moved%s, %d failed\n", len(pr.Cold), ids(pr.Cold), len(pr.ColdFailed))
 				}

@@ -6,7 +6,7 @@ import "slices"
 const (
 	BackupCompleted    = "backup.completed"     // a recovery point was sealed
 	BackupFailed       = "backup.failed"        // a backup ended without a point
-	CopyCompleted      = "copy.completed"       // a point was copied to another vault or site
+	CopyCompleted      = "copy.completed"       // a point was copied into a vault of this server
 	CopyFailed         = "copy.failed"          // a copy ended without a copy
 	PushCompleted      = "push.completed"       // a point was pushed to a central server
 	PushFailed         = "push.failed"          // a push ended without a copy at the central server
@@ -127,20 +127,25 @@ func Kinds() []KindInfo {
 		{BackupFailed, "a backup ended without sealing a point", SubjectJob, true, []Field{
 			fJob, fHostname, fPaths, fError,
 		}},
-		{CopyCompleted, "a copy action copied a point to another vault or site", SubjectPoint, true, []Field{
-			fJob,
-			{"copy", "string", "the copy action's name"},
-			{"to_site", "string", "the site copied to; absent for a vault of the same server"},
-			{"to_vault", "string", "the vault copied to"},
+		{CopyCompleted, "a point was copied into a vault of this server", SubjectPoint, true, []Field{
+			{"job", "number", "the copy job's id"},
+			{"point", "string", "the original point's id"},
+			{"from_site", "string", "the remote the point was pulled from; absent for a vault of this server"},
+			{"to_vault", "string", "the vault copied into"},
 			{"to_point", "string", "the copy's point id there"},
-			{"bytes_sent", "number", "bytes transferred"},
+			{"bytes_sent", "number", "bytes read from the original"},
 			{"duration_seconds", "number", "how long the copy took"},
+			{"plan", "string", "the plan whose copy action made the copy; absent for other copies"},
+			{"copy", "string", "the copy action's `to`; with `plan` only"},
 		}},
-		{CopyFailed, "a copy action ended without a copy", SubjectPoint, true, []Field{
-			fJob,
-			{"copy", "string", "the copy action's name"},
-			{"to_site", "string", "the site it was copying to, if any"},
-			{"to_vault", "string", "the vault it was copying to"},
+		{CopyFailed, "a copy ended without a copy, or a plan's copy action could not start", SubjectPoint, true, []Field{
+			{"job", "number", "the copy job's id; absent when the copy action could not start"},
+			{"point", "string", "the original point's id"},
+			{"from_site", "string", "the remote it was pulling from, if any"},
+			{"to_site", "string", "the site a plan's copy action copies to, if it names one"},
+			{"to_vault", "string", "the vault it was copying into"},
+			{"plan", "string", "the plan whose copy action it was; absent for other copies"},
+			{"copy", "string", "the copy action's `to`; with `plan` only"},
 			fError,
 		}},
 		{PushCompleted, "a point was pushed to a central server, which recorded a copy of it", SubjectPoint, true, []Field{
@@ -280,6 +285,7 @@ func Kinds() []KindInfo {
 			{"expired", "number", "points moved because they are older than the lifecycle's expire_after"},
 			{"kept", "number", "points the plan would drop that the lock, a legal hold or the minimum retention keeps for now"},
 			{"unverified", "number", "the plan's points not verified (or infected), which no rule counts or drops"},
+			{"copies_from", "string", "set when the points dropped are copies of the plan's points of this vault, dropped by the plan's copy action's retention"},
 		}},
 		workflow(ApprovalPending, "a confirmed request awaits its team's votes"),
 		workflow(ApprovalCancelled, "the requester withdrew a request"),

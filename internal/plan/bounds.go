@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -57,7 +56,7 @@ func checkVaults(p *Plan, vaults map[string]Vault) Errors {
 		}
 	}
 	for i, c := range p.Copies {
-		field := fmt.Sprintf("copies[%d]", i)
+		field := p.copyField(i)
 		tv, ok := vaults[c.To]
 		if !ok {
 			if site, _ := c.Remote(); site == "" {

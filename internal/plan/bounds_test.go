@@ -128,3 +128,37 @@ func TestUnlockedVaultTakesAnyRetention(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Canonical sorts copies by target, but a refusal of one names its place
+// and line in the file.
+func TestCheckVaultsNamesCopiesInFileOrder(t *testing.T) {
+	file := `name: web
+schedule:
+  rate: every 1h
+vault: prod
+sources:
+  - host: web1
+    paths: [/srv]
+copies:
+  - to: zz-missing
+  - to: copy
+`
+	plans, err := Decode(strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plans[0].Copies[0].To != "copy" {
+		t.Fatalf("copies not in canonical order: %+v", plans[0].Copies)
+	}
+	err = CheckVaults(plans, map[string]Vault{"prod": {}, "copy": {}})
+	if want := `plan "web": copies[0].to (line 9): no vault "zz-missing" on this server`; err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	again, err := plans[0].Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckVaults([]Plan{again}, map[string]Vault{"prod": {}, "copy": {}}); err == nil || !strings.Contains(err.Error(), "copies[0].to (line 9)") {
+		t.Fatalf("after Canonical again: %v", err)
+	}
+}

@@ -32,7 +32,7 @@ func decodeFile(t *testing.T, name string) []Plan {
 func withoutLines(plans []Plan) []Plan {
 	out := make([]Plan, len(plans))
 	for i, p := range plans {
-		p.lines = nil
+		p.lines, p.copyAt = nil, nil
 		out[i] = p
 	}
 	return out

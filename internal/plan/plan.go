@@ -10,6 +10,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,17 @@ type Plan struct {
 	// lines maps field paths ("schedule.cron", "sources[1]") to the lines
 	// of the file they were read from; nil for plans built in code.
 	lines map[string]int
+	// copyAt holds, for a plan read from a file, the place in the file of
+	// each of Copies, which Canonical sorts.
+	copyAt []int
+}
+
+// copyField is the path of Copies[i] in the file the plan was read from.
+func (p *Plan) copyField(i int) string {
+	if i < len(p.copyAt) {
+		i = p.copyAt[i]
+	}
+	return fmt.Sprintf("copies[%d]", i)
 }
 
 // Schedule says when a plan runs: Cron in Timezone, or every Rate.

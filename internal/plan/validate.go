@@ -383,7 +383,26 @@ func (c *checker) copies() {
 		seen[cp.To] = i
 		c.retention(cp.Retention, field+".retention")
 	}
-	slices.SortStableFunc(p.Copies, func(a, b Copy) int { return cmp.Compare(a.To, b.To) })
+	if len(p.Copies) == 0 {
+		return
+	}
+	order := make([]int, len(p.Copies))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(p.Copies[a].To, p.Copies[b].To) })
+	sorted, at := make([]Copy, len(order)), make([]int, len(order))
+	for k, i := range order {
+		sorted[k] = p.Copies[i]
+		at[k] = i
+		if i < len(p.copyAt) {
+			at[k] = p.copyAt[i]
+		}
+	}
+	p.Copies = sorted
+	if p.lines != nil {
+		p.copyAt = at
+	}
 }
 
 func (c *checker) hooks(hs []Hook, field string) []Hook {
@@ -434,6 +453,7 @@ func (p Plan) clone() Plan {
 	}
 	out.Retention.Keep.Tags = cloneList(p.Retention.Keep.Tags)
 	out.Copies = cloneList(p.Copies)
+	out.copyAt = cloneList(p.copyAt)
 	for i := range out.Copies {
 		out.Copies[i].Retention.Keep.Tags = cloneList(out.Copies[i].Retention.Keep.Tags)
 	}

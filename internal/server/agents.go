@@ -356,7 +356,8 @@ func finishState(state string) (store.JobState, string) {
 
 // handleAgentFinish records how a claimed run ended: its job, the hooks
 // that failed, and, once no host of the run is left going, the end of the
-// run for the scheduler.
+// run for the scheduler. The points it made are copied by the plan's copy
+// actions in the background, not in the request.
 func (s *Server) handleAgentFinish(c *call) error {
 	var req api.FinishRequest
 	if err := decodeJSON(c.w, c.r, &req); err != nil {
@@ -390,6 +391,10 @@ func (s *Server) handleAgentFinish(c *call) error {
 		if err := s.sched.Done(pj.plan, pj.slot); err != nil && !errors.Is(err, schedule.ErrNoRun) && !errors.Is(err, schedule.ErrUnknown) {
 			s.log.Warn("tell the scheduler a run ended", "plan", pj.plan, "slot", pj.slot, "err", err)
 		}
+	}
+	if len(req.Points) > 0 {
+		// The plan's copy actions copy the new points in the background.
+		s.wakePlanCopies()
 	}
 	c.status = http.StatusNoContent
 	c.w.WriteHeader(http.StatusNoContent)

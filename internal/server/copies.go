@@ -134,6 +134,7 @@ func existingCopy(ctx context.Context, tx store.Tx, dst string, origin repo.Orig
 type copyFrom struct {
 	origin repo.Origin
 	point  *store.Point // the original's metadata, as its server shows it
+	plan   string       // the plan whose copy action copies it; "" for others
 	// open starts reading the original: its blobs, the content key its
 	// ids are under, and done, called when the copy ends.
 	open func(ctx context.Context) (src replicate.Source, key *crypto.IDKey, done func(), err error)
@@ -185,6 +186,9 @@ func (s *Server) copyPoint(ctx context.Context, from copyFrom, dst *store.Vault,
 	detail := map[string]any{"from_vault": o.Vault, "from_point": o.Point}
 	if o.Site != "" {
 		detail["from_site"] = o.Site
+	}
+	if from.plan != "" {
+		detail["plan"] = from.plan
 	}
 	job := &store.Job{Kind: jobCopy, Vault: dst.Name, State: store.JobRunning, Started: started, By: by, Detail: detail}
 	if err := s.st.Update(ctx, func(tx store.Tx) error { return tx.CreateJob(ctx, job) }); err != nil {
@@ -256,6 +260,7 @@ func (s *Server) copySteps(ctx context.Context, from copyFrom, dst *store.Vault,
 		if o.Site != "" {
 			detail["from_site"], fields["from_site"], vault = o.Site, o.Site, dst.Name
 		}
+		planFields(job, detail, fields)
 		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", "point/"+dst.Name+"/"+sp.ID, audit.OutcomeOK, detail)); err != nil {
 			return err
 		}
@@ -290,6 +295,7 @@ func (s *Server) finishCopyJob(ctx context.Context, job *store.Job, rep *api.Cop
 			detail["from_site"], fields["from_site"] = rep.FromSite, rep.FromSite
 			target, vault = "remote/"+rep.FromSite, job.Vault
 		}
+		planFields(job, detail, fields)
 		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", target, audit.OutcomeFailed, detail)); err != nil {
 			return err
 		}
@@ -300,6 +306,14 @@ func (s *Server) finishCopyJob(ctx context.Context, job *store.Job, rep *api.Cop
 		return
 	}
 	s.deliver(ctx, box)
+}
+
+// planFields adds, for a copy a plan's copy action made, the plan and the
+// copy action to its audit detail and its event's fields.
+func planFields(job *store.Job, detail, fields map[string]any) {
+	if name, _ := job.Detail["plan"].(string); name != "" {
+		detail["plan"], fields["plan"], fields["copy"] = name, name, job.Vault
+	}
 }
 
 // short is the 8-digit form of a point id.

@@ -63,6 +63,8 @@ func (s *Server) maintain(ctx context.Context, name, by string) (*api.Maintenanc
 	if err == nil {
 		err = uerr
 	}
+	// Plan copies that failed are tried again after every pass.
+	s.wakePlanCopies()
 	return rep, err
 }
 

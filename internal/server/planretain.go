@@ -28,9 +28,10 @@ const (
 // it well inside an event's size limit; its counts count them all.
 const maxEventPoints = 200
 
-// planDrop is the plan that drops a point, and why.
+// planDrop is the retention that drops a point, by its report's index,
+// and why.
 type planDrop struct {
-	plan   string
+	report int
 	reason string
 }
 
@@ -81,9 +82,19 @@ func plansOf(plans []plan.Plan, vault string) []plan.Plan {
 // same host and the same paths (for a stdin source, the one file the
 // point holds). Copies that arrived from elsewhere are not the plan's.
 func covers(pl *plan.Plan, p *store.Point) bool {
-	if p.Origin != nil {
-		return false
-	}
+	return p.Origin == nil && fromSource(pl, p)
+}
+
+// copyOf reports whether point p is a copy, made on this server, of a
+// point of pl's vault and sources: what pl's copy actions make.
+func copyOf(pl *plan.Plan, p *store.Point) bool {
+	o := p.Origin
+	return o != nil && o.Site == "" && o.Vault == pl.Vault && fromSource(pl, p)
+}
+
+// fromSource reports whether p has the host and paths of one of pl's
+// sources.
+func fromSource(pl *plan.Plan, p *store.Point) bool {
 	for _, src := range pl.Sources {
 		if src.Host != p.Hostname {
 			continue
@@ -99,43 +110,98 @@ func covers(pl *plan.Plan, p *store.Point) bool {
 	return false
 }
 
-// decidePlans says, at now, which points the plans drop and why, and
-// fills a report for each plan with what it does not drop. A point that
-// one plan's rules keep is kept even if another's would drop it; an
+// retainer is retention a maintenance pass applies to some of a vault's
+// points: a plan's own rules and expire_after to its points, or a copy
+// action's rules to the copies of the plan's points in the copy's vault.
+type retainer struct {
+	plan   *plan.Plan
+	rules  plan.Retention
+	expire time.Duration
+	copies bool // a copy action's: the copies of the plan's points
+}
+
+// retainers returns the retention applied in vault: the plans that write
+// to it, in order, then the copy actions with retention rules that copy
+// into it.
+func retainers(own, all []plan.Plan, vault string) []retainer {
+	var out []retainer
+	for i := range own {
+		out = append(out, retainer{plan: &own[i], rules: own[i].Retention, expire: own[i].Lifecycle.ExpireAfter})
+	}
+	for i := range all {
+		for _, c := range all[i].Copies {
+			if site, to := c.Remote(); site == "" && to == vault && !c.Retention.Empty() {
+				out = append(out, retainer{plan: &all[i], rules: c.Retention, copies: true})
+			}
+		}
+	}
+	return out
+}
+
+// holds reports whether p is one of the points r applies to.
+func (r *retainer) holds(p *store.Point) bool {
+	if r.copies {
+		return copyOf(r.plan, p)
+	}
+	return covers(r.plan, p)
+}
+
+// timeOf is the time r's rules count p at: a copy counts its original's,
+// the age of the data it holds, so that copies made together keep the
+// places of the runs they copy.
+func (r *retainer) timeOf(p *store.Point) time.Time {
+	if r.copies {
+		return p.Origin.Time
+	}
+	return p.Time
+}
+
+// report is r's empty maintenance report.
+func (r *retainer) report() api.PlanMaintenance {
+	rep := api.PlanMaintenance{Plan: r.plan.Name, Dropped: []api.PlanPoint{}, Kept: []api.PlanPoint{}, Cold: []string{}, ColdFailed: []api.PlanPoint{}}
+	if r.copies {
+		rep.CopiesFrom = r.plan.Vault
+	}
+	return rep
+}
+
+// decidePlans says, at now, which points the retainers drop and why, and
+// fills a report for each with what it does not drop. A point that one
+// retainer's rules keep is kept even if another's would drop it; an
 // expire_after drops it whatever the rules say.
-func decidePlans(plans []plan.Plan, vp *vaultPoints, now time.Time) (map[string]planDrop, []api.PlanMaintenance) {
-	reports := make([]api.PlanMaintenance, len(plans))
+func decidePlans(rs []retainer, vp *vaultPoints, now time.Time) (map[string]planDrop, []api.PlanMaintenance) {
+	reports := make([]api.PlanMaintenance, len(rs))
 	drops := map[string]planDrop{}
 	kept := map[string]bool{}
-	for i := range plans {
-		pl := &plans[i]
-		reports[i] = api.PlanMaintenance{Plan: pl.Name, Dropped: []api.PlanPoint{}, Kept: []api.PlanPoint{}, Cold: []string{}, ColdFailed: []api.PlanPoint{}}
+	for i := range rs {
+		r := &rs[i]
+		reports[i] = r.report()
 		var mine []plan.Point
 		for j := range vp.points {
 			p := &vp.points[j]
-			if !covers(pl, p) {
+			if !r.holds(p) {
 				continue
 			}
-			if e := pl.Lifecycle.ExpireAfter; e > 0 && now.Sub(p.Time) >= e {
+			if e := r.expire; e > 0 && now.Sub(p.Time) >= e {
 				if d, ok := drops[p.ID]; !ok || d.reason != dropExpired {
-					drops[p.ID] = planDrop{pl.Name, dropExpired}
+					drops[p.ID] = planDrop{i, dropExpired}
 				}
 			}
 			if !vp.verified[p.ID] {
 				reports[i].Unverified++
 			}
-			mine = append(mine, plan.Point{Point: policy.Point{ID: p.ID, Time: p.Time, Host: p.Hostname, Paths: p.Paths}, Verified: vp.verified[p.ID]})
+			mine = append(mine, plan.Point{Point: policy.Point{ID: p.ID, Time: r.timeOf(p), Host: p.Hostname, Paths: p.Paths}, Verified: vp.verified[p.ID]})
 		}
-		if pl.Retention.Empty() {
+		if r.rules.Empty() {
 			continue
 		}
-		d := pl.Retention.Apply(mine, now)
+		d := r.rules.Apply(mine, now)
 		for _, k := range d.Keep {
 			kept[k.Point.ID] = true
 		}
-		for _, r := range d.Remove {
-			if _, ok := drops[r.Point.ID]; !ok {
-				drops[r.Point.ID] = planDrop{pl.Name, dropRetention}
+		for _, rm := range d.Remove {
+			if _, ok := drops[rm.Point.ID]; !ok {
+				drops[rm.Point.ID] = planDrop{i, dropRetention}
 			}
 		}
 	}
@@ -163,10 +229,12 @@ func mayDrop(lock retention.Lock, p *store.Point, holds []retention.Hold, now ti
 }
 
 // applyPlans applies the retention rules and the expire_after of every
-// plan that writes to v, at now: the points they drop go to the recycle
-// bin, each audited, with a plan.dropped event per plan, all in one
-// transaction; those a lock or a hold keeps are reported. It returns the
-// vault's plans.
+// plan that writes to v, and the retention rules of every copy action
+// that copies into v to its copies, at now: the points they drop go to
+// the recycle bin, each audited, with a plan.dropped event per plan, all
+// in one transaction; those a lock or a hold keeps are reported. It
+// returns the plans that write to v, whose reports come first in
+// rep.Plans, in order.
 func (s *Server) applyPlans(ctx context.Context, v *store.Vault, by string, now time.Time, rep *api.MaintenanceReport) ([]plan.Plan, error) {
 	var plans []plan.Plan
 	binned := 0
@@ -176,7 +244,9 @@ func (s *Server) applyPlans(ctx context.Context, v *store.Vault, by string, now 
 		if err != nil {
 			return err
 		}
-		if plans = plansOf(all, v.Name); len(plans) == 0 {
+		plans = plansOf(all, v.Name)
+		rs := retainers(plans, all, v.Name)
+		if len(rs) == 0 {
 			rep.Plans = []api.PlanMaintenance{}
 			return nil
 		}
@@ -184,23 +254,19 @@ func (s *Server) applyPlans(ctx context.Context, v *store.Vault, by string, now 
 		if err != nil {
 			return err
 		}
-		drops, reports := decidePlans(plans, vp, now)
-		byPlan := map[string]*api.PlanMaintenance{}
-		for i := range reports {
-			byPlan[reports[i].Plan] = &reports[i]
-		}
+		drops, reports := decidePlans(rs, vp, now)
 		for i := range vp.points {
 			p := &vp.points[i]
 			d, ok := drops[p.ID]
 			if !ok {
 				continue
 			}
-			r := byPlan[d.plan]
+			r := &reports[d.report]
 			if err := mayDrop(v.Policy.Lock, p, vp.holds, now); err != nil {
 				r.Kept = append(r.Kept, api.PlanPoint{Point: p.ID, Reason: err.Error()})
 				continue
 			}
-			if err := s.dropPoint(ctx, tx, v, p, d, by, now); err != nil {
+			if err := s.dropPoint(ctx, tx, v, p, r, d.reason, by, now); err != nil {
 				return err
 			}
 			r.Dropped = append(r.Dropped, api.PlanPoint{Point: p.ID, Reason: d.reason})
@@ -221,18 +287,22 @@ func (s *Server) applyPlans(ctx context.Context, v *store.Vault, by string, now 
 	return plans, nil
 }
 
-// dropPoint moves p to the recycle bin for a plan, audited.
-func (s *Server) dropPoint(ctx context.Context, tx store.Tx, v *store.Vault, p *store.Point, d planDrop, by string, now time.Time) error {
+// dropPoint moves p to the recycle bin for the plan of report r, for why,
+// audited.
+func (s *Server) dropPoint(ctx context.Context, tx store.Tx, v *store.Vault, p *store.Point, r *api.PlanMaintenance, why, by string, now time.Time) error {
 	reason := "retention"
-	if d.reason == dropExpired {
+	if why == dropExpired {
 		reason = "lifecycle"
 	}
 	binPoint(p, now, v.Policy.BinRetention, by, reason)
 	if err := tx.UpdatePoint(ctx, p); err != nil {
 		return fmt.Errorf("drop point %s: %w", p.ID[:8], err)
 	}
-	return s.appendAudit(ctx, tx, s.serverEntry(by, "point.drop", "point/"+v.Name+"/"+p.ID, audit.OutcomeOK,
-		map[string]any{"plan": d.plan, "reason": d.reason, "time": p.Time, "purge_after": p.PurgeAfter}))
+	detail := map[string]any{"plan": r.Plan, "reason": why, "time": p.Time, "purge_after": p.PurgeAfter}
+	if r.CopiesFrom != "" {
+		detail["copies_from"] = r.CopiesFrom
+	}
+	return s.appendAudit(ctx, tx, s.serverEntry(by, "point.drop", "point/"+v.Name+"/"+p.ID, audit.OutcomeOK, detail))
 }
 
 // recordDropped records the plan.dropped event of a plan that dropped
@@ -255,6 +325,9 @@ func (s *Server) recordDropped(ctx context.Context, tx store.Tx, vault string, r
 		"plan": r.Plan, "points": points, "retention": len(r.Dropped) - expired, "expired": expired,
 		"kept": len(r.Kept), "unverified": r.Unverified,
 	}}
+	if r.CopiesFrom != "" {
+		e.Detail["copies_from"] = r.CopiesFrom
+	}
 	if by != serverActor {
 		e.Actor = by
 	}

@@ -182,12 +182,36 @@ func (s *Server) checkPlanChanges(c *call, changes []plan.PlanChange, stored map
 		if err := check(name, want[name].Vault); err != nil {
 			return err
 		}
+		if err := checkCopyRights(c, want[name]); err != nil {
+			return err
+		}
 	}
 	for _, pc := range changes {
 		if old, ok := stored[pc.Plan]; ok {
 			if err := check(pc.Plan, old.Vault); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// checkCopyRights checks that the caller may have p's copy actions made:
+// a copy into a vault of this server needs the vault-admin's vault.policy
+// there, since the copy action's retention drops points in it; a copy to
+// a remote site sends the plan vault's content off this server, as
+// pushing does, and needs push.admin and data.read on the plan's vault.
+func checkCopyRights(c *call, p plan.Plan) error {
+	for i, cp := range p.Copies {
+		site, vault := cp.Remote()
+		var err error
+		if site == "" {
+			err = c.require(rbac.VaultPolicy, vault)
+		} else if err = c.require(rbac.PushAdmin, rbac.AllVaults); err == nil {
+			err = c.require(rbac.DataRead, p.Vault)
+		}
+		if err != nil {
+			return forbidden("plan %q: copies[%d].to %s: %s", p.Name, i, cp.To, asAPIError(err).message)
 		}
 	}
 	return nil

@@ -159,7 +159,8 @@ type Server struct {
 	// runs it. Its Runner calls copy for copy targets (copyForRule).
 	deliverer *eventrule.Deliverer
 	copy      eventrule.CopyFunc
-	nudges    chan string // remotes whose webhook said they have new points
+	nudges    chan string   // remotes whose webhook said they have new points
+	copyWake  chan struct{} // the plans' copy sweep is to look now
 
 	auditNotify chan struct{} // an entry was appended; the checkpoint loop looks
 
@@ -230,6 +231,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		auditNotify: make(chan struct{}, 1),
 		started:     cfg.Now(),
 		nudges:      make(chan string, 16),
+		copyWake:    make(chan struct{}, 1),
 		events:      &eventrule.Emitter{Source: cfg.Name, Now: cfg.Now, Logger: cfg.Logger},
 	}
 	s.scanCtx, s.scanStop = context.WithCancel(context.Background())
@@ -409,8 +411,8 @@ func (s *Server) Store() store.Store { return s.st }
 
 // Start opens every vault (loading its index, indexing packs an interrupted
 // backup left, and cataloguing points a crash left uncatalogued), then
-// launches the background work: the plans' scheduler, the maintenance
-// pass, the audit checkpoints and the session reaper. Close ends it.
+// launches the background work: the plans' scheduler and copy actions,
+// the maintenance pass, the audit checkpoints and the session reaper. Close ends it.
 func (s *Server) Start(ctx context.Context) {
 	s.openVaults(ctx)
 	ctx, cancel := context.WithCancel(ctx)
@@ -436,8 +438,9 @@ func (s *Server) Start(ctx context.Context) {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.verifyLoop(ctx) }()
 	}
-	s.bg.Add(1)
+	s.bg.Add(2)
 	go func() { defer s.bg.Done(); s.pullLoop(ctx) }()
+	go func() { defer s.bg.Done(); s.planCopyLoop(ctx) }()
 	if s.cfg.PushEvery > 0 {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); s.pushLoop(ctx) }()
