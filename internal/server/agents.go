@@ -60,7 +60,7 @@ func (s *Server) handleAgentPlans(c *call) error {
 	}
 	out := api.AgentPlans{Host: host, Plans: []plan.Plan{}}
 	err := s.st.View(c.ctx, func(tx store.Tx) error {
-		_, plans, err := storedPlans(c.ctx, tx)
+		_, plans, err := s.storedPlans(c.ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func (s *Server) claim(c *call, tx store.Tx, j *store.Job) (*api.AgentJob, bool,
 	if _, run, ok := s.sched.State(pj.plan); !ok || run == nil || !run.Slot.Equal(pj.slot) {
 		return nil, false, s.failUnclaimable(c.ctx, tx, j, now, schedule.MissedNotStarted)
 	}
-	p, err := plan.DecodePlan(r.Spec)
+	p, err := s.planCache.Decode(r.Spec)
 	if err != nil {
 		return nil, false, fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}
@@ -381,7 +381,7 @@ func (s *Server) handleAgentFinish(c *call) error {
 		if err := s.finishJob(c, tx, j, pj, &req); err != nil {
 			return err
 		}
-		runDone, err = endRunIfDone(c.ctx, tx, pj, s.cfg.Now())
+		runDone, err = s.endRunIfDone(c.ctx, tx, pj, s.cfg.Now())
 		return err
 	})
 	if err != nil {
@@ -454,8 +454,8 @@ func withFields(a, b map[string]any) map[string]any {
 // endRunIfDone ends the plan's run once no job of its slot is queued or
 // running; it reports whether it did. Queued jobs whose start window has
 // passed (a host whose agent did not come) are failed on the way.
-func endRunIfDone(ctx context.Context, tx store.Tx, pj planJob, now time.Time) (bool, error) {
-	window, err := startWindowOf(ctx, tx, pj.plan)
+func (s *Server) endRunIfDone(ctx context.Context, tx store.Tx, pj planJob, now time.Time) (bool, error) {
+	window, err := s.startWindowOf(ctx, tx, pj.plan)
 	if err != nil {
 		return false, err
 	}
@@ -468,7 +468,7 @@ func endRunIfDone(ctx context.Context, tx store.Tx, pj planJob, now time.Time) (
 
 // startWindowOf returns the start window of a stored plan; zero when the
 // plan is gone.
-func startWindowOf(ctx context.Context, tx store.Tx, name string) (time.Duration, error) {
+func (s *Server) startWindowOf(ctx context.Context, tx store.Tx, name string) (time.Duration, error) {
 	r, err := tx.Plan(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
@@ -476,7 +476,7 @@ func startWindowOf(ctx context.Context, tx store.Tx, name string) (time.Duration
 	if err != nil {
 		return 0, err
 	}
-	p, err := plan.DecodePlan(r.Spec)
+	p, err := s.planCache.Decode(r.Spec)
 	if err != nil {
 		return 0, fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}

@@ -56,7 +56,7 @@ func (s *Server) copyPlans(ctx context.Context) {
 	var plans []plan.Plan
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		_, plans, err = storedPlans(ctx, tx)
+		_, plans, err = s.storedPlans(ctx, tx)
 		return err
 	})
 	if err != nil {

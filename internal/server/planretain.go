@@ -240,7 +240,7 @@ func (s *Server) applyPlans(ctx context.Context, v *store.Vault, by string, now 
 	binned := 0
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		binned = 0
-		_, all, err := storedPlans(ctx, tx)
+		_, all, err := s.storedPlans(ctx, tx)
 		if err != nil {
 			return err
 		}

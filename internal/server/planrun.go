@@ -74,8 +74,8 @@ func (t *pollTimer) Stop() bool {
 
 // planEntry returns a stored plan as the scheduler sees it, with what its
 // runs recorded.
-func planEntry(r store.Plan, run store.PlanRun) (schedule.Entry, error) {
-	p, err := plan.DecodePlan(r.Spec)
+func (s *Server) planEntry(r store.Plan, run store.PlanRun) (schedule.Entry, error) {
+	p, err := s.planCache.Decode(r.Spec)
 	if err != nil {
 		return schedule.Entry{}, fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}
@@ -104,7 +104,7 @@ func (s *Server) loadPlans(ctx context.Context) error {
 			return err
 		}
 		for _, r := range rows {
-			e, err := planEntry(r, runs[r.Name])
+			e, err := s.planEntry(r, runs[r.Name])
 			if err == nil {
 				err = s.sched.Put(e)
 			}
@@ -125,7 +125,7 @@ func (s *Server) schedulePlans(changes []plan.PlanChange, written []store.Plan) 
 		}
 	}
 	for _, r := range written {
-		e, err := planEntry(r, store.PlanRun{})
+		e, err := s.planEntry(r, store.PlanRun{})
 		if err == nil {
 			err = s.sched.Put(e)
 		}
@@ -215,7 +215,7 @@ func (s *Server) recordPlanEvent(ctx context.Context, tx store.Tx, e schedule.Ev
 // started their part of it are failed; when nothing of the run is going
 // any more, the run ends (and ended says so) rather than being overdue.
 func (s *Server) planOverdue(ctx context.Context, tx store.Tx, r *store.Plan, e schedule.Event) (ended bool, err error) {
-	window, err := startWindowOf(ctx, tx, r.Name)
+	window, err := s.startWindowOf(ctx, tx, r.Name)
 	if err != nil {
 		return false, err
 	}
@@ -236,7 +236,7 @@ func (s *Server) planDue(ctx context.Context, tx store.Tx, r *store.Plan, e sche
 	if err := tx.SetPlanRun(ctx, &store.PlanRun{Plan: r.Name, LastSlot: e.Slot, RunSlot: e.Slot}); err != nil {
 		return err
 	}
-	p, err := plan.DecodePlan(r.Spec)
+	p, err := s.planCache.Decode(r.Spec)
 	if err != nil {
 		return fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}

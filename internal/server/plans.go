@@ -41,7 +41,7 @@ func planVaults(ctx context.Context, tx store.Tx) (map[string]plan.Vault, error)
 }
 
 // storedPlans returns the server's plans, stored and decoded, by name.
-func storedPlans(ctx context.Context, tx store.Tx) (map[string]store.Plan, []plan.Plan, error) {
+func (s *Server) storedPlans(ctx context.Context, tx store.Tx) (map[string]store.Plan, []plan.Plan, error) {
 	rows, err := tx.Plans(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +49,7 @@ func storedPlans(ctx context.Context, tx store.Tx) (map[string]store.Plan, []pla
 	byName := make(map[string]store.Plan, len(rows))
 	plans := make([]plan.Plan, 0, len(rows))
 	for _, r := range rows {
-		p, err := plan.DecodePlan(r.Spec)
+		p, err := s.planCache.Decode(r.Spec)
 		if err != nil {
 			return nil, nil, fmt.Errorf("stored plan %s: %w", r.Name, err)
 		}
@@ -135,7 +135,7 @@ func (s *Server) handlePlansApply(c *call) error {
 		if err := plan.CheckVaults(desired, vaults); err != nil {
 			return planRefusal(err)
 		}
-		stored, current, err := storedPlans(c.ctx, tx)
+		stored, current, err := s.storedPlans(c.ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -359,7 +359,7 @@ func (s *Server) handlePlanDelete(c *call) error {
 
 // planView returns a stored plan as the API shows it.
 func (s *Server) planView(r store.Plan, run store.PlanRun) (api.Plan, error) {
-	p, err := plan.DecodePlan(r.Spec)
+	p, err := s.planCache.Decode(r.Spec)
 	if err != nil {
 		return api.Plan{}, fmt.Errorf("stored plan %s: %w", r.Name, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
-	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/retention"
 	"github.com/bunkerhq/bunker/internal/store"
@@ -48,7 +47,7 @@ func (s *Server) handlePosture(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(http.StatusOK, posture(s.cfg.Now().UTC(), vs, points, planRPOs(plans)))
+	return c.ok(http.StatusOK, posture(s.cfg.Now().UTC(), vs, points, s.planRPOs(plans)))
 }
 
 // sourceKey names a source: its host and paths.
@@ -58,10 +57,10 @@ func sourceKey(host string, paths []string) string {
 
 // planRPOs returns, per source of a plan, the plan's interval: the time
 // between two of its runs.
-func planRPOs(ps []store.Plan) map[string]time.Duration {
+func (s *Server) planRPOs(ps []store.Plan) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, r := range ps {
-		p, err := plan.DecodePlan(r.Spec)
+		p, err := s.planCache.Decode(r.Spec)
 		if err != nil {
 			continue
 		}

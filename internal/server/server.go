@@ -23,6 +23,7 @@ import (
 	"github.com/bunkerhq/bunker/internal/approval"
 	"github.com/bunkerhq/bunker/internal/eventrule"
 	"github.com/bunkerhq/bunker/internal/keys"
+	"github.com/bunkerhq/bunker/internal/plan"
 	"github.com/bunkerhq/bunker/internal/rbac"
 	"github.com/bunkerhq/bunker/internal/schedule"
 	"github.com/bunkerhq/bunker/internal/secret"
@@ -173,6 +174,7 @@ type Server struct {
 	floods  *floodGate    // commits by vault and principal, per window
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
+	planCache    plan.Cache    // stored plans, decoded once
 	pushFailures failureCounts // failures in a row of each point's push
 	pullFailures failureCounts // failures in a row of each remote vault's listing and point's pull
 	pushLocks    keyLocks      // one push of a point to a target at a time
