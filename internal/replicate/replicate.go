@@ -172,23 +172,26 @@ func (c *copier) run(ctx context.Context, root blob.ID) (blob.ID, error) {
 			return blob.ID{}, err
 		}
 		levels = append(levels, todo)
-		var next, data []blob.ID
-		var sizes []int64
+		var next []blob.ID
 		for _, id := range todo {
 			for _, n := range c.trees[id].Nodes {
 				if n.Subtree != nil {
 					next = append(next, *n.Subtree)
 				}
-				for _, cid := range n.Content {
-					data = append(data, cid)
-					sizes = append(sizes, chunkSize(n))
-				}
 			}
 		}
-		if err := c.copyData(ctx, data, sizes); err != nil {
-			return blob.ID{}, err
-		}
 		level = dedupe(next)
+	}
+	// The data of the listings read, depth first, in the order of the
+	// listings: the order a backup stores chunks in, so that each batch
+	// is a few stretches of a few packs at the source. Level by level,
+	// each batch would gather chunks from all over the source, each
+	// stretch read again by every level.
+	var data []blob.ID
+	var sizes []int64
+	c.walkData(root, &data, &sizes)
+	if err := c.copyData(ctx, data, sizes); err != nil {
+		return blob.ID{}, err
 	}
 	// Listings last, deepest first: each names the copies of its children.
 	for i := len(levels) - 1; i >= 0; i-- {
@@ -206,6 +209,25 @@ func (c *copier) run(ctx context.Context, root blob.ID) (blob.ID, error) {
 		return blob.ID{}, errors.New("the root listing was not copied")
 	}
 	return out, nil
+}
+
+// walkData appends the chunks of the files below listing id, depth first,
+// with their estimated sizes; listings not read (copied whole before) are
+// skipped.
+func (c *copier) walkData(id blob.ID, data *[]blob.ID, sizes *[]int64) {
+	t, ok := c.trees[id]
+	if !ok {
+		return
+	}
+	for _, n := range t.Nodes {
+		for _, cid := range n.Content {
+			*data = append(*data, cid)
+			*sizes = append(*sizes, chunkSize(n))
+		}
+		if n.Subtree != nil {
+			c.walkData(*n.Subtree, data, sizes)
+		}
+	}
 }
 
 // chunkSize estimates the plaintext size of one of n's chunks, for
@@ -230,17 +252,23 @@ func dedupe(ids []blob.ID) []blob.ID {
 }
 
 // known resolves ids through this copy and the map, and returns those the
-// destination does not hold a copy of, each once. A mapped blob the
-// destination no longer holds (its points expired and were collected) is
-// copied again.
+// destination does not hold a copy of, each once, in the order of ids. A
+// mapped blob the destination no longer holds (its points expired and were
+// collected) is copied again.
+//
+// The order matters: ids come in the order of the listings, which is the
+// order a backup stored the chunks in, so a batch of them lies in a few
+// stretches of a few packs, which the source reads in a request each.
 func (c *copier) known(ctx context.Context, t blob.Type, ids []blob.ID) ([]blob.ID, error) {
 	var ask []blob.Handle
+	uniq := make([]blob.ID, 0, len(ids))
 	seen := make(map[blob.ID]struct{}, len(ids))
 	for _, id := range ids {
 		if _, ok := seen[id]; ok {
 			continue
 		}
 		seen[id] = struct{}{}
+		uniq = append(uniq, id)
 		h := blob.Handle{ID: id, Type: t}
 		if _, ok := c.ids[h]; !ok {
 			ask = append(ask, h)
@@ -258,7 +286,7 @@ func (c *copier) known(ctx context.Context, t blob.Type, ids []blob.ID) ([]blob.
 		}
 	}
 	var todo []blob.ID
-	for id := range seen {
+	for _, id := range uniq {
 		if _, ok := c.ids[blob.Handle{ID: id, Type: t}]; !ok {
 			todo = append(todo, id)
 		}

@@ -62,11 +62,12 @@ func (r *Repository) LoadPayloads(ctx context.Context, hs []blob.Handle, fn func
 	if err != nil {
 		return err
 	}
+	ahead := r.ahead.worth(runs)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, runReaders)
 	go func() {
-		for _, rn := range runs {
+		for i, rn := range runs {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -74,9 +75,12 @@ func (r *Repository) LoadPayloads(ctx context.Context, hs []blob.Handle, fn func
 				close(rn.loaded)
 				continue
 			}
+			// Only the last run of a pack reads ahead: the stretch
+			// after another run of the same pack is read by that run.
+			extend := ahead && (i+1 == len(runs) || runs[i+1].pack != rn.pack)
 			go func() {
 				defer func() { <-sem }()
-				rn.data, rn.err = r.readRun(ctx, rn)
+				rn.data, rn.err = r.readRun(ctx, rn, extend)
 				close(rn.loaded)
 			}()
 		}
@@ -131,12 +135,12 @@ func (r *Repository) planRuns(hs []blob.Handle) ([]*run, error) {
 
 // readRun reads the stretch of a run's pack, from what was read ahead
 // when it can.
-func (r *Repository) readRun(ctx context.Context, rn *run) ([]byte, error) {
+func (r *Repository) readRun(ctx context.Context, rn *run, ahead bool) ([]byte, error) {
 	if data, ok := r.ahead.find(rn.pack, rn.start, rn.end); ok {
 		return data, nil
 	}
 	end := rn.end
-	if last, ok := r.idx.BlobsEnd(rn.pack); ok {
+	if last, ok := r.idx.BlobsEnd(rn.pack); ok && ahead {
 		end = r.ahead.extend(rn.start, rn.end, last)
 	}
 	ph := storage.Handle{Kind: storage.KindPack, Name: rn.pack.String()}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/blob"
@@ -139,6 +141,78 @@ func TestLoadPayloadsDamage(t *testing.T) {
 // With read-ahead, blobs asked for one call at a time in the order they
 // were stored come from a few reads of their packs, and a read never goes
 // past where a pack's last blob ends.
+// A batch that asks for a read-ahead's worth or more is read as asked, and
+// in a batch of several stretches of one pack only the last reads ahead:
+// extending each would read the same bytes several times.
+func TestLoadPayloadsReadsBatchesAsAsked(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	// Incompressible blobs, so that the pack is as large as they are.
+	w := v.Open(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var hs []blob.Handle
+	for range 400 {
+		data := make([]byte, 20<<10)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		id := w.Key().BlobID(data)
+		if _, err := w.SaveBlob(ctx, blob.DataBlob, id, data); err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, blob.Handle{ID: id, Type: blob.DataBlob})
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	be, err := local.Open(v.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := &countingBackend{Backend: be}
+	const ahead = 4 << 20
+	r, err := repo.Open(ctx, cb, v.Master, repo.Options{ReadAhead: ahead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	load := func(hs []blob.Handle) int64 {
+		t.Helper()
+		before, n := cb.bytes.Load(), 0
+		if err := r.LoadPayloads(ctx, hs, func(repo.Payload) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(hs) {
+			t.Fatalf("%d of %d blobs delivered", n, len(hs))
+		}
+		return cb.bytes.Load() - before
+	}
+	// Every twentieth blob of the first 300, each a stretch of its own,
+	// then 200 blobs in a row: either is read as asked, though the second
+	// is more than a read-ahead's worth and the first is not.
+	var sparse []blob.Handle
+	for i := 0; i < 300; i += 20 {
+		sparse = append(sparse, hs[i])
+	}
+	if got := load(sparse); got > ahead+int64(len(sparse))*(21<<10) {
+		t.Fatalf("%d blobs far apart in one pack read %d bytes: each read ahead", len(sparse), got)
+	}
+	// Two stretches of 150 blobs, more than a read-ahead's worth together:
+	// read as asked, neither extended.
+	two := append(slices.Clone(hs[0:150]), hs[200:350]...)
+	var asked int64
+	for _, h := range two {
+		l, _ := r.Index().Lookup(h)
+		asked += int64(l.Length)
+	}
+	if got := load(two); got > asked+(64<<10) {
+		t.Fatalf("a batch of two stretches read %d bytes, %d asked for: it was read ahead", got, asked)
+	}
+}
+
 func TestLoadPayloadsReadAhead(t *testing.T) {
 	ctx := context.Background()
 	v := repotest.New(t)

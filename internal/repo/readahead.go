@@ -50,6 +50,21 @@ func (ra *readAhead) find(pack blob.ID, start, end uint64) ([]byte, bool) {
 	return nil, false
 }
 
+// worth reports whether the reads of runs should be extended: not when
+// they add up to a read-ahead's worth already. A caller that asks for that
+// much at once (a copy, in batches) says what it wants next itself, and
+// extending each of its runs would read several times what it asked for.
+func (ra *readAhead) worth(runs []*run) bool {
+	if ra == nil {
+		return false
+	}
+	var n uint64
+	for _, rn := range runs {
+		n += rn.end - rn.start
+	}
+	return n < uint64(ra.size)
+}
+
 // extend returns how far to read from start when end was asked for, at most
 // to limit (where the pack's last blob ends).
 func (ra *readAhead) extend(start, end, limit uint64) uint64 {

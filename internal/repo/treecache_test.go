@@ -19,12 +19,14 @@ import (
 // countingBackend counts the reads of pack objects.
 type countingBackend struct {
 	storage.Backend
-	gets atomic.Int64
+	gets  atomic.Int64
+	bytes atomic.Int64 // asked for from packs
 }
 
 func (b *countingBackend) Get(ctx context.Context, h storage.Handle, off, n int64) (io.ReadCloser, error) {
 	if h.Kind == storage.KindPack {
 		b.gets.Add(1)
+		b.bytes.Add(n)
 	}
 	return b.Backend.Get(ctx, h, off, n)
 }
