@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -312,5 +315,72 @@ func TestCopyOfAMissingBlobFails(t *testing.T) {
 	}
 	if m.Len() != 0 {
 		t.Fatalf("the map recorded %d pairs of a failed copy", m.Len())
+	}
+}
+
+// orderSource records the data blobs it is asked for, in order.
+type orderSource struct {
+	replicate.VaultSource
+	mu    sync.Mutex
+	asked []blob.ID
+}
+
+func (s *orderSource) LoadBlobs(ctx context.Context, hs []blob.Handle, fn func(h blob.Handle, data, compressed []byte) error) error {
+	s.mu.Lock()
+	for _, h := range hs {
+		if h.Type == blob.DataBlob {
+			s.asked = append(s.asked, h.ID)
+		}
+	}
+	s.mu.Unlock()
+	return s.VaultSource.LoadBlobs(ctx, hs, fn)
+}
+
+// A copy asks for the chunks depth first, in the order of the listings:
+// the order a backup stores them in, so that each batch lies in a few
+// stretches of the source's packs.
+func TestCopyReadsChunksInTheOrderOfTheListings(t *testing.T) {
+	src := t.TempDir()
+	testfs.Build(t, src)
+	for i := range 40 {
+		dir := filepath.Join(src, fmt.Sprintf("d%02d", i%5), fmt.Sprintf("e%02d", i))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sv, dv := repotest.New(t), repotest.New(t)
+	sr := sv.Open(t)
+	p := backup(t, sr, src)
+	var want []blob.ID
+	seen := map[blob.ID]bool{}
+	var walk func(id blob.ID)
+	walk = func(id blob.ID) {
+		tr, err := sr.LoadTree(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tr.Nodes {
+			for _, c := range n.Content {
+				if !seen[c] {
+					seen[c] = true
+					want = append(want, c)
+				}
+			}
+			if n.Subtree != nil {
+				walk(*n.Subtree)
+			}
+		}
+	}
+	walk(p.Tree)
+	rec := &orderSource{VaultSource: replicate.VaultSource{Vault: sr}}
+	var m replicate.MemMap
+	if _, _, err := replicate.Copy(context.Background(), rec, dv.Open(t), &m, p.Tree, replicate.Options{Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.asked, want) {
+		t.Fatalf("asked for %d chunks in another order than the listings' %d", len(rec.asked), len(want))
 	}
 }
