@@ -73,7 +73,7 @@ token's principal). Adding a target again replaces its settings.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&u, "url", "", "the central server's `URL`, https://host:port")
-	fl.StringVar(&fp, "fingerprint", "", "the central server's certificate `fingerprint`, sha256:…")
+	fl.StringVar(&fp, "fingerprint", "", "the central server's certificate `fingerprint`, sha256:… (this server's own is pinned by the login or $BUNKER_FINGERPRINT)")
 	fl.StringVar(&tokenFile, "token-file", "", "`file` holding the push token the central server issued")
 	fl.StringVar(&vault, "vault", "", "the central server's `vault` the points go into")
 	fl.StringArrayVar(&vaults, "push", nil, "push every new point of this `vault` here on its own (repeatable)")

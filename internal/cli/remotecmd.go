@@ -91,7 +91,7 @@ Adding a remote again replaces its settings and the webhook secret.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&u, "url", "", "the remote server's `URL`, https://host:port")
-	fl.StringVar(&fp, "fingerprint", "", "the remote's certificate `fingerprint`, sha256:…")
+	fl.StringVar(&fp, "fingerprint", "", "the remote's certificate `fingerprint`, sha256:… (this server's own is pinned by the login or $BUNKER_FINGERPRINT)")
 	fl.StringVar(&tokenFile, "token-file", "", "`file` holding the replication token the remote issued")
 	fl.StringArrayVar(&follow, "follow", nil, "pull every new point of a remote vault into a vault here: `REMOTE-VAULT:LOCAL-VAULT` (repeatable)")
 	return cmd
