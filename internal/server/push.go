@@ -100,11 +100,7 @@ func scopeLabel(v string) string {
 // dialPushTarget returns a client for target t, with its certificate
 // pinned and its token.
 func (s *Server) dialPushTarget(t *store.PushTarget) (*client.Client, error) {
-	tok, err := s.box.Open(t.TokenSealed, pushTokenAAD(t.Name))
-	if err != nil {
-		return nil, fmt.Errorf("push target %s: open its token: %w", t.Name, err)
-	}
-	return client.New(client.Options{URL: t.URL, Fingerprint: t.Fingerprint, Token: string(tok)})
+	return s.dialSealed("push target "+t.Name, t.URL, t.Fingerprint, t.TokenSealed, pushTokenAAD(t.Name))
 }
 
 func (s *Server) handlePushTargetPut(c *call) error {

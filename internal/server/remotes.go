@@ -91,11 +91,18 @@ func checkReplicationIdentity(who api.Whoami, follow []store.Follow) error {
 // dialRemote returns a client for remote r, with its certificate pinned
 // and its token.
 func (s *Server) dialRemote(r *store.Remote) (*client.Client, error) {
-	tok, err := s.box.Open(r.TokenSealed, tokenAAD(r.Name))
+	return s.dialSealed("remote "+r.Name, r.URL, r.Fingerprint, r.TokenSealed, tokenAAD(r.Name))
+}
+
+// dialSealed returns a client for another bunker server at url, with its
+// certificate pinned to fingerprint and the token sealed under aad; what
+// names the server for errors.
+func (s *Server) dialSealed(what, url, fingerprint string, sealed, aad []byte) (*client.Client, error) {
+	tok, err := s.box.Open(sealed, aad)
 	if err != nil {
-		return nil, fmt.Errorf("remote %s: open its token: %w", r.Name, err)
+		return nil, fmt.Errorf("%s: open its token: %w", what, err)
 	}
-	return client.New(client.Options{URL: r.URL, Fingerprint: r.Fingerprint, Token: string(tok)})
+	return client.New(client.Options{URL: url, Fingerprint: fingerprint, Token: string(tok)})
 }
 
 func (s *Server) handleRemotePut(c *call) error {
