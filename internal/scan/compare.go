@@ -22,8 +22,9 @@ const (
 // Strong evidence (Weight 1, Strong true) is:
 //   - a structure that was valid before and is broken now, while the new
 //     version has ciphertext-like cells, unless every compared cell kept
-//     at least a quarter of its probed bytes and the first quarter of each
-//     kept all of them (a few bytes edited or corrupted in place; weak);
+//     at least a quarter of its probed bytes and the first quarter of the
+//     file's first cell kept all of them (a few bytes edited or
+//     corrupted in place; weak);
 //   - cells that turned from text or plain data into uniform random bytes
 //     or base64/hex of random bytes: two or more, or one when it is the
 //     first cell, the file is now malformed or has at most two cells.
@@ -79,7 +80,10 @@ func Compare(old, cur *Profile) Evidence {
 		if common < minProbes || 4*differ >= 3*common {
 			rewritten++
 		}
-		headEdited = headEdited || head
+		// Only the file's own head counts: encryption that keeps the magic
+		// bytes starts there, while an edit in the middle of a file lands
+		// near the head of some cell as often as not.
+		headEdited = headEdited || head && nc.Offset == 0
 		if oc.Class == ClassTiny || nc.Class == ClassTiny || oc.Entropy < 1 {
 			// Nearly constant old cells (zeroed, preallocated or sparse
 			// space) legitimately fill with anything.

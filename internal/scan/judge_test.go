@@ -423,6 +423,35 @@ func TestJudgeCompressedEditedInPlace(t *testing.T) {
 	}
 }
 
+// TestJudgeCompressedEditedNearACellHead: an edit in place that lands at
+// the head of a cell other than the file's first is still an edit, not
+// encryption; the same few bytes overwritten just past the file's magic
+// (header-only encryption) are strong evidence.
+func TestJudgeCompressedEditedNearACellHead(t *testing.T) {
+	var edited, header []Change
+	for i := range 30 {
+		old := makeGzip(t, prose(uint64(100+i), 96<<10))
+		if len(old) < 3*DefaultOptions().CellSize {
+			t.Fatalf("gzip of %d bytes spans fewer than 3 cells", len(old))
+		}
+		cur := append([]byte(nil), old...)
+		at := (1+i%2)*DefaultOptions().CellSize + 64
+		copy(cur[at:], randomBytes(200))
+		p := fmt.Sprintf("usr/share/doc/big%d/changelog.gz", i)
+		edited = append(edited, modified(p, old, append(cur, "\nedited\n"...)))
+		header = append(header, modified(p, old, encryptRange(aesStream(t), old, 16, 216)))
+	}
+	v := judge(t, edited, Options{PreviousFiles: 1000})
+	logVerdict(t, v)
+	if v.Level == Infected || v.Stats.Strong != 0 {
+		t.Errorf("edited at a cell's head: %s with %d strong files, want none", v.Level, v.Stats.Strong)
+	}
+	v = judge(t, header, Options{PreviousFiles: 1000})
+	if v.Level != Infected || v.Stats.Strong != len(header) {
+		t.Errorf("header encrypted after the magic: %s with %d strong files, want infected with %d", v.Level, v.Stats.Strong, len(header))
+	}
+}
+
 // TestJudgeFirstPointCommonNames: the first point of a source adds every
 // file, and packages ship files of one name (copyright) in hundreds of
 // directories, a few of which mention encryption and an address: not a
