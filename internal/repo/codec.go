@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -131,7 +132,7 @@ func (c *codec) compress(dst, src []byte) ([]byte, error) { return c.encode(dst,
 // maybeCompress compresses src into dst unless the data looks incompressible
 // or compression saves too little; ok reports whether dst holds compressed data.
 func (c *codec) maybeCompress(dst, src []byte) (out []byte, ok bool) {
-	if c.disabled || len(src) < 64 || looksIncompressible(src) {
+	if c.disabled || len(src) < 64 || compressedFormat(src) || looksIncompressible(src) {
 		return nil, false
 	}
 	out, err := c.encode(dst[:0], src)
@@ -178,6 +179,27 @@ func (c *codec) decompressInto(dst, src []byte, rawLen int) ([]byte, error) {
 		return nil, fmt.Errorf("decompress: got %d bytes, want %d", len(out), rawLen)
 	}
 	return out, nil
+}
+
+// compressedFormat reports whether data starts as a gzip, xz, zstd or bzip2
+// stream does: formats whose whole body is compressed, so that zstd saves
+// nothing on them. The entropy test would catch most of them, but it
+// misjudges a small one (the byte entropy of a few kilobytes is biased low),
+// which would then be compressed for nothing. Containers that may hold
+// stored data (zip, png, jpeg, pdf) are left to the entropy test:
+// compressing them sometimes pays.
+func compressedFormat(data []byte) bool {
+	switch {
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b, 0x08}), // gzip, deflate method
+		bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}), // xz
+		bytes.HasPrefix(data, []byte{0x28, 0xb5, 0x2f, 0xfd}):         // zstd frame
+		return true
+	}
+	// "BZh" also starts plain text: bzip2 follows it with the block size
+	// digit and the block magic 0x314159265359.
+	return len(data) >= 10 && bytes.HasPrefix(data, []byte("BZh")) &&
+		data[3] >= '1' && data[3] <= '9' &&
+		bytes.Equal(data[4:10], []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59})
 }
 
 // entropyWindow is the size of each window looksIncompressible samples.
