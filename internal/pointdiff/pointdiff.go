@@ -45,7 +45,7 @@ type Result struct {
 // few at a time: on object storage each listing not in the vault's cache
 // is a request.
 func Diff(ctx context.Context, r *repo.Repository, prev *blob.ID, cur blob.ID) (*Result, error) {
-	d := &differ{r: r, bufs: new(bufpool.Pool)}
+	d := &differ{r: r, bufs: &bufpool.Pool{Limit: 16 << 20}}
 	level := []dirPair{{old: prev, new: &cur, dir: "/"}}
 	for len(level) > 0 {
 		if err := d.loadLevel(ctx, level); err != nil {
@@ -75,7 +75,8 @@ type differ struct {
 	res Result
 	// bufs holds the chunk buffers of the Readers of the result's files,
 	// which give them back when closed: a scan reads thousands of files,
-	// and each would otherwise allocate its chunks afresh.
+	// and each would otherwise allocate its chunks afresh. A few workers
+	// read a few files at a time, so a small pool serves them all.
 	bufs *bufpool.Pool
 }
 

@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -375,5 +376,48 @@ func TestCostFollowsChanges(t *testing.T) {
 	}
 	if verdict.Stats.BytesRead > changed+oldSizes {
 		t.Errorf("5%% changed: read %d bytes, the changed files' two versions hold %d", verdict.Stats.BytesRead, changed+oldSizes)
+	}
+}
+
+// TestReadersReuseChunkBuffers checks that the files of one diff, read one
+// after another, reuse the chunk buffers of those read before rather than
+// allocating each chunk afresh: a scan reads thousands of files.
+func TestReadersReuseChunkBuffers(t *testing.T) {
+	v := repotest.New(t)
+	r := v.Open(t)
+	src := t.TempDir()
+	const files = 24
+	for i := range files {
+		write(t, filepath.Join(src, fmt.Sprintf("doc%02d.txt", i)), prose(uint64(i), 600<<10+i*9000))
+	}
+	settleAtimes(t, src)
+	res := diff(t, r, nil, backup(t, r, src))
+	if len(res.Changes) != files {
+		t.Fatalf("%d changes, want %d", len(res.Changes), files)
+	}
+	ctx := context.Background()
+	buf := make([]byte, 1<<20)
+	read := func(c scan.Change) int64 {
+		rd, err := c.New.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := rd.ReadAt(buf[:c.New.Size], 0)
+		if err != nil || int64(n) != c.New.Size {
+			t.Fatalf("read %s: %d bytes, %v", c.New.Path, n, err)
+		}
+		rd.(io.Closer).Close()
+		return int64(n)
+	}
+	read(res.Changes[0]) // the first file fills the pool
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var total int64
+	for _, c := range res.Changes[1:] {
+		total += read(c)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := int64(after.TotalAlloc - before.TotalAlloc); alloc > total/4 {
+		t.Errorf("reading %d bytes allocated %d: chunk buffers are not reused", total, alloc)
 	}
 }

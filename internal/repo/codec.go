@@ -178,6 +178,12 @@ func (c *codec) decompressInto(dst, src []byte, rawLen int) ([]byte, error) {
 	if len(out) != rawLen {
 		return nil, fmt.Errorf("decompress: got %d bytes, want %d", len(out), rawLen)
 	}
+	// The decoder was held to room, but the buffer is the caller's whole:
+	// handing back its full capacity lets the caller reuse it for a larger
+	// blob next, and give it back to a pool that sorts buffers by capacity.
+	if rawLen > 0 && &out[0] == &dst[:1][0] {
+		out = dst[:rawLen]
+	}
 	return out, nil
 }
 

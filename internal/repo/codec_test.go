@@ -57,3 +57,37 @@ func TestCompressedStreamsAreStoredAsTheyAre(t *testing.T) {
 		}
 	}
 }
+
+// TestDecompressIntoKeepsTheCallersBuffer checks that a blob decompressed
+// into a buffer comes back in that buffer with its whole capacity, so that
+// the buffer can take a larger blob next and go back to a pool sorted by
+// capacity, and that a buffer too small is not written past.
+func TestDecompressIntoKeepsTheCallersBuffer(t *testing.T) {
+	r := testRepo(t)
+	text := []byte(strings.Repeat("a chunk of a file, compressible\n", 3000))
+	payload, ok := r.codec.maybeCompress(nil, text)
+	if !ok {
+		t.Fatal("text not compressed")
+	}
+	for _, capacity := range []int{len(text), len(text) + decodeSlack, 1 << 20} {
+		buf := make([]byte, 0, capacity)
+		out, err := r.codec.decompressInto(buf, payload, len(text))
+		if err != nil {
+			t.Fatalf("cap %d: %v", capacity, err)
+		}
+		if !bytes.Equal(out, text) {
+			t.Fatalf("cap %d: content differs", capacity)
+		}
+		if &out[0] != &buf[:1][0] || cap(out) != capacity {
+			t.Errorf("cap %d: came back in another buffer or with cap %d", capacity, cap(out))
+		}
+	}
+	small := make([]byte, 0, len(text)-1)
+	out, err := r.codec.decompressInto(small, payload, len(text))
+	if err != nil || !bytes.Equal(out, text) {
+		t.Fatalf("small buffer: %v", err)
+	}
+	if &out[0] == &small[:1][0] {
+		t.Error("a buffer too small for the blob was used")
+	}
+}
