@@ -90,8 +90,9 @@ func encodeNode(buf []byte, n *Node) []byte {
 
 // decoder reads the binary encoding; the first error sticks.
 type decoder struct {
-	buf []byte
-	err error
+	buf         []byte
+	err         error
+	user, group string // the last owner names read (see owner)
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -105,7 +106,7 @@ func (d *decoder) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.buf)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+	if n <= 0 || !canonical(d.buf[:n]) {
 		d.fail("truncated or non-canonical %s", what)
 		return 0
 	}
@@ -113,12 +114,19 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// canonical reports whether enc, a whole varint as binary.Uvarint or
+// binary.Varint read it, is the shortest encoding of its value: a longer
+// one ends in a group of zero bits.
+func canonical(enc []byte) bool {
+	return len(enc) == 1 || enc[len(enc)-1] != 0
+}
+
 func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(d.buf)
-	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+	if n <= 0 || !canonical(d.buf[:n]) {
 		d.fail("truncated or non-canonical %s", what)
 		return 0
 	}
@@ -163,6 +171,17 @@ func (d *decoder) string(what string) string {
 	return string(d.bytes(what, d.count(what+" length", 1)))
 }
 
+// owner reads a user or group name. A listing's entries nearly all share
+// one owner, so the last name read is kept and returned again when the next
+// one is the same, rather than allocated anew for every entry.
+func (d *decoder) owner(what string, last *string) string {
+	b := d.bytes(what, d.count(what+" length", 1))
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
+}
+
 func (d *decoder) id(what string) blob.ID {
 	var id blob.ID
 	copy(id[:], d.bytes(what, blob.IDSize))
@@ -181,9 +200,13 @@ func decode(data []byte) (*Tree, error) {
 	if n > MaxNodes {
 		return nil, fmt.Errorf("%w: %d entries exceeds %d", ErrFormat, n, MaxNodes)
 	}
+	// The nodes are allocated together: a listing is decoded whole and
+	// its nodes live as long as it does.
+	slab := make([]Node, n)
 	t := &Tree{Nodes: make([]*Node, 0, n)}
 	for i := 0; i < n && d.err == nil; i++ {
-		t.Nodes = append(t.Nodes, d.node())
+		d.node(&slab[i])
+		t.Nodes = append(t.Nodes, &slab[i])
 	}
 	if d.err == nil && len(d.buf) > 0 {
 		d.fail("%d trailing bytes", len(d.buf))
@@ -194,25 +217,26 @@ func decode(data []byte) (*Tree, error) {
 	return t, nil
 }
 
-func (d *decoder) node() *Node {
-	n := &Node{Name: d.string("name")}
+// node decodes one entry into n.
+func (d *decoder) node(n *Node) {
+	n.Name = d.string("name")
 	tf := d.bytes("type", 2)
 	if d.err != nil {
-		return n
+		return
 	}
 	if n.Type = codeType(tf[0]); n.Type == "" {
 		d.fail("%q: unknown type code %d", n.Name, tf[0])
-		return n
+		return
 	}
 	if tf[1]&^flagSubtree != 0 {
 		d.fail("%q: unknown flags %#x", n.Name, tf[1])
-		return n
+		return
 	}
 	n.Mode, n.UID, n.GID = d.uint32("mode"), d.uint32("uid"), d.uint32("gid")
 	n.Size, n.Device, n.Inode = d.uvarint("size"), d.uvarint("device"), d.uvarint("inode")
 	n.Links, n.Rdev = d.uvarint("links"), d.uvarint("rdev")
 	n.MTime, n.ATime, n.CTime = d.varint("mtime"), d.varint("atime"), d.varint("ctime")
-	n.User, n.Group = d.string("user"), d.string("group")
+	n.User, n.Group = d.owner("user", &d.user), d.owner("group", &d.group)
 	n.LinkTarget, n.Error = d.string("link target"), d.string("error")
 	if nx := d.count("xattr count", 2); nx > 0 {
 		n.Xattrs = make([]Xattr, 0, nx)
@@ -230,5 +254,4 @@ func (d *decoder) node() *Node {
 		id := d.id("subtree id")
 		n.Subtree = &id
 	}
-	return n
 }

@@ -81,6 +81,21 @@ func TestDecodeRejectsHostileTrees(t *testing.T) {
 			t.Errorf("%s: err %v, want ErrFormat", name, err)
 		}
 	}
+	// A number written longer than it needs (a padded varint) would let
+	// two encodings name one listing.
+	one := tree.EncodeRaw(&tree.Tree{Nodes: []*tree.Node{file("a")}})
+	if _, err := tree.Decode(one); err != nil || one[1] != 1 {
+		t.Fatalf("one-entry listing: %v (count byte %#x)", err, one[1])
+	}
+	for name, data := range map[string][]byte{
+		"padded count":        append([]byte{1, 0x81, 0x00}, one[2:]...),
+		"padded name length":  append([]byte{1, 1, 0x81, 0x00}, one[3:]...),
+		"padded zero counted": append([]byte{1, 0x81, 0x80, 0x00}, one[2:]...),
+	} {
+		if _, err := tree.Decode(data); !errors.Is(err, tree.ErrFormat) {
+			t.Errorf("%s: err %v, want ErrFormat", name, err)
+		}
+	}
 	if _, err := tree.Encode(&tree.Tree{Nodes: []*tree.Node{file("..")}}); err == nil {
 		t.Fatal("Encode accepted ..")
 	}
