@@ -253,16 +253,18 @@ make_corpus() {
 	purge "$DATA"
 }
 
-# purge PATH... deletes trees and notes when. ext4 keeps the inodes of a
-# deleted tree aside for dirty_expire_centisecs (30 s by default): a file
-# created within that window makes the kernel step over each of them, which
-# made a restore of the corpus right after a deletion 3 to 6 times slower,
-# nearly all in system time. Whichever tool happened to restore soonest after
-# the last deletion was penalised, so steps that create the corpus's files
-# wait the window out first (settle).
+# purge PATH... deletes trees and notes when. ext4 without a journal (as
+# on the machines this runs on) keeps a deleted inode aside for a minute
+# after its inode table block is written back, five more while it is not:
+# a file created meanwhile makes the kernel step over each such inode, which
+# made a restore of the corpus right after a deletion 2 to 6 times slower,
+# nearly all in system time, and penalised whichever tool happened to
+# restore soonest after one. So purge writes the deletion back at once, and
+# steps that create the corpus's files wait the minute out first (settle).
 PURGED_AT=0
 purge() {
 	rm -rf "$@"
+	sync
 	PURGED_AT=$(date +%s)
 }
 
@@ -270,10 +272,7 @@ purge() {
 # run, whose corpus is too small to notice).
 settle() {
 	((SMOKE)) && return 0
-	local expire window wait
-	expire=$(cat /proc/sys/vm/dirty_expire_centisecs 2>/dev/null) || expire=3000
-	window=$((expire / 100 + 1))
-	wait=$((PURGED_AT + window - $(date +%s)))
+	local wait=$((PURGED_AT + 61 - $(date +%s)))
 	if ((wait > 0)); then sleep "$wait"; fi
 }
 

@@ -130,7 +130,7 @@ func TestRestorePrefetchesInBatches(t *testing.T) {
 
 // fakeRestoreServer serves a restore session over blobs and counts the
 // requests for blobs.
-func fakeRestoreServer(t *testing.T, ck *crypto.IDKey, root blob.ID, blobs map[blob.Handle][]byte) (*client.Client, func() int) {
+func fakeRestoreServer(t testing.TB, ck *crypto.IDKey, root blob.ID, blobs map[blob.Handle][]byte) (*client.Client, func() int) {
 	t.Helper()
 	var mu sync.Mutex
 	requests := 0
