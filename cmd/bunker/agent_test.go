@@ -121,6 +121,33 @@ func TestAgentOnce(t *testing.T) {
 	}
 }
 
+// bunker token create --host makes a token that runs only that host's
+// agent: as another host it is denied (exit 6) and the run stays queued.
+func TestAgentTokenForOneHost(t *testing.T) {
+	src, marks := t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{"a.txt": "alpha"})
+	s, vadmin, _ := agentServer(t, agentPlan("good", "h2", src, "[/bin/true]", marks), 1)
+	admin := newEnv(t, "BUNKER_SERVER="+s.URL, "BUNKER_FINGERPRINT="+s.Fingerprint, "BUNKER_TOKEN="+s.Admin.Token())
+	var tok api.NewToken
+	admin.json(&tok, "token", "create", "--principal", "agent1", "--host", "h1", "--vault", "prod")
+	if len(tok.Hosts) != 1 || tok.Hosts[0] != "h1" {
+		t.Fatalf("token %+v", tok)
+	}
+	if out := admin.ok("token", "list", "--principal", "agent1"); !strings.Contains(out, "HOSTS") || !strings.Contains(out, " h1 ") {
+		t.Fatalf("token list:\n%s", out)
+	}
+	h1 := newEnv(t, "BUNKER_SERVER="+s.URL, "BUNKER_FINGERPRINT="+s.Fingerprint, "BUNKER_TOKEN="+tok.Token)
+	if r := h1.run("agent", "--host", "h2", "--once"); r.code != 6 || !strings.Contains(r.stderr, "limited to hosts h1") {
+		t.Fatalf("agent h2 with h1's token: exit %d\n%s", r.code, r.stderr)
+	}
+	if js := waitJobs(t, vadmin, func([]client.Job) bool { return true }); len(js) != 1 || js[0].State != store.JobQueued {
+		t.Fatalf("jobs after the refused agent: %+v", js)
+	}
+	if _, err := os.Stat(filepath.Join(marks, "h2")); !os.IsNotExist(err) {
+		t.Fatalf("a hook of h2 ran: %v", err)
+	}
+}
+
 // SIGTERM stops the agent: the run going is stopped, its post hooks run,
 // and it is reported failed.
 func TestAgentStopsOnSIGTERM(t *testing.T) {

@@ -344,6 +344,7 @@ type NewToken struct {
 	Principal string    `json:"principal"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Vaults    []string  `json:"vaults,omitempty"`
+	Hosts     []string  `json:"hosts,omitempty"`
 }
 
 // Whoami is a response body.
@@ -402,6 +403,9 @@ type TokenRequest struct {
 	Principal string   `json:"principal,omitempty"`
 	Label     string   `json:"label,omitempty"`
 	Vaults    []string `json:"vaults,omitempty"`
+	// Hosts limits the token's agent calls and backups to these host
+	// names; empty means any host.
+	Hosts     []string `json:"hosts,omitempty"`
 	ExpiresIn string   `json:"expires_in,omitempty"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bunkerhq/bunker/internal/api"
 	"github.com/bunkerhq/bunker/internal/audit"
@@ -33,18 +34,19 @@ func checkHost(field, host string) error {
 	if host == "" {
 		return badRequest("%s is missing: give the host name the plans' sources name, as bunker agent --host", field)
 	}
-	if len(host) > maxHostLen || strings.ContainsFunc(host, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if len(host) > maxHostLen || !utf8.ValidString(host) || strings.ContainsFunc(host, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return badRequest("%s %q is invalid: 1 to %d printable characters", field, clip(host), maxHostLen)
 	}
 	return nil
 }
 
-// requireAgent checks that the caller may run plans on some vault.
-func requireAgent(c *call) error {
+// requireAgent checks that the caller may run plans on some vault, and
+// for host.
+func requireAgent(c *call, host string) error {
 	if len(rbac.Vaults(c.id.bindings, rbac.PlanRun)) == 0 {
 		return forbidden("%s lacks the %s permission on every vault: bind it the backup-operator role on the vaults its host's plans write to", c.id.name(), rbac.PlanRun)
 	}
-	return nil
+	return c.id.requireHost(host)
 }
 
 // handleAgentPlans lists the plans with sources on ?host= whose vault the
@@ -55,7 +57,7 @@ func (s *Server) handleAgentPlans(c *call) error {
 	if err := checkHost("query parameter host", host); err != nil {
 		return err
 	}
-	if err := requireAgent(c); err != nil {
+	if err := requireAgent(c, host); err != nil {
 		return err
 	}
 	out := api.AgentPlans{Host: host, Plans: []plan.Plan{}}
@@ -105,7 +107,7 @@ func (s *Server) handleAgentClaim(c *call) error {
 	if err := checkHost("host", req.Host); err != nil {
 		return err
 	}
-	if err := requireAgent(c); err != nil {
+	if err := requireAgent(c, req.Host); err != nil {
 		return err
 	}
 	var out *api.AgentJob
@@ -240,7 +242,10 @@ func agentJob(c *call, tx store.Tx) (*store.Job, planJob, error) {
 		return nil, planJob{}, conflict("plan run %d is %s, not running: nothing more can be reported of it", id, j.State)
 	}
 	pj, err := planJobOf(*j)
-	return j, pj, err
+	if err != nil {
+		return nil, planJob{}, err
+	}
+	return j, pj, c.id.requireHost(pj.host)
 }
 
 // handleAgentProgress records how far a claimed run has come.

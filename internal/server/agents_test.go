@@ -461,3 +461,106 @@ sources:
 		t.Fatalf("missed %+v", ev)
 	}
 }
+
+// A token limited to host h1 acts as the agent of h1 only: an attacker
+// holding it (host h1 compromised) cannot read h2's plans, claim or report
+// h2's runs, back up as h2, build on h2's points, or mint itself a token
+// that reaches further; the same service account's unlimited token still
+// runs h2.
+func TestAgentTokenBoundToAHost(t *testing.T) {
+	w := newAgentWorld(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.due(t, `name: files
+schedule:
+  rate: every 1h
+start_window: 10m
+vault: prod
+sources:
+  - host: h1
+    paths: [`+src+`]
+  - host: h2
+    paths: [`+src+`]
+`, 2)
+	nt, err := w.s.Admin.CreateToken(ctx, api.TokenRequest{Principal: "agent1", Label: "h1", Hosts: []string{"h1", "h1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nt.Hosts) != 1 || nt.Hosts[0] != "h1" {
+		t.Fatalf("new token's hosts %v", nt.Hosts)
+	}
+	h1 := w.s.Anonymous(t).WithToken(nt.Token)
+	limited := func(what string, err error) {
+		t.Helper()
+		if !client.IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "limited to hosts h1") || !strings.Contains(err.Error(), "--host h2") {
+			t.Fatalf("%s with h1's token: %v", what, err)
+		}
+	}
+	_, err = h1.AgentPlans(ctx, "h2")
+	limited("h2's plans", err)
+	_, err = h1.ClaimJob(ctx, "h2")
+	limited("claim h2's run", err)
+	if j := planJob(t, w.vadmin, "h2"); j.State != store.JobQueued {
+		t.Fatalf("h2's job after a refused claim: %+v", j)
+	}
+	_, err = h1.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "h2", Paths: []string{src}})
+	limited("back up as h2", err)
+
+	if out := runAgent(t, h1, "h1"); len(out) != 1 || out[0].Report.State != api.RunSucceeded {
+		t.Fatalf("h1's run with h1's token: %+v", out)
+	}
+
+	// The service account's unlimited token still runs h2; h1's token
+	// cannot build on the point it made.
+	out := runAgent(t, w.host, "h2")
+	if len(out) != 1 || out[0].Report.State != api.RunSucceeded || len(out[0].Report.Points) != 1 {
+		t.Fatalf("h2's run with the unlimited token: %+v", out)
+	}
+	_, err = h1.StartBackup(ctx, "prod", api.SessionRequest{Hostname: "h1", Paths: []string{src}, Parent: out[0].Report.Points[0]})
+	if !client.IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "of host h2") {
+		t.Fatalf("h2's point as the parent of h1's backup: %v", err)
+	}
+
+	// Nor report for h2's run, though the principal that claimed it is
+	// the same.
+	w.s.Clock.Advance(time.Hour)
+	waitFor(t, "the next run", func() bool { return len(jobsOf(t, w.vadmin, "plan")) == 4 })
+	job, err := w.host.ClaimJob(ctx, "h2")
+	if err != nil || job == nil {
+		t.Fatalf("claim h2 with the unlimited token: %+v, %v", job, err)
+	}
+	limited("finish h2's run", h1.FinishJob(ctx, job.ID, api.FinishRequest{State: api.RunFailed, Error: "sabotage"}))
+	if j, err := w.vadmin.Job(ctx, job.ID); err != nil || j.State != store.JobRunning {
+		t.Fatalf("h2's job after a refused finish: %+v, %v", j, err)
+	}
+
+	// A token limited to hosts makes only tokens limited to some of them.
+	if _, err := h1.CreateToken(ctx, api.TokenRequest{Label: "any"}); !client.IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "limited to hosts h1") {
+		t.Fatalf("h1's token makes an unlimited one: %v", err)
+	}
+	if _, err := h1.CreateToken(ctx, api.TokenRequest{Hosts: []string{"h1", "h2"}}); !client.IsStatus(err, http.StatusForbidden) || !strings.Contains(err.Error(), "host h2") {
+		t.Fatalf("h1's token makes one for h2: %v", err)
+	}
+	if again, err := h1.CreateToken(ctx, api.TokenRequest{Hosts: []string{"h1"}}); err != nil || len(again.Hosts) != 1 {
+		t.Fatalf("h1's token renews itself: %+v, %v", again, err)
+	}
+	for _, bad := range []string{"", "h\x01", strings.Repeat("h", 254)} {
+		if _, err := w.s.Admin.CreateToken(ctx, api.TokenRequest{Principal: "agent1", Hosts: []string{bad}}); !client.IsStatus(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "hosts") {
+			t.Fatalf("token for host %q: %v", bad, err)
+		}
+	}
+	toks, err := w.s.Admin.Tokens(ctx, "agent1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]string{}
+	for _, tk := range toks {
+		hosts[tk.ID] = strings.Join(tk.Hosts, ",")
+	}
+	if hosts[nt.ID] != "h1" || len(toks) != 3 {
+		t.Fatalf("tokens of agent1: %+v", toks)
+	}
+}

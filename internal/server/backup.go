@@ -38,13 +38,6 @@ const (
 	maxUploadsInFlight = 16
 )
 
-func checkHostname(h string) error {
-	if h == "" || len(h) > 253 || !utf8.ValidString(h) || strings.ContainsFunc(h, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return badRequest("invalid hostname %q: 1 to 253 printable characters", clip(h))
-	}
-	return nil
-}
-
 func checkPaths(ps []string) error {
 	if len(ps) == 0 || len(ps) > maxPaths {
 		return badRequest("a backup names 1 to %d paths", maxPaths)
@@ -66,7 +59,10 @@ func (s *Server) handleSessionCreate(c *call) error {
 	if err := decodeJSON(c.w, c.r, &req); err != nil {
 		return err
 	}
-	if err := checkHostname(req.Hostname); err != nil {
+	if err := checkHost("hostname", req.Hostname); err != nil {
+		return err
+	}
+	if err := c.id.requireHost(req.Hostname); err != nil {
 		return err
 	}
 	if err := checkPaths(req.Paths); err != nil {
@@ -149,6 +145,9 @@ func (s *Server) findParent(c *call, tx store.Tx, vault, host string, paths []st
 		}
 		if p.CreatedBy != c.id.name() {
 			return nil, forbidden("point %s was not made by %s and cannot be its parent", p.ID[:8], c.id.name())
+		}
+		if !c.id.hostAllowed(p.Hostname) {
+			return nil, forbidden("point %s is of host %s, which this token may not back up, and cannot be its parent", p.ID[:8], clip(p.Hostname))
 		}
 		return p, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,20 @@ type identity struct {
 }
 
 func (id *identity) name() string { return id.principal.Name }
+
+// hostAllowed reports whether the identity may act for host: run its plans
+// and make its points. A token limited to some hosts acts only for them.
+func (id *identity) hostAllowed(host string) bool {
+	return len(id.token.Hosts) == 0 || slices.Contains(id.token.Hosts, host)
+}
+
+// requireHost checks that the identity may act for host.
+func (id *identity) requireHost(host string) error {
+	if id.hostAllowed(host) {
+		return nil
+	}
+	return forbidden("this token of %s is limited to hosts %s, not %s: make the agent of %s a token with bunker token create --host %s", id.name(), strings.Join(id.token.Hosts, ", "), clip(host), clip(host), clip(host))
+}
 
 // can reports whether the identity has permission p on vault (AllVaults for
 // server-wide actions). A token limited to some vaults carries only

@@ -87,7 +87,7 @@ func (s *Server) issueGrant(c *call, tx store.Tx, req approval.Request, vault, p
 	if err != nil {
 		return api.NewGrant{}, err
 	}
-	nt, err := s.issueToken(c.ctx, tx, p, store.GrantToken, "grant of request "+req.ID[:8], []string{vault}, ttl)
+	nt, err := s.issueToken(c.ctx, tx, p, store.Token{Kind: store.GrantToken, Label: "grant of request " + req.ID[:8], Vaults: []string{vault}}, ttl)
 	if err != nil {
 		return api.NewGrant{}, err
 	}

@@ -28,6 +28,9 @@ const (
 	adminPasswordLen = 24
 )
 
+// maxTokenHosts is how many host names a token may be limited to.
+const maxTokenHosts = 100
+
 func (s *Server) passwordParams() auth.PasswordParams {
 	if c := s.cfg.PasswordParams; c != nil {
 		return auth.PasswordParams{Memory: c.MemoryKiB, Time: c.Time, Threads: c.Threads}
@@ -166,7 +169,7 @@ func (s *Server) login(c *call, req api.LoginRequest, wrong error) error {
 			}
 		}
 		c.id = &identity{principal: p}
-		resp, err = s.issueToken(c.ctx, tx, p, store.SessionToken, "login", nil, sessionTokenTTL)
+		resp, err = s.issueToken(c.ctx, tx, p, store.Token{Kind: store.SessionToken, Label: "login"}, sessionTokenTTL)
 		if err != nil {
 			return err
 		}
@@ -178,18 +181,21 @@ func (s *Server) login(c *call, req api.LoginRequest, wrong error) error {
 	return c.ok(http.StatusOK, resp)
 }
 
-func (s *Server) issueToken(ctx context.Context, tx store.Tx, p *store.Principal, kind store.TokenKind, label string, vaults []string, ttl time.Duration) (api.NewToken, error) {
+// issueToken stores a new token of principal p with the kind, label and
+// scope (vaults, hosts) of tmpl, valid for ttl, and returns its secret.
+func (s *Server) issueToken(ctx context.Context, tx store.Tx, p *store.Principal, tmpl store.Token, ttl time.Duration) (api.NewToken, error) {
 	tok, err := auth.NewToken()
 	if err != nil {
 		return api.NewToken{}, err
 	}
 	now := s.cfg.Now().UTC()
-	t := &store.Token{ID: tok.ID, PrincipalID: p.ID, Principal: p.Name, Hash: auth.HashSecret(tok.Secret), Kind: kind,
-		Label: label, Vaults: vaults, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := tx.CreateToken(ctx, t); err != nil {
+	t := tmpl
+	t.ID, t.PrincipalID, t.Principal, t.Hash = tok.ID, p.ID, p.Name, auth.HashSecret(tok.Secret)
+	t.CreatedAt, t.ExpiresAt = now, now.Add(ttl)
+	if err := tx.CreateToken(ctx, &t); err != nil {
 		return api.NewToken{}, err
 	}
-	return api.NewToken{Token: tok.String(), ID: tok.ID, Principal: p.Name, ExpiresAt: t.ExpiresAt, Vaults: vaults}, nil
+	return api.NewToken{Token: tok.String(), ID: tok.ID, Principal: p.Name, ExpiresAt: t.ExpiresAt, Vaults: t.Vaults, Hosts: t.Hosts}, nil
 }
 
 func (s *Server) handleLogout(c *call) error {
@@ -579,8 +585,13 @@ func (s *Server) handleTokenCreate(c *call) error {
 			}
 		}
 	}
+	hosts, err := tokenHosts(c.id.token.Hosts, req.Hosts)
+	if err != nil {
+		return err
+	}
+	req.Hosts = hosts
 	var resp api.NewToken
-	err := s.st.Update(c.ctx, func(tx store.Tx) error {
+	err = s.st.Update(c.ctx, func(tx store.Tx) error {
 		p, err := s.loadPrincipal(c, tx, name)
 		if err != nil {
 			return err
@@ -588,15 +599,42 @@ func (s *Server) handleTokenCreate(c *call) error {
 		if p.Disabled {
 			return conflict("%s is disabled", p.Name)
 		}
-		if resp, err = s.issueToken(c.ctx, tx, p, store.APIToken, req.Label, req.Vaults, ttl); err != nil {
+		if resp, err = s.issueToken(c.ctx, tx, p, store.Token{Kind: store.APIToken, Label: req.Label, Vaults: req.Vaults, Hosts: req.Hosts}, ttl); err != nil {
 			return err
 		}
-		return c.audit(tx, audit.OutcomeOK, map[string]any{"token": resp.ID, "vaults": req.Vaults, "expires_at": resp.ExpiresAt})
+		return c.audit(tx, audit.OutcomeOK, map[string]any{"token": resp.ID, "vaults": req.Vaults, "hosts": req.Hosts, "expires_at": resp.ExpiresAt})
 	})
 	if err != nil {
 		return err
 	}
 	return c.ok(http.StatusCreated, resp)
+}
+
+// tokenHosts checks the hosts a new token is limited to and returns them
+// sorted without repeats. A token limited to some hosts (scope) cannot make
+// one that reaches further.
+func tokenHosts(scope, hosts []string) ([]string, error) {
+	if len(hosts) > maxTokenHosts {
+		return nil, badRequest("hosts: at most %d host names", maxTokenHosts)
+	}
+	for _, h := range hosts {
+		if err := checkHost("hosts", h); err != nil {
+			return nil, err
+		}
+	}
+	hosts = slices.Compact(slices.Sorted(slices.Values(hosts)))
+	if len(scope) == 0 {
+		return hosts, nil
+	}
+	if len(hosts) == 0 {
+		return nil, forbidden("this token is limited to hosts %s: a token it makes must name some of them with hosts", strings.Join(scope, ", "))
+	}
+	for _, h := range hosts {
+		if !slices.Contains(scope, h) {
+			return nil, forbidden("this token is limited to hosts %s and cannot make one for host %s", strings.Join(scope, ", "), clip(h))
+		}
+	}
+	return hosts, nil
 }
 
 func (s *Server) handleTokenList(c *call) error {

@@ -86,7 +86,10 @@ type Token struct {
 	Label       string    `json:"label,omitempty"`
 	// Vaults limits the token to these vaults; empty means every vault the
 	// principal's bindings cover.
-	Vaults    []string  `json:"vaults,omitempty"`
+	Vaults []string `json:"vaults,omitempty"`
+	// Hosts limits the token's agent calls and backups to these host
+	// names; empty means any host.
+	Hosts     []string  `json:"hosts,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`

@@ -65,17 +65,20 @@ func (t *tx) UpdatePrincipal(ctx context.Context, p *store.Principal) error {
 		p.PasswordHash, p.TOTPSealed, p.TOTPLastStep, boolInt(p.Disabled), p.ID)
 }
 
-const tokenCols = `t.id, t.principal_id, p.name, t.hash, t.kind, t.label, t.vaults, t.created_at, t.expires_at, t.revoked_at, t.last_used`
+const tokenCols = `t.id, t.principal_id, p.name, t.hash, t.kind, t.label, t.vaults, t.hosts, t.created_at, t.expires_at, t.revoked_at, t.last_used`
 
 func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
 	var tk store.Token
-	var vaults string
+	var vaults, hosts string
 	var created, expires, revoked, used int64
-	if err := row.Scan(&tk.ID, &tk.PrincipalID, &tk.Principal, &tk.Hash, &tk.Kind, &tk.Label, &vaults, &created, &expires, &revoked, &used); err != nil {
+	if err := row.Scan(&tk.ID, &tk.PrincipalID, &tk.Principal, &tk.Hash, &tk.Kind, &tk.Label, &vaults, &hosts, &created, &expires, &revoked, &used); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(vaults), &tk.Vaults); err != nil {
 		return nil, fmt.Errorf("token %s: vaults: %w", tk.ID, err)
+	}
+	if err := json.Unmarshal([]byte(hosts), &tk.Hosts); err != nil {
+		return nil, fmt.Errorf("token %s: hosts: %w", tk.ID, err)
 	}
 	tk.CreatedAt, tk.ExpiresAt, tk.RevokedAt, tk.LastUsed = fromNanos(created), fromNanos(expires), fromNanos(revoked), fromNanos(used)
 	return &tk, nil
@@ -91,9 +94,13 @@ func (t *tx) CreateToken(ctx context.Context, tk *store.Token) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO tokens (id, principal_id, hash, kind, label, vaults, created_at, expires_at, revoked_at, last_used)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tk.ID, tk.PrincipalID, tk.Hash, tk.Kind, tk.Label, vaults, nanos(tk.CreatedAt), nanos(tk.ExpiresAt), nanos(tk.RevokedAt), nanos(tk.LastUsed))
+	hosts, err := jsonText(nonNil(tk.Hosts))
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO tokens (id, principal_id, hash, kind, label, vaults, hosts, created_at, expires_at, revoked_at, last_used)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tk.ID, tk.PrincipalID, tk.Hash, tk.Kind, tk.Label, vaults, hosts, nanos(tk.CreatedAt), nanos(tk.ExpiresAt), nanos(tk.RevokedAt), nanos(tk.LastUsed))
 	if isUnique(err) {
 		return fmt.Errorf("token %s: %w", tk.ID, store.ErrExists)
 	}

@@ -319,6 +319,7 @@ var sqliteSchema = []string{
 		to_point TEXT NOT NULL,
 		at INTEGER NOT NULL,
 		PRIMARY KEY (target, vault, point))`,
+	`ALTER TABLE tokens ADD COLUMN hosts TEXT NOT NULL DEFAULT '[]'`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestPrincipalsTokensBindings(t *testing.T) {
 	if !errors.Is(err, store.ErrExists) {
 		t.Fatalf("duplicate principal: %v", err)
 	}
-	tok := &store.Token{ID: "tok1", PrincipalID: p.ID, Hash: []byte{1, 2, 3}, Kind: store.APIToken, Vaults: []string{"prod"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	tok := &store.Token{ID: "tok1", PrincipalID: p.ID, Hash: []byte{1, 2, 3}, Kind: store.APIToken, Vaults: []string{"prod"}, Hosts: []string{"db1", "db2"}, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	b := &store.Binding{Binding: rbac.Binding{Principal: "ann", Role: rbac.RestoreOperator, Vault: "prod"}, PrincipalID: p.ID, CreatedAt: t0, CreatedBy: "admin"}
 	update(t, db, func(tx store.Tx) error {
 		if err := tx.CreateToken(ctx, tok); err != nil {
@@ -77,7 +78,7 @@ func TestPrincipalsTokensBindings(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if tk.Principal != "ann" || len(tk.Vaults) != 1 || tk.Vaults[0] != "prod" || !tk.ExpiresAt.Equal(t0.Add(time.Hour)) || !tk.RevokedAt.IsZero() {
+		if tk.Principal != "ann" || len(tk.Vaults) != 1 || tk.Vaults[0] != "prod" || !slices.Equal(tk.Hosts, []string{"db1", "db2"}) || !tk.ExpiresAt.Equal(t0.Add(time.Hour)) || !tk.RevokedAt.IsZero() {
 			return fmt.Errorf("token %+v", tk)
 		}
 		bs, err := tx.Bindings(ctx, "ann")
