@@ -224,12 +224,17 @@ func (s *source) readAt(p []byte, off int64) error {
 	return fmt.Errorf("read %d bytes at %d: %w", len(p), off, err)
 }
 
-// bytesAt returns n bytes at off, or nil and an error.
+// bytesAt returns n bytes at off, or nil and an error. Bytes already
+// buffered are returned in place, capped so that appending copies: callers
+// only read them.
 func (s *source) bytesAt(off int64, n int) ([]byte, error) {
 	if n < 0 {
 		return nil, io.ErrUnexpectedEOF
 	}
-	if int64(n) > s.budget && !s.buffered(off, int64(n)) {
+	if b := s.slice(off, int64(n)); b != nil {
+		return b[:len(b):len(b)], nil
+	}
+	if int64(n) > s.budget {
 		return nil, errBudget
 	}
 	p := make([]byte, n)
@@ -287,9 +292,13 @@ func analyzePlan(ctx context.Context, r io.ReaderAt, size int64, name string, op
 	s := &source{ctx: ctx, r: r, size: size, budget: opts.StructureRead, ws: ws}
 	sc := ws.scratch(opts.CellSize)
 	var total int64
+	cells := 0
 	for _, sp := range spans {
 		total += sp.n
+		cells += int((sp.n + int64(opts.CellSize) - 1) / int64(opts.CellSize))
 	}
+	p.Regions = make([]RegionStats, 0, cells)
+	s.bufs, s.data = make([]span, 0, len(spans)), make([][]byte, 0, len(spans))
 	mem := ws.bytes(total)
 	for _, sp := range spans {
 		if err := ctx.Err(); err != nil {

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -506,7 +507,7 @@ func examine(ctx context.Context, p pair, opts Options, ws *workspace) result {
 	}
 	r.cur = &cur
 	if p.note {
-		body := make([]byte, p.cur.Size)
+		body := ws.note(int(p.cur.Size))
 		if n, err := ra.ReadAt(body, 0); n == len(body) {
 			r.read += int64(n)
 			r.noteHash = sha256.Sum256(body)
@@ -585,12 +586,17 @@ func closeReader(r io.ReaderAt) {
 
 // ransomWords reports whether a text speaks of encryption and of what is
 // wanted for the key (a currency, a wallet, a decryptor) or of payment and
-// a way to reach its authors, as ransom notes do.
+// a way to reach its authors, as ransom notes do. It lower-cases the ASCII
+// letters of b in place.
 func ransomWords(b []byte) bool {
-	t := strings.ToLower(string(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
 	has := func(words ...string) bool {
 		for _, w := range words {
-			if strings.Contains(t, w) {
+			if bytes.Contains(b, []byte(w)) {
 				return true
 			}
 		}

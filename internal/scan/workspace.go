@@ -16,6 +16,16 @@ type workspace struct {
 	cell    int      // the cell size sc was made for
 	inflate io.ReadCloser
 	copyBuf []byte
+	noteBuf []byte // the body of a possible ransom note
+}
+
+// note returns n bytes for the body of a possible ransom note, good until
+// the next call.
+func (w *workspace) note(n int) []byte {
+	if cap(w.noteBuf) < n {
+		w.noteBuf = make([]byte, n)
+	}
+	return w.noteBuf[:n]
 }
 
 // scratch returns the statistics scratch for cells of size cell.
