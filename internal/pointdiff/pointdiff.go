@@ -40,6 +40,9 @@ type Result struct {
 
 // Diff compares the point whose root listing is cur with the one whose
 // root listing is prev (nil: no previous point, every file is added).
+// The changes' readers authenticate every chunk but do not re-hash it
+// against its id (repo.Repository.LoadBlobAuthOnly): they serve the
+// scanner, whose reads prove nothing about integrity.
 //
 // The trees are walked level by level, the listings of a level loaded a
 // few at a time: on object storage each listing not in the vault's cache
@@ -216,7 +219,7 @@ func (d *differ) ref(p string, n *tree.Node) *scan.FileRef {
 		Path: p,
 		Size: int64(n.Size),
 		ID:   ContentID(chunks),
-		Open: func(ctx context.Context) (io.ReaderAt, error) { return open(ctx, r, chunks, bufs) },
+		Open: func(ctx context.Context) (io.ReaderAt, error) { return open(ctx, r, chunks, bufs, true) },
 	}
 }
 
@@ -230,6 +233,9 @@ type Reader struct {
 	starts []int64 // offset of each chunk in the file
 	size   int64
 	bufs   *bufpool.Pool // where chunk buffers come from and go back to; nil: allocated
+	// authOnly skips re-hashing each chunk against its id (see
+	// repo.Repository.LoadBlobAuthOnly).
+	authOnly bool
 
 	mu    sync.Mutex
 	cache [cacheChunks]cached
@@ -248,13 +254,14 @@ type cached struct {
 // Open returns a Reader over the chunks of a file. Chunk sizes come from
 // the vault's index; a chunk it does not name is an error.
 func Open(ctx context.Context, r *repo.Repository, chunks []blob.ID) (*Reader, error) {
-	return open(ctx, r, chunks, nil)
+	return open(ctx, r, chunks, nil, false)
 }
 
 // open is Open with chunk buffers drawn from bufs, when not nil, and given
-// back by Close.
-func open(ctx context.Context, r *repo.Repository, chunks []blob.ID, bufs *bufpool.Pool) (*Reader, error) {
-	rd := &Reader{ctx: ctx, r: r, chunks: chunks, starts: make([]int64, len(chunks)), bufs: bufs}
+// back by Close; authOnly skips the check of each chunk's content against
+// its id.
+func open(ctx context.Context, r *repo.Repository, chunks []blob.ID, bufs *bufpool.Pool, authOnly bool) (*Reader, error) {
+	rd := &Reader{ctx: ctx, r: r, chunks: chunks, starts: make([]int64, len(chunks)), bufs: bufs, authOnly: authOnly}
 	for i, c := range chunks {
 		l, ok := r.Index().Lookup(blob.Handle{ID: c, Type: blob.DataBlob})
 		if !ok {
@@ -299,7 +306,11 @@ func (rd *Reader) chunk(i int) ([]byte, error) {
 		buf = rd.bufs.Get(int(want))
 	}
 	slot.i, slot.data = -1, nil
-	data, err := rd.r.LoadBlob(rd.ctx, blob.DataBlob, rd.chunks[i], buf[:0])
+	load := rd.r.LoadBlob
+	if rd.authOnly {
+		load = rd.r.LoadBlobAuthOnly
+	}
+	data, err := load(rd.ctx, blob.DataBlob, rd.chunks[i], buf[:0])
 	if err != nil {
 		rd.release(buf)
 		return nil, fmt.Errorf("chunk %s: %w", rd.chunks[i].Short(), err)

@@ -5,6 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/blob"
@@ -144,5 +148,58 @@ func TestOpenBlobBindsSaltAndID(t *testing.T) {
 	tree.Type = blob.TreeBlob
 	if _, err := r.OpenBlob(tree, l, sealed, nil); !errors.Is(err, crypto.ErrAuth) {
 		t.Errorf("blob opened as another type: %v", err)
+	}
+}
+
+// LoadBlobAuthOnly skips only the check of the content against its id: a
+// blob stored under the wrong id loads, where LoadBlob refuses it, while a
+// flipped byte of the sealed blob still fails authentication.
+func TestLoadBlobAuthOnly(t *testing.T) {
+	ctx := context.Background()
+	v := repotest.New(t)
+	r := v.Open(t)
+	data := randomBytes(t, 50000)
+	wrong := r.Key().BlobID([]byte("other content"))
+	if _, err := r.SaveBlob(ctx, blob.DataBlob, wrong, data); err != nil {
+		t.Fatal(err)
+	}
+	h, l, _ := storedBlob(t, r, randomBytes(t, 50000))
+	if _, err := r.LoadBlob(ctx, blob.DataBlob, wrong, nil); err == nil || !strings.Contains(err.Error(), "hashes to") {
+		t.Fatalf("LoadBlob of content under the wrong id: %v", err)
+	}
+	got, err := r.LoadBlobAuthOnly(ctx, blob.DataBlob, wrong, nil)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("LoadBlobAuthOnly of content under the wrong id: %d bytes, %v", len(got), err)
+	}
+	var packPath string
+	err = filepath.WalkDir(v.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == l.Pack.String() {
+			packPath = p
+		}
+		return err
+	})
+	if err != nil || packPath == "" {
+		t.Fatalf("pack %s not found: %v", l.Pack, err)
+	}
+	if err := os.Chmod(packPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(packPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, int64(l.Offset)+100); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 1
+	if _, err := f.WriteAt(b, int64(l.Offset)+100); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Open(t).LoadBlobAuthOnly(ctx, blob.DataBlob, h.ID, nil); !errors.Is(err, crypto.ErrAuth) {
+		t.Fatalf("LoadBlobAuthOnly of a flipped byte: %v", err)
 	}
 }
