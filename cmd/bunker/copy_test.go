@@ -113,6 +113,8 @@ func TestRemoteCommands(t *testing.T) {
 	if out := cv.ok("posture"); !strings.Contains(out, "does not meet 3-2-1-1") || !strings.Contains(out, "site-a/prod") || !strings.Contains(out, "here/central") {
 		t.Fatalf("posture:\n%s", out)
 	}
-	cv.ok("remote", "remove", "site-a")
+	if out := cv.ok("remote", "remove", "site-a"); out != "remote site-a removed\n" {
+		t.Fatalf("remote remove printed %q", out)
+	}
 	cv.fails(1, "no remote site-a", "remote", "remove", "site-a")
 }

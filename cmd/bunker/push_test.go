@@ -69,6 +69,10 @@ func TestPushCommands(t *testing.T) {
 	if p.Origin == nil || p.Origin.Site != "site-a" || p.Origin.Vault != "prod" || p.CreatedBy != "site-a" {
 		t.Fatalf("the pushed point at the central site: %+v", p)
 	}
-	wv.ok("push-target", "remove", "central")
+	var removed map[string]string
+	wv.json(&removed, "push-target", "remove", "central")
+	if removed["status"] != "deleted" || removed["push_target"] != "central" {
+		t.Fatalf("push-target remove --json: %v", removed)
+	}
 	wv.fails(1, "no push target central", "push-target", "remove", "central")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/ui"
 )
 
@@ -118,25 +119,7 @@ func newPushTargetListCmd(g *globals) *cobra.Command {
 }
 
 func newPushTargetRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "remove NAME",
-		Short: "Forget a push target and its token (points already pushed stay there)",
-		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			if err := c.DeletePushTarget(cmd.Context(), a[0]); err != nil {
-				return failed(err, "remove push target %s", a[0])
-			}
-			if g.json {
-				return g.printJSON(map[string]string{"status": "deleted", "push_target": a[0]})
-			}
-			g.printf("push target %s removed\n", a[0])
-			return nil
-		},
-	}
+	return newPeerRemoveCmd(g, "push target", "Forget a push target and its token (points already pushed stay there)", (*client.Client).DeletePushTarget)
 }
 
 func newPointPushCmd(g *globals) *cobra.Command {

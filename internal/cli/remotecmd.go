@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/client"
 	"github.com/bunkerhq/bunker/internal/store"
 	"github.com/bunkerhq/bunker/internal/ui"
 )
@@ -138,22 +140,29 @@ func newRemoteListCmd(g *globals) *cobra.Command {
 }
 
 func newRemoteRemoveCmd(g *globals) *cobra.Command {
+	return newPeerRemoveCmd(g, "remote", "Forget a remote and its token (copies already pulled stay)", (*client.Client).DeleteRemote)
+}
+
+// newPeerRemoveCmd makes the remove command of a kind of registered peer
+// server (a remote, a push target): del forgets one by name. With --json
+// it prints {"status":"deleted", KIND: NAME}, KIND in snake case.
+func newPeerRemoveCmd(g *globals, kind, short string, del func(*client.Client, context.Context, string) error) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Forget a remote and its token (copies already pulled stay)",
+		Short: short,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, err := g.dial()
 			if err != nil {
 				return err
 			}
-			if err := c.DeleteRemote(cmd.Context(), a[0]); err != nil {
-				return failed(err, "remove remote %s", a[0])
+			if err := del(c, cmd.Context(), a[0]); err != nil {
+				return failed(err, "remove %s %s", kind, a[0])
 			}
 			if g.json {
-				return g.printJSON(map[string]string{"status": "deleted", "remote": a[0]})
+				return g.printJSON(map[string]string{"status": "deleted", strings.ReplaceAll(kind, " ", "_"): a[0]})
 			}
-			g.printf("remote %s removed\n", a[0])
+			g.printf("%s %s removed\n", kind, a[0])
 			return nil
 		},
 	}

@@ -137,15 +137,9 @@ func (s *Server) handlePushTargetPut(c *call) error {
 			return err
 		}
 	}
-	cl, err := client.New(client.Options{URL: req.URL, Fingerprint: req.Fingerprint, Token: req.Token})
+	who, err := peerIdentity(c, "the central server", req.URL, req.Fingerprint, req.Token)
 	if err != nil {
-		return badRequest("url: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, remoteCallTimeout)
-	defer cancel()
-	who, err := cl.Whoami(ctx)
-	if err != nil {
-		return errorf(http.StatusBadGateway, "remote_unreachable", "the central server at %s did not accept the token: %v (check the URL, the fingerprint and the token)", clip(req.URL), err)
+		return err
 	}
 	if err := checkPushIdentity(who, req.Vault); err != nil {
 		return err

@@ -29,6 +29,24 @@ import (
 // remoteCallTimeout bounds one call to a remote that is not a pull.
 const remoteCallTimeout = 30 * time.Second
 
+// peerIdentity asks the server at url (what names it in errors: "the
+// remote", "the central server"), pinned to fingerprint, whom token
+// authenticates: the check that a remote or push target is registered
+// with a working credential.
+func peerIdentity(c *call, what, url, fingerprint, token string) (api.Whoami, error) {
+	cl, err := client.New(client.Options{URL: url, Fingerprint: fingerprint, Token: token})
+	if err != nil {
+		return api.Whoami{}, badRequest("url: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, remoteCallTimeout)
+	defer cancel()
+	who, err := cl.Whoami(ctx)
+	if err != nil {
+		return api.Whoami{}, errorf(http.StatusBadGateway, "remote_unreachable", "%s at %s did not accept the token: %v (check the URL, the fingerprint and the token)", what, clip(url), err)
+	}
+	return who, nil
+}
+
 // tokenAAD binds a sealed replication token to its remote.
 func tokenAAD(name string) []byte { return []byte("remote token " + name) }
 
@@ -132,15 +150,9 @@ func (s *Server) handleRemotePut(c *call) error {
 	if err != nil {
 		return err
 	}
-	cl, err := client.New(client.Options{URL: req.URL, Fingerprint: req.Fingerprint, Token: req.Token})
+	who, err := peerIdentity(c, "the remote", req.URL, req.Fingerprint, req.Token)
 	if err != nil {
-		return badRequest("url: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, remoteCallTimeout)
-	defer cancel()
-	who, err := cl.Whoami(ctx)
-	if err != nil {
-		return errorf(http.StatusBadGateway, "remote_unreachable", "the remote at %s did not accept the token: %v (check the URL, the fingerprint and the token)", clip(req.URL), err)
+		return err
 	}
 	if err := checkReplicationIdentity(who, req.Follow); err != nil {
 		return err
