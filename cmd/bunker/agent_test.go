@@ -83,6 +83,9 @@ func TestAgentOnce(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("agent h1: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "not limited to its host") || !strings.Contains(r.stderr, "--principal agent1 --host h1") {
+		t.Fatalf("agent with a token for every host gave no warning:\n%s", r.stderr)
+	}
 	var line struct {
 		Type   string   `json:"message_type"`
 		Plan   string   `json:"plan"`
@@ -137,8 +140,11 @@ func TestAgentTokenForOneHost(t *testing.T) {
 		t.Fatalf("token list:\n%s", out)
 	}
 	h1 := newEnv(t, "BUNKER_SERVER="+s.URL, "BUNKER_FINGERPRINT="+s.Fingerprint, "BUNKER_TOKEN="+tok.Token)
-	if r := h1.run("agent", "--host", "h2", "--once"); r.code != 6 || !strings.Contains(r.stderr, "limited to hosts h1") {
+	if r := h1.run("agent", "--host", "h2", "--once"); r.code != 6 || !strings.Contains(r.stderr, "limited to hosts h1") || !strings.Contains(r.stderr, "limited to other hosts") {
 		t.Fatalf("agent h2 with h1's token: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h1.run("agent", "--host", "h1", "--once"); r.code != 0 || strings.Contains(r.stderr, "limited") {
+		t.Fatalf("agent h1 with its own token: exit %d\n%s", r.code, r.stderr)
 	}
 	if js := waitJobs(t, vadmin, func([]client.Job) bool { return true }); len(js) != 1 || js[0].State != store.JobQueued {
 		t.Fatalf("jobs after the refused agent: %+v", js)

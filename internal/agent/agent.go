@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,9 +47,11 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Agent runs the queued runs of one host.
+// Agent runs the queued runs of one host. It is not safe for concurrent
+// use.
 type Agent struct {
-	cfg Config
+	cfg     Config
+	checked bool // the credential's host limit was looked at
 }
 
 // New checks cfg and returns an agent.
@@ -85,6 +88,10 @@ type Outcome struct {
 // left, and returns how each ended. It stops at the first error talking to
 // the server, and when ctx ends.
 func (a *Agent) Once(ctx context.Context) ([]Outcome, error) {
+	if !a.checked {
+		a.checked = true
+		a.checkHosts(ctx)
+	}
 	var out []Outcome
 	for ctx.Err() == nil {
 		o, ok, err := a.next(ctx)
@@ -120,6 +127,25 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// checkHosts warns when the agent's token is not limited to its host: if
+// the host is taken, such a token can claim, report and back up as every
+// other host of its vaults. A failure to ask is left to the claim that
+// follows to report.
+func (a *Agent) checkHosts(ctx context.Context) {
+	who, err := a.cfg.Client.Whoami(ctx)
+	if err != nil || who.Token == nil {
+		return
+	}
+	switch hosts := who.Token.Hosts; {
+	case len(hosts) == 0:
+		a.cfg.Log.Warn("the agent's token is not limited to its host: make it one that is, with bunker token create --principal "+who.Principal+" --host "+a.cfg.Host,
+			"host", a.cfg.Host, "principal", who.Principal)
+	case !slices.Contains(hosts, a.cfg.Host):
+		a.cfg.Log.Warn("the agent's token is limited to other hosts: the server will refuse its calls for "+a.cfg.Host,
+			"host", a.cfg.Host, "token_hosts", strings.Join(hosts, ","))
 	}
 }
 
