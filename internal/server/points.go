@@ -208,22 +208,32 @@ func (s *Server) handlePointDelete(c *call) error {
 	return c.ok(http.StatusOK, view)
 }
 
-// deletePoint bins a point in tx (see handlePointDelete).
-func (s *Server) deletePoint(c *call, tx store.Tx, vault, ref string, g *gate) (api.Point, error) {
-	if err := c.require(rbac.PointDelete, vault); err != nil {
-		return api.Point{}, err
+// pointToChange checks that the caller has perm on vault and returns the
+// vault, its active point ref, and whether the caller may bypass a
+// governance lock; the call's target becomes the point.
+func (s *Server) pointToChange(c *call, tx store.Tx, perm rbac.Permission, vault, ref string) (*store.Vault, *store.Point, bool, error) {
+	if err := c.require(perm, vault); err != nil {
+		return nil, nil, false, err
 	}
-	bypass := c.id.can(rbac.GovernanceBypass, vault)
-	now := s.cfg.Now().UTC()
 	v, err := s.loadVault(c, tx, vault)
 	if err != nil {
-		return api.Point{}, err
+		return nil, nil, false, err
 	}
 	p, err := findPoint(c, tx, vault, ref, store.Active)
 	if err != nil {
-		return api.Point{}, err
+		return nil, nil, false, err
 	}
 	c.target = "point/" + vault + "/" + p.ID
+	return v, p, c.id.can(rbac.GovernanceBypass, vault), nil
+}
+
+// deletePoint bins a point in tx (see handlePointDelete).
+func (s *Server) deletePoint(c *call, tx store.Tx, vault, ref string, g *gate) (api.Point, error) {
+	v, p, bypass, err := s.pointToChange(c, tx, rbac.PointDelete, vault, ref)
+	if err != nil {
+		return api.Point{}, err
+	}
+	now := s.cfg.Now().UTC()
 	hs, err := tx.Holds(c.ctx, vault, false)
 	if err != nil {
 		return api.Point{}, err
@@ -364,20 +374,11 @@ func (s *Server) handlePointRetention(c *call) error {
 // retainPoint sets a point's expiry in tx (zero: kept until deleted by
 // hand); see handlePointRetention.
 func (s *Server) retainPoint(c *call, tx store.Tx, vault, id string, exp time.Time, g *gate) (api.Point, error) {
-	if err := c.require(rbac.PointRetain, vault); err != nil {
+	v, p, bypass, err := s.pointToChange(c, tx, rbac.PointRetain, vault, id)
+	if err != nil {
 		return api.Point{}, err
 	}
-	bypass := c.id.can(rbac.GovernanceBypass, vault)
 	now := s.cfg.Now().UTC()
-	v, err := s.loadVault(c, tx, vault)
-	if err != nil {
-		return api.Point{}, err
-	}
-	p, err := findPoint(c, tx, vault, id, store.Active)
-	if err != nil {
-		return api.Point{}, err
-	}
-	c.target = "point/" + vault + "/" + p.ID
 	old := p.RetentionView().Expires
 	if err := retention.CheckExpiry(v.Policy.Lock, p.RetentionView(), exp, now, bypass); err != nil {
 		if errors.Is(err, retention.ErrInvalid) {
