@@ -49,6 +49,34 @@ func (s *Server) admitCommit(c *call, se *session) error {
 		who, r.limit, window, clip(se.hostname), retry)
 }
 
+// seedFloods counts the commits of the last flood window, as the catalog
+// records them, against the flood limits, so that a restart does not
+// reset them: a flood goes on where it stopped. Points with an origin
+// (copies, pushed points among them) are left out, so a restart may forget
+// a push but never counts a commit the gate did not.
+func (s *Server) seedFloods(ctx context.Context) error {
+	if s.cfg.FloodWindow <= 0 {
+		return nil
+	}
+	var ps []store.Point
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		ps, err = tx.Points(ctx, store.PointFilter{Since: s.cfg.Now().Add(-s.cfg.FloodWindow)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("count the commits of the last flood window: %w", err)
+	}
+	for _, p := range ps { // oldest first
+		if p.Origin != nil {
+			continue
+		}
+		s.floods.seed("vault:"+p.Vault, p.Time)
+		s.floods.seed("principal:"+p.CreatedBy, p.Time)
+	}
+	return nil
+}
+
 // recordFlood records the vault.flood event of a refused commit.
 func (s *Server) recordFlood(ctx context.Context, se *session, scope string, limit int) error {
 	e := event.Envelope{Kind: event.VaultFlood, Vault: se.vault, Actor: se.principal, Detail: map[string]any{

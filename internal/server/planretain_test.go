@@ -305,3 +305,23 @@ func TestCommitFloodLimit(t *testing.T) {
 	w.s.Clock.Advance(time.Hour)
 	w.mustBackup(t)
 }
+
+// The flood limits survive a restart: the commits of the window before it
+// still count, so restarting the server does not let a flood go on.
+func TestCommitFloodLimitSurvivesRestart(t *testing.T) {
+	opts := servertest.Options{PrincipalCommitLimit: 3, VaultCommitLimit: 100}
+	w := newRetainWorld(t, opts, api.VaultRequest{Retention: "30d"}, "")
+	for range 2 {
+		w.mustBackup(t)
+	}
+	w.s.Stop()
+	opts.DataDir, opts.KeyFile, opts.Clock = w.s.DataDir, w.s.KeyFile, w.s.Clock
+	s2 := servertest.Start(t, opts)
+	w.s, w.host = s2, reconnect(t, s2, w.host)
+	w.mustBackup(t)
+	if err := w.backup(t, false); !client.IsStatus(err, 429) || !strings.Contains(err.Error(), "web1 has made 3 points in the last 1h") {
+		t.Fatalf("commit over the principal's limit after a restart: %v", err)
+	}
+	w.s.Clock.Advance(time.Hour)
+	w.mustBackup(t)
+}

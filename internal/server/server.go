@@ -242,6 +242,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.metrics.reg.MustRegister(newStorageRequests(s.vaults.storageRequests))
 	s.logins = newThrottle(time.Now)
 	s.floods = newFloodGate(cfg.Now, cfg.FloodWindow)
+	if err := s.seedFloods(context.Background()); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.uploads = make(chan struct{}, maxUploadsInFlight)
 	s.sessions = newSessionSet(cfg.SessionIdle, cfg.Now)
 	s.copy = s.copyForRule

@@ -164,6 +164,20 @@ func (g *floodGate) current(key string, now time.Time) *commitWindow {
 	return w
 }
 
+// seed counts a commit made at t, before the gate existed, against key:
+// commits must be seeded oldest first, and the window starts at the
+// first.
+func (g *floodGate) seed(key string, t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	w := g.counts[key]
+	if w == nil {
+		w = &commitWindow{start: t}
+		g.counts[key] = w
+	}
+	w.n++
+}
+
 func (g *floodGate) prune(now time.Time) {
 	for k, w := range g.counts {
 		if !now.Before(w.start.Add(g.window)) {

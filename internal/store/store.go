@@ -173,7 +173,8 @@ type PointFilter struct {
 	State    PointState
 	Hostname string
 	Tag      string
-	Prefix   string // id prefix
+	Prefix   string    // id prefix
+	Since    time.Time // stamped at or after this time
 }
 
 // Hold is a stored legal hold.

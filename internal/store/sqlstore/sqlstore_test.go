@@ -158,6 +158,8 @@ func TestVaultsPointsHolds(t *testing.T) {
 			{store.PointFilter{Vault: "prod", Tag: "db"}, "bbbb01 aaaa02"},
 			{store.PointFilter{Vault: "prod", Prefix: "AAAA"}, "aaaa01 aaaa02"},
 			{store.PointFilter{Vault: "prod", Prefix: "aaaa02"}, "aaaa02"},
+			{store.PointFilter{Since: t0.Add(2 * time.Hour)}, "bbbb01 aaaa02"},
+			{store.PointFilter{Vault: "prod", Since: t0.Add(3*time.Hour + 1)}, ""},
 			{store.PointFilter{Vault: "prod", State: store.Binned}, ""},
 			{store.PointFilter{Vault: "other"}, ""},
 		} {

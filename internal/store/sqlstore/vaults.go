@@ -161,6 +161,9 @@ func (t *tx) Points(ctx context.Context, f store.PointFilter) ([]store.Point, er
 	if f.Hostname != "" {
 		add("hostname = ?", f.Hostname)
 	}
+	if !f.Since.IsZero() {
+		add("time >= ?", nanos(f.Since))
+	}
 	if f.Prefix != "" {
 		add("substr(id, 1, ?) = ?", len(f.Prefix))
 		args = append(args, strings.ToLower(f.Prefix))
