@@ -296,7 +296,9 @@ func (s *Server) pushPoint(ctx context.Context, t *store.PushTarget, v *store.Va
 		s.finishPushJob(ctx, job, rep, by, err)
 		return nil, err
 	}
-	s.pushFailures.reset(t.Name, v.Name, p.ID)
+	if err := s.streaks.clear(ctx, s.st, streakKey(store.StreakPush, t.Name, v.Name, p.ID)); err != nil {
+		s.log.Error("forget the failed pushes of a point", "target", t.Name, "point", p.ID, "err", err)
+	}
 	return rep, nil
 }
 
@@ -397,10 +399,11 @@ func addStats(a, b replicate.Stats) replicate.Stats {
 
 // finishPushJob records a failed push: its job, an audit entry and the
 // push.failed event, and push.stalled once the point failed
-// pushAlertAfter times in a row.
+// pushAlertAfter times in a row. A push cut short by the server stopping
+// is recorded, but not counted as a failure of the target.
 func (s *Server) finishPushJob(ctx context.Context, job *store.Job, rep *api.PushReport, by string, cause error) {
+	stopping := ctx.Err() != nil
 	ctx = context.WithoutCancel(ctx)
-	failures := s.pushFailures.add(rep.Target, rep.FromVault, rep.FromPoint)
 	job.State, job.Finished, job.Error = store.JobFailed, s.cfg.Now().UTC(), cause.Error()
 	job.Detail["bytes_read"], job.Detail["bytes_sent"] = rep.Stats.BytesRead, rep.BytesSent
 	job.Bytes = rep.BytesSent
@@ -410,7 +413,15 @@ func (s *Server) finishPushJob(ctx context.Context, job *store.Job, rep *api.Pus
 		if err := tx.UpdateJob(ctx, job); err != nil {
 			return err
 		}
-		detail := map[string]any{"target": rep.Target, "to_vault": rep.ToVault, "job": job.ID, "error": cause.Error(), "failures": failures}
+		failures := 0
+		detail := map[string]any{"target": rep.Target, "to_vault": rep.ToVault, "job": job.ID, "error": cause.Error()}
+		if !stopping {
+			n, err := s.streaks.add(ctx, tx, streakKey(store.StreakPush, rep.Target, rep.FromVault, rep.FromPoint))
+			if err != nil {
+				return err
+			}
+			failures, detail["failures"] = n, n
+		}
 		if err := s.appendAudit(ctx, tx, s.serverEntry(by, "point.push", "point/"+rep.FromVault+"/"+rep.FromPoint, audit.OutcomeFailed, detail)); err != nil {
 			return err
 		}
@@ -429,30 +440,6 @@ func (s *Server) finishPushJob(ctx context.Context, job *store.Job, rep *api.Pus
 		return
 	}
 	s.deliver(ctx, box)
-}
-
-// failureCounts counts the failures in a row of each point's push to each
-// target, since the server started.
-type failureCounts struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (f *failureCounts) add(target, vault, point string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n == nil {
-		f.n = map[string]int{}
-	}
-	k := target + "\x00" + vault + "\x00" + point
-	f.n[k]++
-	return f.n[k]
-}
-
-func (f *failureCounts) reset(target, vault, point string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.n, target+"\x00"+vault+"\x00"+point)
 }
 
 // keyLocks holds one lock per key, taken with a context.

@@ -543,6 +543,59 @@ func TestAutomaticPushAlertsWhenItKeepsFailing(t *testing.T) {
 	}
 }
 
+// A point whose push fails twice, and once more after the workload
+// server restarted, raises push.stalled: the count outlives the server.
+// Removing the target forgets it.
+func TestPushStalledCountSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	st := newPushSites(t, servertest.Options{})
+	u, err := url.Parse(st.central.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newUploadCut(t, u.Host, 0)
+	st.addTarget(t, "https://"+proxy.ln.Addr().String(), "prod")
+	proxy.armed.Store(true)
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	wadmin, events := st.wadmin, st.work.Admin
+	push := func() {
+		t.Helper()
+		if _, err := wadmin.PushPoint(ctx, "prod", p.ID.String(), "central"); err == nil {
+			t.Fatal("a push through the cut connection succeeded")
+		}
+	}
+	stalled := func() []store.Event { return eventsOf(t, events, "push.stalled") }
+	push()
+	push()
+	if n := len(stalled()); n != 0 {
+		t.Fatalf("%d push.stalled after two failures, want none yet", n)
+	}
+	st.work.Stop()
+	work := servertest.Start(t, servertest.Options{DataDir: st.work.DataDir, KeyFile: st.work.KeyFile})
+	wadmin, events = reconnect(t, work, st.wadmin), reconnect(t, work, st.work.Admin)
+	push()
+	evs := stalled()
+	if len(evs) != 1 || evs[0].Data["failures"] != float64(3) || evs[0].Data["point"] != p.ID.String() {
+		t.Fatalf("push.stalled after a third failure past a restart: %+v", evs)
+	}
+
+	// A target removed and added again starts from nothing.
+	if err := wadmin.DeletePushTarget(ctx, "central"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.armed.Store(false)
+	if _, err := wadmin.PutPushTarget(ctx, "central", api.PushTargetRequest{URL: "https://" + proxy.ln.Addr().String(),
+		Fingerprint: st.central.Fingerprint, Token: st.pushToken, Vault: "central", Vaults: []string{"prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.armed.Store(true)
+	push()
+	push()
+	if n := len(stalled()); n != 1 {
+		t.Fatalf("%d push.stalled after two failures to the target added again, want still 1", n)
+	}
+}
+
 func countKind(evs []store.Event, kind string) int {
 	n := 0
 	for _, e := range evs {

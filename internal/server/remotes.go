@@ -336,7 +336,7 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 			s.pullFailed(ctx, r.Name, f, "", err)
 			continue
 		}
-		s.pullFailures.reset(r.Name, f.Vault, "")
+		s.pullSucceeded(ctx, r.Name, f, "")
 		slices.SortFunc(ps, func(a, b api.Point) int { return a.Time.Compare(b.Time) })
 		for _, p := range ps {
 			if ctx.Err() != nil {
@@ -348,7 +348,7 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 				s.pullFailed(ctx, r.Name, f, p.ID, err)
 				continue
 			}
-			s.pullFailures.reset(r.Name, f.Vault, p.ID)
+			s.pullSucceeded(ctx, r.Name, f, p.ID)
 			if !cr.Existing {
 				rep.Copies = append(rep.Copies, *cr)
 			}
@@ -361,23 +361,36 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 // pull of one of its points, and raises pull.stalled from the
 // pushAlertAfter-th failure in a row on.
 func (s *Server) pullFailed(ctx context.Context, remote string, f store.Follow, point string, cause error) {
-	n := s.pullFailures.add(remote, f.Vault, point)
-	if n < pushAlertAfter || ctx.Err() != nil {
-		return
+	if ctx.Err() != nil {
+		return // the server stops: that is not the remote failing
 	}
-	detail := map[string]any{"remote": remote, "from_vault": f.Vault, "failures": n, "error": cause.Error()}
+	detail := map[string]any{"remote": remote, "from_vault": f.Vault, "error": cause.Error()}
 	if point != "" {
 		detail["point"] = point
 	}
 	var box outbox
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		box = nil
+		n, err := s.streaks.add(ctx, tx, streakKey(store.StreakPull, remote, f.Vault, point))
+		if err != nil || n < pushAlertAfter {
+			return err
+		}
+		detail["failures"] = n
 		return s.emit(ctx, tx, &box, event.PullStalled, f.ToVault, detail)
 	})
 	if err != nil {
-		s.log.Error("record a stalled pull", "remote", remote, "vault", f.Vault, "err", err)
+		s.log.Error("record a failed pull", "remote", remote, "vault", f.Vault, "err", err)
 		return
 	}
 	s.deliver(ctx, box)
+}
+
+// pullSucceeded starts the count of a followed vault's looks (point
+// empty) or of a point's pulls again.
+func (s *Server) pullSucceeded(ctx context.Context, remote string, f store.Follow, point string) {
+	if err := s.streaks.clear(ctx, s.st, streakKey(store.StreakPull, remote, f.Vault, point)); err != nil {
+		s.log.Error("forget the failed pulls", "remote", remote, "vault", f.Vault, "point", point, "err", err)
+	}
 }
 
 // pullLoop looks at every remote's followed vaults every PullEvery, and

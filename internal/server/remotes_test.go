@@ -347,8 +347,8 @@ func TestCentralSiteDownWhenTheBackupHappens(t *testing.T) {
 }
 
 // A remote that cannot be reached look after look raises pull.stalled
-// from the third failed look on; a look that succeeds starts the count
-// again.
+// from the third failed look on, though the central server restarted
+// after the second; a look that succeeds starts the count again.
 func TestPullStalledRaisesAnAlert(t *testing.T) {
 	ctx := context.Background()
 	st := newSites(t, servertest.Options{})
@@ -359,23 +359,11 @@ func TestPullStalledRaisesAnAlert(t *testing.T) {
 	}
 	proxy := newCutProxy(t, u.Host)
 	st.register(t, st.centralAdmin, "https://"+proxy.ln.Addr().String())
-	stalled := func() []store.Event {
-		t.Helper()
-		page, err := st.central.Admin.Events(ctx, 0, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []store.Event
-		for _, e := range page.Events {
-			if e.Kind == "pull.stalled" {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	admin, events := st.centralAdmin, st.central.Admin
+	stalled := func() []store.Event { return eventsOf(t, events, "pull.stalled") }
 	look := func(wantOK bool) {
 		t.Helper()
-		rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+		rep, err := admin.SyncRemote(ctx, "workload")
 		if err != nil || (len(rep.Errors) == 0) != wantOK {
 			t.Fatalf("sync: %+v %v", rep, err)
 		}
@@ -387,6 +375,11 @@ func TestPullStalledRaisesAnAlert(t *testing.T) {
 	if n := len(stalled()); n != 0 {
 		t.Fatalf("%d pull.stalled after two failed looks, want none yet", n)
 	}
+	// A restart does not start the count again: a server that keeps
+	// crashing would never alert.
+	st.central.Stop()
+	central := servertest.Start(t, servertest.Options{DataDir: st.centralDir, KeyFile: st.keyFile})
+	admin, events = reconnect(t, central, st.centralAdmin), reconnect(t, central, st.central.Admin)
 	look(false)
 	evs := stalled()
 	if len(evs) != 1 {

@@ -174,10 +174,9 @@ type Server struct {
 	floods  *floodGate    // commits by vault and principal, per window
 	uploads chan struct{} // slots for upload requests, each holding up to a blob in memory
 
-	planCache    plan.Cache    // stored plans, decoded once
-	pushFailures failureCounts // failures in a row of each point's push
-	pullFailures failureCounts // failures in a row of each remote vault's listing and point's pull
-	pushLocks    keyLocks      // one push of a point to a target at a time
+	planCache plan.Cache     // stored plans, decoded once
+	streaks   failureStreaks // failures in a row of each push and pull
+	pushLocks keyLocks       // one push of a point to a target at a time
 
 	// Background scans of new points: scanCtx ends them at Close.
 	scanCtx    context.Context
@@ -243,6 +242,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.logins = newThrottle(time.Now)
 	s.floods = newFloodGate(cfg.Now, cfg.FloodWindow)
 	if err := s.seedFloods(context.Background()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.streaks.seed(context.Background(), st); err != nil {
 		st.Close()
 		return nil, err
 	}

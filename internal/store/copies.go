@@ -105,3 +105,32 @@ type PushTargets interface {
 	// Pushed returns the push of a point to a target, or ErrNotFound.
 	Pushed(ctx context.Context, target, vault, point string) (*Push, error)
 }
+
+// Kinds of copies whose failures in a row are counted.
+const (
+	StreakPush = "push" // a point's push to a target
+	StreakPull = "pull" // a remote vault's listing, or a point's pull from it
+)
+
+// A FailureStreak counts the failures in a row of one copy: the push of
+// point Point of vault Vault to target Peer, or the pull from remote Peer
+// of point Point of its vault Vault (Point empty: listing that vault).
+type FailureStreak struct {
+	Kind     string // StreakPush or StreakPull
+	Peer     string
+	Vault    string
+	Point    string
+	Failures int
+}
+
+// FailureStreaks stores the failures in a row of pushes and pulls, so that
+// an alert raised from the third one on still is after a restart.
+type FailureStreaks interface {
+	// AddFailure counts one more failure of the streak's copy (its
+	// Failures is ignored) and returns the count.
+	AddFailure(ctx context.Context, s FailureStreak) (int, error)
+	// ClearFailures forgets the failures of the streak's copy.
+	ClearFailures(ctx context.Context, s FailureStreak) error
+	// FailureStreaks returns every copy failing now, in no order.
+	FailureStreaks(ctx context.Context) ([]FailureStreak, error)
+}

@@ -431,6 +431,7 @@ type Tx interface {
 	CopyPairs
 	Remotes
 	PushTargets
+	FailureStreaks
 
 	CreatePrincipal(ctx context.Context, p *Principal) error
 	Principal(ctx context.Context, name string) (*Principal, error)

@@ -148,6 +148,9 @@ func (t *tx) Remotes(ctx context.Context) ([]store.Remote, error) {
 }
 
 func (t *tx) DeleteRemote(ctx context.Context, name string) error {
+	if err := t.clearPeerFailures(ctx, store.StreakPull, name); err != nil {
+		return err
+	}
 	return t.execOne(ctx, "remote "+name, `DELETE FROM remotes WHERE name = ?`, name)
 }
 
@@ -230,6 +233,9 @@ func (t *tx) PushTargets(ctx context.Context) ([]store.PushTarget, error) {
 }
 
 func (t *tx) DeletePushTarget(ctx context.Context, name string) error {
+	if err := t.clearPeerFailures(ctx, store.StreakPush, name); err != nil {
+		return err
+	}
 	return t.execOne(ctx, "push target "+name, `DELETE FROM push_targets WHERE name = ?`, name)
 }
 

@@ -193,3 +193,77 @@ func TestPushTargets(t *testing.T) {
 	})
 	pushed("")
 }
+
+// Failures in a row are counted per copy, outlive the database being
+// closed, and are forgotten when the copy succeeds or its peer is removed.
+func TestFailureStreaks(t *testing.T) {
+	db, path := open(t)
+	ctx := context.Background()
+	update(t, db, func(tx store.Tx) error {
+		if err := tx.PutRemote(ctx, &store.Remote{Name: "site-a", URL: "https://a", Fingerprint: "sha256:ab", TokenSealed: []byte{1},
+			CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.PutPushTarget(ctx, &store.PushTarget{Name: "site-a", URL: "https://c", Fingerprint: "sha256:cd", TokenSealed: []byte{2},
+			Vault: "central", CreatedAt: t0, UpdatedAt: t0})
+	})
+	push := store.FailureStreak{Kind: store.StreakPush, Peer: "site-a", Vault: "prod", Point: "p1"}
+	look := store.FailureStreak{Kind: store.StreakPull, Peer: "site-a", Vault: "prod"}
+	pull := store.FailureStreak{Kind: store.StreakPull, Peer: "site-a", Vault: "prod", Point: "p1"}
+	add := func(s store.FailureStreak, want int) {
+		t.Helper()
+		update(t, db, func(tx store.Tx) error {
+			s.Failures = 99 // ignored
+			n, err := tx.AddFailure(ctx, s)
+			if err != nil || n != want {
+				t.Errorf("add a failure of %+v: %d %v, want %d", s, n, err, want)
+			}
+			return nil
+		})
+	}
+	streaks := func() map[store.FailureStreak]int {
+		t.Helper()
+		out := map[store.FailureStreak]int{}
+		update(t, db, func(tx store.Tx) error {
+			all, err := tx.FailureStreaks(ctx)
+			for _, s := range all {
+				n := s.Failures
+				s.Failures = 0
+				out[s] = n
+			}
+			return err
+		})
+		return out
+	}
+	add(push, 1)
+	add(push, 2)
+	add(look, 1)
+	add(pull, 1)
+	add(pull, 2)
+	add(pull, 3)
+	db.Close()
+	db, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if got := streaks(); len(got) != 3 || got[push] != 2 || got[look] != 1 || got[pull] != 3 {
+		t.Fatalf("streaks after reopening: %v", got)
+	}
+	add(push, 3)
+	update(t, db, func(tx store.Tx) error { return tx.ClearFailures(ctx, pull) })
+	if got := streaks(); len(got) != 2 || got[push] != 3 || got[look] != 1 {
+		t.Fatalf("streaks after the pull succeeded: %v", got)
+	}
+	add(pull, 1)
+	// Removing the push target forgets its pushes, not the remote's pulls
+	// of the same name; removing the remote forgets those.
+	update(t, db, func(tx store.Tx) error { return tx.DeletePushTarget(ctx, "site-a") })
+	if got := streaks(); len(got) != 2 || got[look] != 1 || got[pull] != 1 {
+		t.Fatalf("streaks after removing the push target: %v", got)
+	}
+	update(t, db, func(tx store.Tx) error { return tx.DeleteRemote(ctx, "site-a") })
+	if got := streaks(); len(got) != 0 {
+		t.Fatalf("streaks after removing the remote: %v", got)
+	}
+}

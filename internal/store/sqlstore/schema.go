@@ -320,6 +320,14 @@ var sqliteSchema = []string{
 		at INTEGER NOT NULL,
 		PRIMARY KEY (target, vault, point))`,
 	`ALTER TABLE tokens ADD COLUMN hosts TEXT NOT NULL DEFAULT '[]'`,
+	// The failures in a row of each push and pull that fails now.
+	`CREATE TABLE failure_streaks (
+		kind TEXT NOT NULL,
+		peer TEXT NOT NULL,
+		vault TEXT NOT NULL,
+		point TEXT NOT NULL,
+		failures INTEGER NOT NULL,
+		PRIMARY KEY (kind, peer, vault, point))`,
 }
 
 // v1Statements is how many statements of sqliteSchema a database of
