@@ -79,11 +79,21 @@ func display(s string) string {
 	return s
 }
 
-// displayAll joins strings for a table cell.
+// displayAll joins strings for a table cell. A string holding the
+// separator, or starting with a quote, is quoted too, so that the cell
+// reads back as the strings it was made of.
 func displayAll(ss []string, sep string) string {
+	mark := strings.TrimSpace(sep)
+	if mark == "" {
+		mark = sep
+	}
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = display(s)
+		d := display(s)
+		if d == s && (strings.Contains(s, mark) || strings.HasPrefix(s, `"`)) {
+			d = strconv.Quote(s)
+		}
+		out[i] = d
 	}
 	return strings.Join(out, sep)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -164,7 +163,7 @@ an array of plans.`,
 			}
 			tw := g.newTable("NAME", "VAULT", "SCHEDULE", "HOSTS", "LAST", "NEXT")
 			for _, p := range plans {
-				row(tw, p.Plan.Name, p.Plan.Vault, scheduleText(p.Plan.Schedule), strings.Join(p.Plan.Hosts(), ","), when(p.LastSlot), when(p.Next))
+				row(tw, p.Plan.Name, p.Plan.Vault, scheduleText(p.Plan.Schedule), displayAll(p.Plan.Hosts(), ","), when(p.LastSlot), when(p.Next))
 			}
 			return tw.Flush()
 		},
