@@ -117,7 +117,7 @@ func (m storeMap) Record(ctx context.Context, ps []replicate.Pair) error {
 
 // existingCopy returns the active copy of origin in vault dst, or nil.
 func existingCopy(ctx context.Context, tx store.Tx, dst string, origin repo.Origin) (*store.Point, error) {
-	ps, err := tx.Points(ctx, store.PointFilter{Vault: dst, State: store.Active})
+	ps, err := tx.Points(ctx, store.PointFilter{Vault: dst, State: store.Active, CopyOf: origin.Point})
 	if err != nil {
 		return nil, err
 	}

@@ -175,6 +175,7 @@ type PointFilter struct {
 	Tag      string
 	Prefix   string    // id prefix
 	Since    time.Time // stamped at or after this time
+	CopyOf   string    // copies of the point with this id (their origin's point)
 }
 
 // Hold is a stored legal hold.

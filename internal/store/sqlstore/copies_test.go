@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,8 +101,67 @@ func TestPointOriginRoundTrips(t *testing.T) {
 		if p.Origin != nil {
 			t.Errorf("a direct point has origin %+v", p.Origin)
 		}
+		for _, c := range []struct {
+			vault, of string
+			want      []string
+		}{{"central", "abcd", []string{"copy"}}, {"central", "copy", nil}, {"central", "direct", nil}, {"other", "abcd", nil}} {
+			ps, err := tx.Points(ctx, store.PointFilter{Vault: c.vault, CopyOf: c.of})
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, p := range ps {
+				ids = append(ids, p.ID)
+			}
+			if !slices.Equal(ids, c.want) {
+				t.Errorf("copies of %s in %s: %v, want %v", c.of, c.vault, ids, c.want)
+			}
+		}
 		return nil
 	})
+}
+
+// BenchmarkCopyOf finds the copy of one point among a vault's 5000
+// copies, as a pull does for every point the remote lists.
+func BenchmarkCopyOf(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bunker.db")
+	db, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const n = 5000
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateVault(ctx, &store.Vault{Name: "central"}); err != nil {
+			return err
+		}
+		for i := range n {
+			o := &repo.Origin{Site: "w", Vault: "prod", Point: fmt.Sprintf("orig%04d", i), Time: t0}
+			p := &store.Point{Vault: "central", ID: fmt.Sprintf("copy%04d", i), Time: t0.Add(time.Duration(i)), Tree: "t",
+				State: store.Active, Signature: []byte{1}, Origin: o}
+			if err := tx.CreatePoint(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		err := db.View(ctx, func(tx store.Tx) error {
+			ps, err := tx.Points(ctx, store.PointFilter{Vault: "central", State: store.Active, CopyOf: fmt.Sprintf("orig%04d", i%n)})
+			if err == nil && len(ps) != 1 {
+				err = fmt.Errorf("%d copies", len(ps))
+			}
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 func TestRemotes(t *testing.T) {

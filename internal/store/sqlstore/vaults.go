@@ -164,6 +164,9 @@ func (t *tx) Points(ctx context.Context, f store.PointFilter) ([]store.Point, er
 	if !f.Since.IsZero() {
 		add("time >= ?", nanos(f.Since))
 	}
+	if f.CopyOf != "" {
+		add("json_extract(origin, '$.point') = ?", f.CopyOf)
+	}
 	if f.Prefix != "" {
 		add("substr(id, 1, ?) = ?", len(f.Prefix))
 		args = append(args, strings.ToLower(f.Prefix))
@@ -172,7 +175,13 @@ func (t *tx) Points(ctx context.Context, f store.PointFilter) ([]store.Point, er
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY time, id`, args...)
+	order := ` ORDER BY time, id`
+	if f.CopyOf != "" {
+		// The copies of a point are few: sorting them is cheaper than
+		// reading a vault's points in time order to find them.
+		order = ` ORDER BY +time, id`
+	}
+	rows, err := t.tx.QueryContext(ctx, q+order, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list points: %w", err)
 	}
