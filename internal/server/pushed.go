@@ -46,7 +46,7 @@ func (s *Server) checkOrigin(o *repo.Origin) error {
 // pushedBefore returns the active point of vault v that principal pushed
 // as a copy of origin, or nil.
 func (s *Server) pushedBefore(ctx context.Context, tx store.Tx, v *store.Vault, principal string, origin repo.Origin) (*api.Point, error) {
-	ps, err := tx.Points(ctx, store.PointFilter{Vault: v.Name, State: store.Active})
+	ps, err := tx.Points(ctx, store.PointFilter{Vault: v.Name, State: store.Active, CopyOf: origin.Point})
 	if err != nil {
 		return nil, err
 	}
