@@ -61,3 +61,51 @@ func FuzzCompileMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRule feeds arbitrary rule files to ParseRule: it may not panic,
+// and a rule it accepts must encode to a file that parses back to the
+// same encoding.
+func FuzzParseRule(f *testing.F) {
+	seeds := []string{
+		fullRule,
+		`{"name":"x","enabled":false,"pattern":{"kind":["a.b"]},"targets":[{"copy":{"action":"c"}}]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"webhook":{"url":"http://127.0.0.1:9/h","secret":"s","timeout":"1m"}}]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"webhook":{"url":"https://h.example/x","secret":"s","fingerprint":"sha256:00"}}]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"email":{"smtp":"smtps://u@m.example:465?from=a@b.c&to=d@e.f"}}]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"command":{"argv":["/bin/true"],"timeout":"0s"}}]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"copy":{"action":"c"},"email":{}}]}`,
+		`{"name":"x","name":"y","pattern":{"kind":["a"]},"targets":[]}`,
+		`{"name":"x","pattern":{"kind":["a"]},"targets":[{"command":{"argv":[],"timeout":"-1s"}}]}`,
+		`{"name":"x","description":"\u0000","pattern":{"kind":["a"]},"targets":[{"copy":{"action":"c"}}]}`,
+		`[]`, `null`, `{"name":"x"`,
+	}
+	if fuzzseed.Enabled() {
+		for i, s := range seeds {
+			fuzzseed.WriteEntry(f, "FuzzParseRule", fmt.Sprintf("seed-%02d", i), fmt.Sprintf("[]byte(%q)", s))
+		}
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRule(b)
+		if err != nil {
+			if r != nil {
+				t.Fatalf("ParseRule returned a rule with its error %v", err)
+			}
+			return
+		}
+		enc, err := r.Marshal()
+		if err != nil {
+			t.Fatalf("accepted rule does not encode: %v", err)
+		}
+		again, err := ParseRule(enc)
+		if err != nil {
+			t.Fatalf("%q parses, but its encoding %s does not: %v", b, enc, err)
+		}
+		enc2, err := again.Marshal()
+		if err != nil || string(enc2) != string(enc) {
+			t.Fatalf("encodings differ:\n%s\n%s (%v)", enc, enc2, err)
+		}
+	})
+}

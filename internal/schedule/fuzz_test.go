@@ -110,3 +110,31 @@ func checkFixedClock(t *testing.T, c *Cron) {
 		}
 	}
 }
+
+// FuzzParseInterval: an interval that parses lies within 0..MaxInterval
+// and reads back from its FormatInterval text as itself.
+func FuzzParseInterval(f *testing.F) {
+	seeds := []string{"90s", "15m", "1h30m", "7d", "366d", "366d1s", "0s", "1d1d", "30m1h", "", "5", "m", "1x",
+		"99999999999999999999s", "0d0h0m0s", "1d23h59m59s", "-1s", " 1s"}
+	if fuzzseed.Enabled() {
+		for i, s := range seeds {
+			fuzzseed.WriteEntry(f, "FuzzParseInterval", fmt.Sprintf("seed-%02d", i), fmt.Sprintf("string(%q)", s))
+		}
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseInterval(s)
+		if err != nil {
+			return
+		}
+		if d < 0 || d > MaxInterval {
+			t.Fatalf("%q parses to %s, outside 0..%s", s, d, MaxInterval)
+		}
+		again, err := ParseInterval(FormatInterval(d))
+		if err != nil || again != d {
+			t.Fatalf("%q is %s, but its text %q reads back as %s (%v)", s, d, FormatInterval(d), again, err)
+		}
+	})
+}
