@@ -138,6 +138,9 @@ type copyFrom struct {
 	// open starts reading the original: its blobs, the content key its
 	// ids are under, and done, called when the copy ends.
 	open func(ctx context.Context) (src replicate.Source, key *crypto.IDKey, done func(), err error)
+	// admit, when set, is asked before a copy that dst holds none of yet
+	// is started; an error refuses the copy.
+	admit func(ctx context.Context, dst *store.Vault) error
 }
 
 // localCopy is the original of a copy from vault src of this server.
@@ -181,6 +184,11 @@ func (s *Server) copyPoint(ctx context.Context, from copyFrom, dst *store.Vault,
 	if prev != nil {
 		rep.Existing, rep.Point = true, s.pointView(dst, prev, hs)
 		return rep, nil
+	}
+	if from.admit != nil {
+		if err := from.admit(ctx, dst); err != nil {
+			return nil, err
+		}
 	}
 	started := s.cfg.Now().UTC()
 	detail := map[string]any{"from_vault": o.Vault, "from_point": o.Point}

@@ -38,7 +38,8 @@ func (s *Server) admitCommit(c *call, se *session) error {
 	window := retention.Format(s.cfg.FloodWindow)
 	if r.alert {
 		s.log.Warn("commits refused over the flood limit", "vault", se.vault, "principal", se.principal, "scope", scope, "limit", r.limit)
-		if err := s.recordFlood(c.ctx, se, scope, r.limit); err != nil {
+		detail := map[string]any{"principal": se.principal, "scope": scope, "limit": r.limit, "hostname": se.hostname}
+		if err := s.recordFlood(c.ctx, se.vault, se.principal, detail); err != nil {
 			return err
 		}
 	}
@@ -77,12 +78,41 @@ func (s *Server) seedFloods(ctx context.Context) error {
 	return nil
 }
 
-// recordFlood records the vault.flood event of a refused commit.
-func (s *Server) recordFlood(ctx context.Context, se *session, scope string, limit int) error {
-	e := event.Envelope{Kind: event.VaultFlood, Vault: se.vault, Actor: se.principal, Detail: map[string]any{
-		"principal": se.principal, "scope": scope, "limit": limit,
-		"window_seconds": s.cfg.FloodWindow.Seconds(), "hostname": se.hostname,
-	}}
+// admitPull counts a copy pulled from a remote into a vault against the
+// flood limits: the vault's, which its commits count against too, and the
+// remote's, which is a principal's. So a workload site that is taken over
+// can fill the central vault no faster than a host could. Over a limit the
+// pull is refused (and tried again at a later look), and the first refusal
+// of the window records a vault.flood event.
+func (s *Server) admitPull(ctx context.Context, remote, vault string, p *store.Point) error {
+	r := s.floods.admit(
+		floodLimit{key: "vault:" + vault, limit: s.cfg.VaultCommitLimit},
+		floodLimit{key: "remote:" + remote, limit: s.cfg.PrincipalCommitLimit},
+	)
+	if r == nil {
+		return nil
+	}
+	scope, who := "vault", "vault "+vault
+	if r.key != "vault:"+vault {
+		scope, who = "remote", "remote "+remote
+	}
+	if r.alert {
+		s.log.Warn("pulls refused over the flood limit", "vault", vault, "remote", remote, "scope", scope, "limit", r.limit)
+		detail := map[string]any{"remote": remote, "scope": scope, "limit": r.limit, "hostname": p.Hostname}
+		if err := s.recordFlood(ctx, vault, "remote:"+remote, detail); err != nil {
+			return err
+		}
+	}
+	return errorf(http.StatusTooManyRequests, "flood_limit",
+		"%s has taken %d points in the last %s, the most the flood limit allows: point %s is pulled at a look after %s, or ask an operator to raise the limit",
+		who, r.limit, retention.Format(s.cfg.FloodWindow), short(p.ID), max(r.retry.Round(time.Second), time.Second))
+}
+
+// recordFlood records the vault.flood event of a refused commit or pull;
+// detail gains the window's length.
+func (s *Server) recordFlood(ctx context.Context, vault, actor string, detail map[string]any) error {
+	detail["window_seconds"] = s.cfg.FloodWindow.Seconds()
+	e := event.Envelope{Kind: event.VaultFlood, Vault: vault, Actor: actor, Detail: detail}
 	err := s.st.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return s.record(ctx, tx, nil, e) })
 	if err != nil {
 		return fmt.Errorf("flood alert: %w", err)

@@ -271,6 +271,9 @@ func (s *Server) remoteCopy(site string, cl *client.Client, vault string, p api.
 	return copyFrom{
 		origin: repo.Origin{Site: site, Vault: vault, Point: p.ID, Time: p.Time},
 		point:  p.Point,
+		admit: func(ctx context.Context, dst *store.Vault) error {
+			return s.admitPull(ctx, site, dst.Name, p.Point)
+		},
 		open: func(ctx context.Context) (replicate.Source, *crypto.IDKey, func(), error) {
 			rs, err := remote.StartRestore(ctx, cl, vault, p.ID)
 			if err != nil {

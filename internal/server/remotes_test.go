@@ -346,6 +346,46 @@ func TestCentralSiteDownWhenTheBackupHappens(t *testing.T) {
 	}
 }
 
+// A workload site that is taken over floods its vault with points: the
+// central server pulls no more of them per window than the flood limit of
+// a principal allows, reports the first refusal as vault.flood, and pulls
+// the rest once the window has passed.
+func TestPullFloodLimit(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{PrincipalCommitLimit: 2, VaultCommitLimit: 100})
+	st.register(t, st.centralAdmin, st.work.URL)
+	for range 3 {
+		backupTo(t, st.host, "prod", "host1", st.src)
+	}
+	sync := func(wantCopies, wantErrors int) api.SyncReport {
+		t.Helper()
+		rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+		if err != nil || len(rep.Copies) != wantCopies || len(rep.Errors) != wantErrors {
+			t.Fatalf("sync: %d copies, errors %q (%v); want %d copies, %d errors", len(rep.Copies), rep.Errors, err, wantCopies, wantErrors)
+		}
+		return rep
+	}
+	rep := sync(2, 1)
+	if !strings.Contains(rep.Errors[0], "remote workload has taken 2 points in the last 1h, the most the flood limit allows") {
+		t.Fatalf("the refused pull: %q", rep.Errors[0])
+	}
+	floods := eventsOf(t, st.central.Admin, "vault.flood")
+	if len(floods) != 1 || floods[0].Vault != "central" || floods[0].Data["remote"] != "workload" || floods[0].Data["scope"] != "remote" ||
+		floods[0].Data["limit"] != float64(2) {
+		t.Fatalf("vault.flood events: %+v", floods)
+	}
+	sync(0, 1) // the same window: still refused, and reported once
+	if n := len(eventsOf(t, st.central.Admin, "vault.flood")); n != 1 {
+		t.Fatalf("%d vault.flood events after a second refusal in the window, want 1", n)
+	}
+	st.central.Clock.Advance(time.Hour)
+	sync(1, 0)
+	ps, err := st.centralAdmin.Points(ctx, "central", client.PointFilter{})
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("central points: %d %v, want 3", len(ps), err)
+	}
+}
+
 // A remote that cannot be reached look after look raises pull.stalled
 // from the third failed look on, though the central server restarted
 // after the second; a look that succeeds starts the count again.
