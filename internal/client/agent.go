@@ -37,7 +37,7 @@ func (c *Client) ClaimJob(ctx context.Context, host string) (*api.AgentJob, erro
 		return nil, nil
 	}
 	var out api.AgentJob
-	if err := decodeJSONBody(resp, &out); err != nil {
+	if err := c.decode(resp, &out); err != nil {
 		return nil, fmt.Errorf("POST %s: %w", path, err)
 	}
 	return &out, nil

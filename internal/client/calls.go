@@ -285,7 +285,7 @@ func (c *Client) Upload(ctx context.Context, session string, frames []byte) (api
 		return out, err
 	}
 	defer resp.Body.Close()
-	return out, decodeJSONBody(resp, &out)
+	return out, c.decode(resp, &out)
 }
 
 // ParentTree reads a listing of the session's parent point.

@@ -19,10 +19,17 @@ import (
 
 // Client is an API client. It is safe for concurrent use.
 type Client struct {
-	base  *url.URL
-	hc    *http.Client
-	token string
+	base      *url.URL
+	hc        *http.Client
+	token     string
+	maxAnswer int64
 }
+
+// DefaultMaxAnswer bounds a JSON answer unless Options say otherwise.
+const DefaultMaxAnswer = 256 << 20
+
+// ErrAnswerTooLarge is a JSON answer longer than the client takes.
+var ErrAnswerTooLarge = errors.New("answer too large")
 
 // Options configure a Client.
 type Options struct {
@@ -35,6 +42,10 @@ type Options struct {
 	Token string
 	// HTTPClient replaces the transport (tests); Fingerprint is then ignored.
 	HTTPClient *http.Client
+	// MaxAnswer bounds the bytes of a JSON answer (0: DefaultMaxAnswer),
+	// so that a broken or hostile server (a workload site a central
+	// server pulls from, say) cannot make the client hold more.
+	MaxAnswer int64
 }
 
 // New returns a client for the server at opts.URL.
@@ -58,7 +69,11 @@ func New(opts Options) (*Client, error) {
 		tr.ForceAttemptHTTP2 = true
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{base: u, hc: hc, token: opts.Token}, nil
+	limit := opts.MaxAnswer
+	if limit <= 0 {
+		limit = DefaultMaxAnswer
+	}
+	return &Client{base: u, hc: hc, token: opts.Token, maxAnswer: limit}, nil
 }
 
 // WithToken returns a copy of c that sends token.
@@ -174,8 +189,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusAccepted {
 		p := &Pending{}
-		if err := json.NewDecoder(resp.Body).Decode(&p.Pending); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		if err := c.decode(resp, &p.Pending); err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
 		}
 		return p
 	}
@@ -183,8 +198,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	if err := c.decode(resp, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }
@@ -218,11 +233,40 @@ func (c *Client) Stream(ctx context.Context, path string, q url.Values) (io.Read
 // seg escapes one path segment.
 func seg(s string) string { return url.PathEscape(s) }
 
-func decodeJSONBody(resp *http.Response, out any) error {
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+// decode reads a JSON answer into out, at most the client's bound of it.
+func (c *Client) decode(resp *http.Response, out any) error {
+	if err := json.NewDecoder(&cappedReader{r: resp.Body, left: c.maxAnswer}).Decode(out); err != nil {
+		if errors.Is(err, ErrAnswerTooLarge) {
+			return fmt.Errorf("decode answer: longer than %d MiB, the most this client takes (%w): list less at a time, with filters", c.maxAnswer>>20, err)
+		}
 		return fmt.Errorf("decode answer: %w", err)
 	}
 	return nil
+}
+
+// cappedReader reads r and fails with ErrAnswerTooLarge once it has more
+// than left bytes to give.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n > 0 {
+			return 0, ErrAnswerTooLarge
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // Token returns the API token the client sends.

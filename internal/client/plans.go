@@ -32,7 +32,7 @@ func (c *Client) ApplyPlans(ctx context.Context, file []byte, opts ApplyOptions)
 	}
 	defer resp.Body.Close()
 	var out []plan.PlanChange
-	if err := decodeJSONBody(resp, &out); err != nil {
+	if err := c.decode(resp, &out); err != nil {
 		return nil, fmt.Errorf("PUT /v1/plans: %w", err)
 	}
 	return out, nil
