@@ -70,6 +70,9 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 			if cfg.PushEvery == 0 {
 				cfg.PushEvery = -1
 			}
+			if cfg.NudgeGap == 0 {
+				cfg.NudgeGap = -1
+			}
 			d, err := notifyDispatcher(notifySpecs, webhookSecretFile, cfg.Logger)
 			if err != nil {
 				return err
@@ -97,6 +100,7 @@ Keep a copy of the key file somewhere else: it wraps every vault's key.`,
 	fl.DurationVar(&cfg.VerifyEvery, "verify-every", 24*time.Hour, "how often each vault is verified, incrementally (0: never)")
 	fl.DurationVar(&cfg.VerifyMaxAge, "verify-max-age", 7*24*time.Hour, "verification skips packs verified sound within this age (0: read every pack every time)")
 	fl.DurationVar(&cfg.PullEvery, "pull-every", time.Minute, "how often the vaults followed on remotes are looked at for new points to pull (0: only when asked, `bunker remote sync`)")
+	fl.DurationVar(&cfg.NudgeGap, "nudge-gap", server.DefaultNudgeGap, "the shortest time between two pulls from one remote that its webhook asks for (0: no gap)")
 	fl.DurationVar(&cfg.PushEvery, "push-every", time.Minute, "how often the vaults of push targets are looked at for new points to push (0: only when asked, `bunker point push`)")
 	fl.DurationVar(&cfg.GCMargin, "gc-margin", 6*time.Hour, "garbage collection leaves packs younger than this alone")
 	fl.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")

@@ -399,13 +399,14 @@ func (s *Server) pullSucceeded(ctx context.Context, remote string, f store.Follo
 // pullLoop looks at every remote's followed vaults every PullEvery, and
 // at one remote's as soon as its webhook says it has something new.
 func (s *Server) pullLoop(ctx context.Context) {
+	pace := newNudgePace(s.cfg.NudgeGap)
 	var every <-chan time.Time
 	if s.cfg.PullEvery > 0 {
 		tick := time.NewTicker(s.cfg.PullEvery)
 		defer tick.Stop()
 		every = tick.C
 	} else {
-		s.awaitNudges(ctx, nil) // looked at only when told
+		s.awaitNudges(ctx, nil, pace) // looked at only when told
 		return
 	}
 	for {
@@ -423,31 +424,110 @@ func (s *Server) pullLoop(ctx context.Context) {
 				s.syncRemote(ctx, &rs[i], "puller")
 			}
 		}
-		if !s.awaitNudges(ctx, every) {
+		pace.lookedAtAll()
+		if !s.awaitNudges(ctx, every, pace) {
 			return
 		}
 	}
 }
 
-// awaitNudges pulls from each remote whose webhook calls, until every
-// ticks (never, if nil); it reports false once ctx ends.
-func (s *Server) awaitNudges(ctx context.Context, every <-chan time.Time) bool {
+// awaitNudges pulls from each remote whose webhook calls, at most once
+// per NudgeGap for each, until every ticks (never, if nil); it reports
+// false once ctx ends.
+func (s *Server) awaitNudges(ctx context.Context, every <-chan time.Time, pace *nudgePace) bool {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	look := func(name string) {
+		r, err := s.loadRemote(ctx, name)
+		if err != nil {
+			s.log.Warn("pull on a remote's event", "remote", name, "err", err)
+			return
+		}
+		s.syncRemote(ctx, r, "puller")
+	}
 	for {
+		if d, ok := pace.nextOwed(time.Now()); ok {
+			timer.Reset(d)
+		}
 		select {
 		case <-ctx.Done():
 			return false
 		case <-every:
 			return true
 		case name := <-s.nudges:
-			r, err := s.loadRemote(ctx, name)
-			if err != nil {
-				s.log.Warn("pull on a remote's event", "remote", name, "err", err)
-				continue
+			if pace.nudged(name, time.Now()) {
+				look(name)
 			}
-			s.syncRemote(ctx, r, "puller")
+		case <-timer.C:
+			for _, name := range pace.due(time.Now()) {
+				look(name)
+			}
 		}
+		timer.Stop()
 	}
 }
+
+// DefaultNudgeGap is the shortest time between two looks at one remote
+// that its webhook asks for (Config.NudgeGap).
+const DefaultNudgeGap = 10 * time.Second
+
+// nudgePace spaces the looks that remotes' webhooks ask for: a remote
+// whose workload site is taken over, and which signs events as fast as it
+// can, gets one look per gap, not one per event. A nudge within the gap is
+// not lost: the remote is looked at once the gap has passed.
+type nudgePace struct {
+	gap  time.Duration
+	last map[string]time.Time // when a nudge last made a look at each remote
+	owed map[string]bool      // remotes nudged within their gap
+}
+
+func newNudgePace(gap time.Duration) *nudgePace {
+	if gap == 0 {
+		gap = DefaultNudgeGap
+	}
+	return &nudgePace{gap: gap, last: map[string]time.Time{}, owed: map[string]bool{}}
+}
+
+// nudged reports whether a nudge of name at now is to be looked at now;
+// otherwise the look is owed.
+func (p *nudgePace) nudged(name string, now time.Time) bool {
+	if last, ok := p.last[name]; ok && now.Sub(last) < p.gap {
+		p.owed[name] = true
+		return false
+	}
+	p.last[name] = now
+	return true
+}
+
+// nextOwed returns how long until the first owed look is due.
+func (p *nudgePace) nextOwed(now time.Time) (time.Duration, bool) {
+	var first time.Time
+	for name := range p.owed {
+		if at := p.last[name].Add(p.gap); first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return max(first.Sub(now), 0), !first.IsZero()
+}
+
+// due returns the remotes whose owed look is due at now, and counts it
+// as made.
+func (p *nudgePace) due(now time.Time) []string {
+	var out []string
+	for name := range p.owed {
+		if now.Sub(p.last[name]) >= p.gap {
+			out = append(out, name)
+			delete(p.owed, name)
+			p.last[name] = now
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lookedAtAll records a regular look at every remote: no look is owed.
+func (p *nudgePace) lookedAtAll() { clear(p.owed) }
 
 // maxRemoteEvent bounds the body of a remote's event.
 const maxRemoteEvent = 1 << 20

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,29 +44,7 @@ func TestRemoteWebhookPullsAtOnce(t *testing.T) {
 	}
 
 	// The attacker, who knows the URL but not the secret.
-	tcfg, err := tlsutil.ClientConfig(st.central.Fingerprint, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tcfg}}
-	body, _ := json.Marshal(notify.NewPayload(notify.Event{ID: "ev1", Kind: "backup.completed", Time: time.Now(), Vault: "prod"}))
-	post := func(path string, secret []byte, ts time.Time) int {
-		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.central.URL+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if secret != nil {
-			req.Header.Set(notify.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-			req.Header.Set(notify.HeaderSignature, notify.Sign(secret, ts.Unix(), body))
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	post := eventPoster(t, st.central)
 	now := st.central.Clock.Now()
 	for name, c := range map[string]struct {
 		path   string
@@ -112,6 +92,95 @@ func TestRemoteWebhookPullsAtOnce(t *testing.T) {
 	ops := st.central.User(t, "cops", "restore-operator@central")
 	target := restoreFrom(t, ops, "central", cp.ID[:8])
 	testfs.Compare(t, st.src, filepath.Join(target, st.src))
+}
+
+// A workload site taken over signs events as fast as it can: the central
+// server looks at it once at once and once more after the nudge gap, not
+// once per event.
+func TestRemoteWebhookNudgesArePaced(t *testing.T) {
+	ctx := context.Background()
+	st := newSitesWith(t, servertest.Options{}, servertest.Options{NudgeGap: time.Second})
+	r, err := st.centralAdmin.PutRemote(ctx, "workload", api.RemoteRequest{URL: st.work.URL, Fingerprint: st.work.Fingerprint,
+		Token: st.replToken, Follow: []store.Follow{{Vault: "prod", ToVault: "central"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	post := eventPoster(t, st.central)
+	looks := func() int { return metric(t, st.work, `bunker_http_requests_total{code="200",route="GET /v1/vaults/{vault}/points"}`) }
+	before := looks()
+	for range 30 {
+		if code := post(r.WebhookPath, []byte(r.WebhookSecret), st.central.Clock.Now()); code != http.StatusAccepted {
+			t.Fatalf("a signed event: HTTP %d", code)
+		}
+	}
+	// The owed look comes once the gap has passed; nothing after it.
+	deadline := time.Now().Add(30 * time.Second)
+	for looks()-before < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := looks() - before; n != 2 {
+		t.Fatalf("%d looks at the remote after 30 events, want 2", n)
+	}
+	waitForCopy(t, st.centralAdmin, "central", p.ID.String())
+}
+
+// eventPoster returns a function that posts a backup.completed event of
+// vault prod to path on server s, signed with secret at ts unless secret
+// is nil, and returns the HTTP status.
+func eventPoster(t *testing.T, s *servertest.Server) func(path string, secret []byte, ts time.Time) int {
+	t.Helper()
+	tcfg, err := tlsutil.ClientConfig(s.Fingerprint, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tcfg}}
+	body, _ := json.Marshal(notify.NewPayload(notify.Event{ID: "ev1", Kind: "backup.completed", Time: time.Now(), Vault: "prod"}))
+	return func(path string, secret []byte, ts time.Time) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.URL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if secret != nil {
+			req.Header.Set(notify.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+			req.Header.Set(notify.HeaderSignature, notify.Sign(secret, ts.Unix(), body))
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+}
+
+// metric returns the value of one counter series of server s (0 if it
+// has none yet).
+func metric(t *testing.T, s *servertest.Server, series string) int {
+	t.Helper()
+	tcfg, err := tlsutil.ClientConfig(s.Fingerprint, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tcfg}}
+	resp, err := hc.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", series, v)
+			}
+			return int(n)
+		}
+	}
+	return 0
 }
 
 // waitForCopy waits until vault holds a copy of the point origin.

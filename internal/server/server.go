@@ -71,6 +71,9 @@ type Config struct {
 	// for new points to pull (default 1m; negative disables it: pulls
 	// then happen only when asked for).
 	PullEvery time.Duration
+	// NudgeGap is the shortest time between two looks at one remote that
+	// its webhook asks for (default DefaultNudgeGap; negative: no gap).
+	NudgeGap time.Duration
 	// PushEvery is how often the vaults of push targets are looked at for
 	// new points to push (default 1m; negative disables it: pushes then
 	// happen only when asked for).

@@ -89,6 +89,9 @@ type Options struct {
 	VerifyEvery time.Duration
 	// PullEvery is passed to the server (default: never).
 	PullEvery time.Duration
+	// NudgeGap is passed to the server (default: 100ms, so that tests do
+	// not wait on it).
+	NudgeGap time.Duration
 	// PushEvery is passed to the server (default: never).
 	PushEvery time.Duration
 	// Notifier and ApprovalTimeout are passed to the server.
@@ -136,6 +139,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.PushEvery == 0 {
 		opts.PushEvery = -1
 	}
+	if opts.NudgeGap == 0 {
+		opts.NudgeGap = 100 * time.Millisecond
+	}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DataDir: opts.DataDir, KeyFile: opts.KeyFile, Listen: "127.0.0.1:0",
@@ -147,6 +153,7 @@ func Start(t testing.TB, opts Options) *Server {
 		RetentionSlack:  opts.RetentionSlack,
 		VerifyEvery:     opts.VerifyEvery,
 		PullEvery:       opts.PullEvery,
+		NudgeGap:        opts.NudgeGap,
 		PushEvery:       opts.PushEvery,
 		Notifier:        opts.Notifier,
 		ApprovalTimeout: opts.ApprovalTimeout,
