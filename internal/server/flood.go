@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -106,6 +107,12 @@ func (s *Server) admitPull(ctx context.Context, remote, vault string, p *store.P
 	return errorf(http.StatusTooManyRequests, "flood_limit",
 		"%s has taken %d points in the last %s, the most the flood limit allows: point %s is pulled at a look after %s, or ask an operator to raise the limit",
 		who, r.limit, retention.Format(s.cfg.FloodWindow), short(p.ID), max(r.retry.Round(time.Second), time.Second))
+}
+
+// isFloodRefusal reports whether err is a refusal over a flood limit.
+func isFloodRefusal(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.code == "flood_limit"
 }
 
 // recordFlood records the vault.flood event of a refused commit or pull;

@@ -346,6 +346,12 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 				return rep
 			}
 			cr, err := s.copyPoint(ctx, s.remoteCopy(r.Name, cl, f.Vault, p), dst, by)
+			if isFloodRefusal(err) {
+				// The later points would be refused too: they wait for the
+				// next window, and vault.flood, not pull.stalled, says so.
+				fail("point %s of vault %s and those after it: %v", short(p.ID), f.Vault, err)
+				break
+			}
 			if err != nil {
 				fail("point %s of vault %s: %v", short(p.ID), f.Vault, err)
 				s.pullFailed(ctx, r.Name, f, p.ID, err)

@@ -366,7 +366,7 @@ func TestPullFloodLimit(t *testing.T) {
 		return rep
 	}
 	rep := sync(2, 1)
-	if !strings.Contains(rep.Errors[0], "remote workload has taken 2 points in the last 1h, the most the flood limit allows") {
+	if !strings.Contains(rep.Errors[0], "and those after it: remote workload has taken 2 points in the last 1h, the most the flood limit allows") {
 		t.Fatalf("the refused pull: %q", rep.Errors[0])
 	}
 	floods := eventsOf(t, st.central.Admin, "vault.flood")
@@ -374,9 +374,15 @@ func TestPullFloodLimit(t *testing.T) {
 		floods[0].Data["limit"] != float64(2) {
 		t.Fatalf("vault.flood events: %+v", floods)
 	}
-	sync(0, 1) // the same window: still refused, and reported once
+	// The same window: still refused, reported once, and not a stalled
+	// pull (the remote answers; the central site holds back).
+	sync(0, 1)
+	sync(0, 1)
 	if n := len(eventsOf(t, st.central.Admin, "vault.flood")); n != 1 {
-		t.Fatalf("%d vault.flood events after a second refusal in the window, want 1", n)
+		t.Fatalf("%d vault.flood events after more refusals in the window, want 1", n)
+	}
+	if n := len(eventsOf(t, st.central.Admin, "pull.stalled")); n != 0 {
+		t.Fatalf("%d pull.stalled for points held back by the flood limit, want none", n)
 	}
 	st.central.Clock.Advance(time.Hour)
 	sync(1, 0)
