@@ -107,7 +107,9 @@ func TestRemoteWebhookNudgesArePaced(t *testing.T) {
 	}
 	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
 	post := eventPoster(t, st.central)
-	looks := func() int { return metric(t, st.work, `bunker_http_requests_total{code="200",route="GET /v1/vaults/{vault}/points"}`) }
+	looks := func() int {
+		return metric(t, st.work, `bunker_http_requests_total{code="200",route="GET /v1/vaults/{vault}/points"}`)
+	}
 	before := looks()
 	for range 30 {
 		if code := post(r.WebhookPath, []byte(r.WebhookSecret), st.central.Clock.Now()); code != http.StatusAccepted {
