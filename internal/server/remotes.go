@@ -350,6 +350,7 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 				// The later points would be refused too: they wait for the
 				// next window, and vault.flood, not pull.stalled, says so.
 				fail("point %s of vault %s and those after it: %v", short(p.ID), f.Vault, err)
+				s.auditHeldBack(ctx, by, r.Name, f, p.ID, err)
 				break
 			}
 			if err != nil {
@@ -392,6 +393,18 @@ func (s *Server) pullFailed(ctx context.Context, remote string, f store.Follow, 
 		return
 	}
 	s.deliver(ctx, box)
+}
+
+// auditHeldBack records a pull the flood limit refused as a denied
+// point.copy.
+func (s *Server) auditHeldBack(ctx context.Context, by, remote string, f store.Follow, point string, cause error) {
+	detail := map[string]any{"from_site": remote, "from_vault": f.Vault, "from_point": point, "to_vault": f.ToVault, "error": cause.Error()}
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		return s.appendAudit(ctx, tx, s.serverEntry(by, "point.copy", "remote/"+remote, audit.OutcomeDenied, detail))
+	})
+	if err != nil {
+		s.log.Error("audit a pull held back by the flood limit", "remote", remote, "err", err)
+	}
 }
 
 // pullSucceeded starts the count of a followed vault's looks (point

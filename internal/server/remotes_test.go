@@ -384,6 +384,15 @@ func TestPullFloodLimit(t *testing.T) {
 	if n := len(eventsOf(t, st.central.Admin, "pull.stalled")); n != 0 {
 		t.Fatalf("%d pull.stalled for points held back by the flood limit, want none", n)
 	}
+	denied := 0
+	for _, e := range auditEntries(t, st.central.User(t, "caud", "auditor")) {
+		if e.Action == "point.copy" && e.Outcome == "denied" && e.Target == "remote/workload" && strings.Contains(string(e.Detail), "flood limit") {
+			denied++
+		}
+	}
+	if denied != 3 {
+		t.Fatalf("%d denied point.copy audit entries for the 3 held-back looks, want 3", denied)
+	}
 	st.central.Clock.Advance(time.Hour)
 	sync(1, 0)
 	ps, err := st.centralAdmin.Points(ctx, "central", client.PointFilter{})
