@@ -45,6 +45,7 @@ a suspicious point exits 0 with a warning.`,
   bunker scan --vault /srv/vault latest`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			SetGCPercent(scanGCPercent)
 			ctx := cmd.Context()
 			var rep api.ScanReport
 			if g.remoteMode() {
