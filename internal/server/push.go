@@ -502,6 +502,13 @@ func (s *Server) pushTarget(ctx context.Context, t *store.PushTarget, by string)
 			errs = append(errs, fmt.Errorf("vault %s is air-gapped: its points are not pushed", name))
 			continue
 		}
+		active := make(map[string]bool, len(ps))
+		for i := range ps {
+			active[ps[i].ID] = true
+		}
+		if err := s.streaks.forgetGone(ctx, s.st, store.StreakPush, t.Name, name, active); err != nil {
+			s.log.Error("forget the failed pushes of points gone from a vault", "target", t.Name, "vault", name, "err", err)
+		}
 		for i := range ps {
 			if ctx.Err() != nil {
 				return append(errs, ctx.Err())

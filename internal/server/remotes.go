@@ -340,6 +340,13 @@ func (s *Server) syncRemote(ctx context.Context, r *store.Remote, by string) api
 			continue
 		}
 		s.pullSucceeded(ctx, r.Name, f, "")
+		listed := make(map[string]bool, len(ps))
+		for _, p := range ps {
+			listed[p.ID] = true
+		}
+		if err := s.streaks.forgetGone(ctx, s.st, store.StreakPull, r.Name, f.Vault, listed); err != nil {
+			s.log.Error("forget the failed pulls of points gone from a remote", "remote", r.Name, "vault", f.Vault, "err", err)
+		}
 		slices.SortFunc(ps, func(a, b api.Point) int { return a.Time.Compare(b.Time) })
 		for _, p := range ps {
 			if ctx.Err() != nil {

@@ -374,6 +374,11 @@ func TestPullFloodLimit(t *testing.T) {
 		floods[0].Data["limit"] != float64(2) {
 		t.Fatalf("vault.flood events: %+v", floods)
 	}
+	// Asking for the point by hand is refused the same way.
+	if _, err := st.centralAdmin.Pull(ctx, "workload", api.PullRequest{Vault: "prod", Point: "latest", ToVault: "central"}); !client.IsStatus(err, 429) ||
+		!strings.Contains(err.Error(), "flood limit") {
+		t.Fatalf("a pull by hand over the limit: %v", err)
+	}
 	// The same window: still refused, reported once, and not a stalled
 	// pull (the remote answers; the central site holds back).
 	sync(0, 1)

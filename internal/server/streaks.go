@@ -73,3 +73,23 @@ func (f *failureStreaks) clear(ctx context.Context, st store.Store, k store.Fail
 	f.mu.Unlock()
 	return nil
 }
+
+// forgetGone forgets the failures of the copies of kind between peer and
+// vault whose point is no longer there to copy (not in listed), so that a
+// point deleted while it failed leaves no count behind.
+func (f *failureStreaks) forgetGone(ctx context.Context, st store.Store, kind, peer, vault string, listed map[string]bool) error {
+	f.mu.Lock()
+	var gone []store.FailureStreak
+	for k := range f.failing {
+		if k.Kind == kind && k.Peer == peer && k.Vault == vault && k.Point != "" && !listed[k.Point] {
+			gone = append(gone, k)
+		}
+	}
+	f.mu.Unlock()
+	for _, k := range gone {
+		if err := f.clear(ctx, st, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
