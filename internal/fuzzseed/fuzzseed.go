@@ -47,3 +47,15 @@ func WriteEntry(t testing.TB, target, name string, values ...string) {
 		t.Fatal(err)
 	}
 }
+
+// AddStrings adds each seed to the fuzz target of one string argument and,
+// when Enabled, stores it as the corpus file seed-NN of target.
+func AddStrings(f *testing.F, target string, seeds []string) {
+	f.Helper()
+	for i, s := range seeds {
+		f.Add(s)
+		if Enabled() {
+			WriteEntry(f, target, fmt.Sprintf("seed-%02d", i), fmt.Sprintf("string(%q)", s))
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/bunkerhq/bunker/internal/fuzzseed"
@@ -13,14 +12,7 @@ import (
 func FuzzParseSpan(f *testing.F) {
 	seeds := []string{"0", "", "30d", "72h", "1d12h", "1y6m", "2w", "90m0s", "1h30m0s", "-30d", "1m", "12m", "100y",
 		"1.5h", "99999999999999999999d", "30x", "d", " 1d", "1y1y", "0s", "-1s"}
-	if fuzzseed.Enabled() {
-		for i, s := range seeds {
-			fuzzseed.WriteEntry(f, "FuzzParseSpan", fmt.Sprintf("seed-%02d", i), fmt.Sprintf("string(%q)", s))
-		}
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
+	fuzzseed.AddStrings(f, "FuzzParseSpan", seeds)
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseSpan(s)
 		if err != nil {

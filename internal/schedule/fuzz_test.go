@@ -71,14 +71,7 @@ func FuzzParseCron(f *testing.F) {
 func FuzzParseRate(f *testing.F) {
 	seeds := []string{"every 15m", "every 1h30m", "every 1d", "every 0s", "every", "every 1s", "every 366d", "every 367d",
 		"every  2h ", "every 30m1h", "every 99999999999999999999s", "every 1d1d"}
-	for _, s := range seeds {
-		f.Add(s)
-	}
-	if fuzzseed.Enabled() {
-		for i, s := range seeds {
-			fuzzseed.WriteEntry(f, "FuzzParseRate", fmt.Sprintf("seed-%02d", i), fmt.Sprintf("string(%q)", s))
-		}
-	}
+	fuzzseed.AddStrings(f, "FuzzParseRate", seeds)
 	f.Fuzz(func(t *testing.T, s string) {
 		r, err := ParseRate(s)
 		if err != nil {
@@ -116,14 +109,7 @@ func checkFixedClock(t *testing.T, c *Cron) {
 func FuzzParseInterval(f *testing.F) {
 	seeds := []string{"90s", "15m", "1h30m", "7d", "366d", "366d1s", "0s", "1d1d", "30m1h", "", "5", "m", "1x",
 		"99999999999999999999s", "0d0h0m0s", "1d23h59m59s", "-1s", " 1s"}
-	if fuzzseed.Enabled() {
-		for i, s := range seeds {
-			fuzzseed.WriteEntry(f, "FuzzParseInterval", fmt.Sprintf("seed-%02d", i), fmt.Sprintf("string(%q)", s))
-		}
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
+	fuzzseed.AddStrings(f, "FuzzParseInterval", seeds)
 	f.Fuzz(func(t *testing.T, s string) {
 		d, err := ParseInterval(s)
 		if err != nil {
