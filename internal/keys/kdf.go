@@ -78,7 +78,7 @@ func (p KDFParams) Validate() error {
 // memory. Collecting here costs a fraction of a millisecond with the small
 // heap a command has at this point, and the freed pages are reused.
 func passphraseKEK(passphrase, salt []byte, p KDFParams) []byte {
-	prepareKDFMemory(p.MemoryKiB)
+	prepareKDFMemory(p.MemoryKiB, uint8(p.Threads))
 	kek := argon2.IDKey(passphrase, salt, p.Time, p.MemoryKiB, uint8(p.Threads), kekSize)
 	runtime.GC()
 	return kek

@@ -23,17 +23,35 @@ const hugePage = 2 << 20
 // right after is served from the same, still untouched pages. Where the
 // hint cannot be given, or the allocator places argon2's memory elsewhere,
 // argon2 runs exactly as it would have, only without huge pages.
-func prepareKDFMemory(memKiB uint32) {
-	n := int(memKiB)<<10 + hugePage
+//
+// Only the huge pages that lie wholly inside argon2's memory are marked. A
+// huge page that reached past its end would be faulted in whole when argon2
+// touches its first part, and the process would hold up to 2 MiB it never
+// uses; the ends of the memory that do not fill a huge page stay small
+// pages.
+func prepareKDFMemory(memKiB uint32, threads uint8) {
+	// argon2 rounds its memory down to a whole number of blocks in each of
+	// its 4 slices of every lane.
+	perSlices := 4 * uint32(threads)
+	n := int(memKiB/perSlices*perSlices) << 10
 	if n < 4*hugePage {
 		return // too small to be worth it
 	}
 	buf := make([]byte, n)
-	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
-	start := int((addr+hugePage-1)&^(hugePage-1) - addr)
-	end := int((addr+uintptr(n))&^(hugePage-1) - addr)
+	start, end := wholeHugePages(uintptr(unsafe.Pointer(unsafe.SliceData(buf))), n)
 	_ = unix.Madvise(buf[start:end], unix.MADV_HUGEPAGE) // only a hint: nothing to do if it is refused
 	runtime.KeepAlive(buf)
 	buf = nil
 	runtime.GC() // frees the buffer, so that argon2's allocation can take its place
+}
+
+// wholeHugePages returns the offsets, from addr, of the first and the end of
+// the last huge page that lie wholly inside the n bytes at addr.
+func wholeHugePages(addr uintptr, n int) (start, end int) {
+	first := (addr + hugePage - 1) &^ (hugePage - 1)
+	last := (addr + uintptr(n)) &^ (hugePage - 1)
+	if last < first {
+		return 0, 0
+	}
+	return int(first - addr), int(last - addr)
 }

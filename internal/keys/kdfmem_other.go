@@ -3,4 +3,4 @@
 package keys
 
 // prepareKDFMemory does nothing where transparent huge pages are not known.
-func prepareKDFMemory(uint32) {}
+func prepareKDFMemory(uint32, uint8) {}
