@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bunkerhq/bunker/internal/ident"
 	"github.com/bunkerhq/bunker/internal/policy"
 	"github.com/bunkerhq/bunker/internal/schedule"
 )
@@ -237,7 +238,7 @@ func newReader(doc int, root *yaml.Node) *reader {
 	}
 	r.top = n
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && validName(v.Value) {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && ident.Name(v.Value) {
 			r.name = v.Value
 		}
 	}

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/bunkerhq/bunker/internal/filter"
+	"github.com/bunkerhq/bunker/internal/ident"
 	"github.com/bunkerhq/bunker/internal/retention"
 	"github.com/bunkerhq/bunker/internal/schedule"
 	"github.com/bunkerhq/bunker/internal/tree"
@@ -30,16 +30,6 @@ const (
 	// minWindow is the shortest start or completion window.
 	minWindow = time.Minute
 )
-
-// nameRE is what plan, vault and site names look like, as on the server.
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-
-// storageClassRE is what a storage class looks like, as on S3.
-var storageClassRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
-
-func validName(s string) bool { return nameRE.MatchString(s) }
-
-const nameRule = "use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 // The schedule is sampled from a fixed time, so that a plan checks the same
 // whenever it is checked, over a leap year, to meet every day of the week
@@ -94,7 +84,7 @@ func (c *checker) fail(field, format string, args ...any) {
 // fieldError makes a refusal of a field of p.
 func fieldError(p *Plan, field string, cause error, format string, args ...any) *FieldError {
 	name := p.Name
-	if !validName(name) {
+	if !ident.Name(name) {
 		name = "#?"
 	}
 	return &FieldError{Plan: name, Field: field, Line: lineOf(p.lines, field), Msg: fmt.Sprintf(format, args...), Err: cause}
@@ -105,8 +95,8 @@ func (c *checker) check() {
 	switch {
 	case p.Name == "":
 		c.fail("name", "a plan needs a name")
-	case !validName(p.Name):
-		c.fail("name", "invalid plan name %q: %s", clip(p.Name), nameRule)
+	case !ident.Name(p.Name):
+		c.fail("name", "invalid plan name %q: %s", clip(p.Name), ident.NameRule)
 	}
 	c.schedule()
 	c.windows()
@@ -114,8 +104,8 @@ func (c *checker) check() {
 	switch {
 	case p.Vault == "":
 		c.fail("vault", "a plan needs the vault its points go to")
-	case !validName(p.Vault):
-		c.fail("vault", "invalid vault name %q: %s", clip(p.Vault), nameRule)
+	case !ident.Name(p.Vault):
+		c.fail("vault", "invalid vault name %q: %s", clip(p.Vault), ident.NameRule)
 	}
 	c.retention(p.Retention, "retention")
 	c.lifecycle()
@@ -342,7 +332,7 @@ func (c *checker) lifecycle() {
 		c.fail("lifecycle.storage_class", "needed with cold_after: the storage class points move to, e.g. GLACIER")
 	case l.StorageClass != "" && l.ColdAfter == 0:
 		c.fail("lifecycle.cold_after", "needed with storage_class: how long after it is made a point moves, e.g. 30d")
-	case l.StorageClass != "" && !storageClassRE.MatchString(l.StorageClass):
+	case l.StorageClass != "" && !ident.StorageClass(l.StorageClass):
 		c.fail("lifecycle.storage_class", "invalid storage class %q: upper-case letters, digits and '_', as in GLACIER_IR", clip(l.StorageClass))
 	case l.ExpireAfter > 0 && l.ColdAfter >= l.ExpireAfter:
 		c.fail("lifecycle.cold_after", "%s is not before expire_after %s", retention.Format(l.ColdAfter), retention.Format(l.ExpireAfter))
@@ -370,10 +360,10 @@ func (c *checker) copies() {
 		switch {
 		case cp.To == "":
 			c.fail(field+".to", "a copy needs the vault it goes to: a vault on this server, or site:vault")
-		case strings.Contains(cp.To, ":") && (!validName(site) || !validName(vault)):
-			c.fail(field+".to", "invalid copy target %q: a vault name, or a site name and a vault name as site:vault; %s", clip(cp.To), nameRule)
-		case !validName(vault):
-			c.fail(field+".to", "invalid vault name %q: %s", clip(cp.To), nameRule)
+		case strings.Contains(cp.To, ":") && (!ident.Name(site) || !ident.Name(vault)):
+			c.fail(field+".to", "invalid copy target %q: a vault name, or a site name and a vault name as site:vault; %s", clip(cp.To), ident.NameRule)
+		case !ident.Name(vault):
+			c.fail(field+".to", "invalid vault name %q: %s", clip(cp.To), ident.NameRule)
 		case site == "" && vault == p.Vault:
 			c.fail(field+".to", "a copy goes to another vault than the plan's own %q", p.Vault)
 		}

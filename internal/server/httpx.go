@@ -8,11 +8,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/bunkerhq/bunker/internal/api"
+	"github.com/bunkerhq/bunker/internal/ident"
 	"github.com/bunkerhq/bunker/internal/retention"
 )
 
@@ -123,21 +123,15 @@ func jsonProblem(err error) string {
 	return msg
 }
 
-var (
-	vaultNameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	principalNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{0,63}$`)
-	tagRE           = regexp.MustCompile(`^[^\x00-\x1f\x7f,]{1,128}$`)
-)
-
 func checkVaultName(name string) error {
-	if !vaultNameRE.MatchString(name) {
-		return badRequest("invalid vault name %q: use 1 to 63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", clip(name))
+	if !ident.Name(name) {
+		return badRequest("invalid vault name %q: %s", clip(name), ident.NameRule)
 	}
 	return nil
 }
 
 func checkPrincipalName(name string) error {
-	if !principalNameRE.MatchString(name) {
+	if !ident.Principal(name) {
 		return badRequest("invalid principal name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit", clip(name))
 	}
 	return nil
@@ -148,7 +142,7 @@ func checkTags(tags []string) error {
 		return badRequest("at most 32 tags per point")
 	}
 	for _, t := range tags {
-		if !tagRE.MatchString(t) {
+		if !ident.Tag(t) {
 			return badRequest("invalid tag %q: 1 to 128 printable characters without commas", clip(t))
 		}
 	}

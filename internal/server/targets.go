@@ -6,10 +6,10 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/bunkerhq/bunker/internal/ident"
 	"github.com/bunkerhq/bunker/internal/storage"
 	"github.com/bunkerhq/bunker/internal/storage/local"
 	"github.com/bunkerhq/bunker/internal/storage/s3"
@@ -18,8 +18,6 @@ import (
 // LocalStorage is the name of the storage target under the data directory,
 // which every server has.
 const LocalStorage = "local"
-
-var targetNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // ParseS3Target reads a storage target as `bunker server --s3` takes it:
 //
@@ -30,7 +28,7 @@ var targetNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 func ParseS3Target(s string) (string, s3.Config, error) {
 	var cfg s3.Config
 	name, raw, ok := strings.Cut(s, "=")
-	if !ok || !targetNameRE.MatchString(name) || name == LocalStorage {
+	if !ok || !ident.Name(name) || name == LocalStorage {
 		return "", cfg, fmt.Errorf("storage target %q: want NAME=s3://bucket/prefix?endpoint=host:port, NAME of lower-case letters, digits, '.', '_' or '-' (and not %q)", clip(s), LocalStorage)
 	}
 	u, err := url.Parse(raw)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bunkerhq/bunker/internal/ident"
 	"github.com/bunkerhq/bunker/internal/storage/s3"
 )
 
@@ -46,7 +47,7 @@ func FuzzParseS3Target(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !targetNameRE.MatchString(name) || cfg.Endpoint == "" {
+		if !ident.Name(name) || cfg.Endpoint == "" {
 			t.Fatalf("%q parsed to %q %+v", s, name, cfg)
 		}
 		if err := cfg.Validate(); err != nil {
