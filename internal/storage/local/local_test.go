@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,59 +318,5 @@ func TestPutStopsReadingWhenCanceled(t *testing.T) {
 	}
 	if names := tempNames(t, b); len(names) != 0 {
 		t.Fatalf("temporaries left after a canceled Put: %v", names)
-	}
-}
-
-// countingWriter records how many Write calls it took and what they wrote.
-type countingWriter struct {
-	writes int
-	buf    bytes.Buffer
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	w.writes++
-	return w.buf.Write(p)
-}
-
-// TestCopyExact checks that bytes in memory go out in one write, that a
-// reader yielding fewer or more bytes than claimed fails whichever way it is
-// read, and that a canceled context writes nothing.
-func TestCopyExact(t *testing.T) {
-	data := bytes.Repeat([]byte("pack"), 1<<18) // 1 MiB
-	size := int64(len(data))
-
-	var w countingWriter
-	if err := copyExact(t.Context(), &w, bytes.NewReader(data), size); err != nil {
-		t.Fatalf("copyExact: %v", err)
-	}
-	if w.writes != 1 || !bytes.Equal(w.buf.Bytes(), data) {
-		t.Errorf("in-memory bytes took %d writes (want 1) and wrote %d of %d bytes correctly", w.writes, w.buf.Len(), size)
-	}
-	w = countingWriter{}
-	if err := copyExact(t.Context(), &w, io.MultiReader(bytes.NewReader(data)), size); err != nil || !bytes.Equal(w.buf.Bytes(), data) {
-		t.Errorf("streamed copy: %v, wrote %d of %d bytes", err, w.buf.Len(), size)
-	}
-
-	for _, tc := range []struct {
-		name string
-		r    func() io.Reader
-		want string
-	}{
-		{"short in memory", func() io.Reader { return bytes.NewReader(data[:size-1]) }, "ended after"},
-		{"long in memory", func() io.Reader { return bytes.NewReader(append(data, 'x')) }, "more than"},
-		{"short stream", func() io.Reader { return io.MultiReader(bytes.NewReader(data[:size-1])) }, "ended after"},
-		{"long stream", func() io.Reader { return io.MultiReader(bytes.NewReader(append(data, 'x'))) }, "more than"},
-	} {
-		err := copyExact(t.Context(), io.Discard, tc.r(), size)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: got %v, want an error saying %q", tc.name, err, tc.want)
-		}
-	}
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	w = countingWriter{}
-	if err := copyExact(ctx, &w, bytes.NewReader(data), size); !errors.Is(err, context.Canceled) || w.buf.Len() != 0 {
-		t.Errorf("canceled copy: got %v after writing %d bytes, want context.Canceled and nothing written", err, w.buf.Len())
 	}
 }

@@ -87,7 +87,7 @@ func (b *Backend) writeTemp(ctx context.Context, size int64, r io.Reader) (path 
 			os.Remove(f.Name())
 		}
 	}()
-	if err := copyExact(ctx, f, r, size); err != nil {
+	if err := copyExact(f, &ctxReader{ctx: ctx, r: r}, size); err != nil {
 		return "", err
 	}
 	if err := f.Chmod(objectMode); err != nil {
@@ -102,29 +102,14 @@ func (b *Backend) writeTemp(ctx context.Context, size int64, r io.Reader) (path 
 	return f.Name(), nil
 }
 
-// inMemory is a reader over bytes already in memory, such as a
-// bytes.Reader: Len says how many are left and WriteTo hands them all to a
-// writer at once.
-type inMemory interface {
-	io.WriterTo
-	Len() int
-}
-
 // copyExact copies size bytes from r to w and fails unless r then ends.
-// Bytes already in memory, exactly size of them, go out in one write (a
-// pack is one system call, not 512 of 32 KiB through a copy buffer); any
-// other reader is copied piece by piece, checking ctx before each.
-func copyExact(ctx context.Context, w io.Writer, r io.Reader, size int64) error {
-	if m, ok := r.(inMemory); ok && int64(m.Len()) == size {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := m.WriteTo(w); err != nil {
-			return fmt.Errorf("write temporary: %w", err)
-		}
-		return nil
-	}
-	r = &ctxReader{ctx: ctx, r: r}
+//
+// It writes through io.Copy's 32 KiB buffer even when r holds all the bytes
+// in memory already. Handing a whole 16 MiB pack to one write was measured
+// on Linux 6.18 with ext4 to cost an initial backup of the benchmark corpus
+// four times the system time (2.6-3.2 s against 0.4-0.6 s) and 15-20 MiB more
+// peak memory, for a copy that takes 1% of the CPU time.
+func copyExact(w io.Writer, r io.Reader, size int64) error {
 	n, err := io.Copy(w, io.LimitReader(r, size))
 	if err != nil {
 		return fmt.Errorf("write temporary: %w", err)
@@ -215,7 +200,7 @@ func (b *Backend) putRetained(ctx context.Context, h storage.Handle, final strin
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("lock temporary: %w", err)
 	}
-	if err := copyExact(ctx, f, r, size); err != nil {
+	if err := copyExact(f, &ctxReader{ctx: ctx, r: r}, size); err != nil {
 		return err
 	}
 	if err := f.Chmod(objectMode); err != nil {
