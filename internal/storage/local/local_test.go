@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,5 +319,34 @@ func TestPutStopsReadingWhenCanceled(t *testing.T) {
 	}
 	if names := tempNames(t, b); len(names) != 0 {
 		t.Fatalf("temporaries left after a canceled Put: %v", names)
+	}
+}
+
+// TestCopyExact checks that a reader yielding fewer or more bytes than
+// claimed fails, and that a canceled context writes nothing.
+func TestCopyExact(t *testing.T) {
+	data := bytes.Repeat([]byte("pack"), 1<<18) // 1 MiB
+	size := int64(len(data))
+	var out bytes.Buffer
+	if err := copyExact(&out, bytes.NewReader(data), size); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("copyExact: %v, wrote %d of %d bytes", err, out.Len(), size)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"short", data[:size-1], "ended after"},
+		{"long", append(bytes.Clone(data), 'x'), "more than"},
+	} {
+		if err := copyExact(io.Discard, bytes.NewReader(tc.data), size); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	out.Reset()
+	if err := copyExact(&out, &ctxReader{ctx: ctx, r: bytes.NewReader(data)}, size); !errors.Is(err, context.Canceled) || out.Len() != 0 {
+		t.Errorf("canceled copy: got %v after writing %d bytes, want context.Canceled and nothing written", err, out.Len())
 	}
 }
