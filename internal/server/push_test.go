@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -594,6 +595,63 @@ func TestPushStalledCountSurvivesRestart(t *testing.T) {
 	if n := len(stalled()); n != 1 {
 		t.Fatalf("%d push.stalled after two failures to the target added again, want still 1", n)
 	}
+}
+
+// A point whose automatic push keeps failing, and that is then deleted at
+// the workload site, has its failures forgotten at the next round of
+// pushes: brought back and failing again, it raises push.stalled at its
+// third failure once more, where a count that went on would skip it.
+func TestPushForgetsTheFailuresOfAPointGoneFromTheVault(t *testing.T) {
+	ctx := context.Background()
+	st := newPushSites(t, servertest.Options{PushEvery: 50 * time.Millisecond})
+	u, err := url.Parse(st.central.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newUploadCut(t, u.Host, 0)
+	st.addTarget(t, "https://"+proxy.ln.Addr().String(), "prod")
+	proxy.armed.Store(true)
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	point := p.ID.String()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(st.work.DataDir, "bunker.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	failures := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(failures), 0) FROM failure_streaks WHERE kind = ? AND point = ?`,
+			store.StreakPush, point).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	thirds := func() int {
+		n := 0
+		for _, e := range eventsOf(t, st.work.Admin, "push.stalled") {
+			if e.Data["point"] == point && e.Data["failures"] == float64(3) {
+				n++
+			}
+		}
+		return n
+	}
+	waitLong(t, "push.stalled at the third failure", func() bool { return thirds() == 1 })
+	if _, err := st.wadmin.DeletePoint(ctx, "prod", point); err != nil {
+		t.Fatal(err)
+	}
+	waitLong(t, "the deleted point's failures forgotten", func() bool { return failures() == 0 })
+	if _, err := st.wadmin.Undelete(ctx, "prod", point); err != nil {
+		t.Fatal(err)
+	}
+	waitLong(t, "push.stalled at the third failure since the point came back", func() bool { return thirds() == 2 })
+}
+
+// waitLong is waitFor with room for pushes and pulls under the race
+// detector.
+func waitLong(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	waitWithin(t, 30*time.Second, what, cond)
 }
 
 func countKind(evs []store.Event, kind string) int {

@@ -319,6 +319,70 @@ func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
 	testfs.Compare(t, st.src, filepath.Join(target, st.src))
 }
 
+// A point whose pull fails twice and that is then deleted at the workload
+// site has its count forgotten: brought back and failing again, it raises
+// pull.stalled only at the third failure after it came back, not at the
+// first.
+func TestPullForgetsTheFailuresOfAPointGoneFromTheRemote(t *testing.T) {
+	ctx := context.Background()
+	st := newSites(t, servertest.Options{})
+	big := make([]byte, 16<<20)
+	rng := rand.New(rand.NewPCG(9, 10)) // incompressible: it crosses the network as large as it is
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
+	point := p.ID.String()
+	u, err := url.Parse(st.work.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	st.register(t, st.centralAdmin, "https://"+proxy.ln.Addr().String())
+	proxy.armed.Store(true)
+	look := func() api.SyncReport {
+		t.Helper()
+		proxy.budget.Store(1 << 20) // the listing gets through, the point's 16 MiB do not
+		rep, err := st.centralAdmin.SyncRemote(ctx, "workload")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	failedPull := func() {
+		t.Helper()
+		if rep := look(); len(rep.Errors) == 0 || len(rep.Copies) != 0 {
+			t.Fatalf("a pull through a cut network: %+v", rep)
+		}
+	}
+	stalled := func() []store.Event { return eventsOf(t, st.central.Admin, "pull.stalled") }
+
+	failedPull()
+	failedPull()
+	wadmin := st.work.User(t, "wadmin2", "vault-admin")
+	if _, err := wadmin.DeletePoint(ctx, "prod", point); err != nil {
+		t.Fatal(err)
+	}
+	if rep := look(); len(rep.Errors) != 0 || len(rep.Copies) != 0 {
+		t.Fatalf("a look at a listing without the point: %+v", rep)
+	}
+	if _, err := wadmin.Undelete(ctx, "prod", point); err != nil {
+		t.Fatal(err)
+	}
+	failedPull()
+	failedPull()
+	if evs := stalled(); len(evs) != 0 {
+		t.Fatalf("pull.stalled after two failures since the point came back: %+v; the failures before it went were not forgotten", evs)
+	}
+	failedPull()
+	if evs := stalled(); len(evs) != 1 || evs[0].Data["point"] != point || evs[0].Data["failures"] != float64(3) {
+		t.Fatalf("pull.stalled after three failures since the point came back: %+v", evs)
+	}
+}
+
 func TestCentralSiteDownWhenTheBackupHappens(t *testing.T) {
 	ctx := context.Background()
 	st := newSites(t, servertest.Options{})
