@@ -54,10 +54,10 @@ func Tag(s string) bool {
 	return n > 0
 }
 
-// shaped reports whether s is 1 to max bytes long, its first byte passes
+// shaped reports whether s is 1 to limit bytes long, its first byte passes
 // first and every later one passes rest.
-func shaped(s string, max int, first, rest func(byte) bool) bool {
-	if len(s) == 0 || len(s) > max || !first(s[0]) {
+func shaped(s string, limit int, first, rest func(byte) bool) bool {
+	if len(s) == 0 || len(s) > limit || !first(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
