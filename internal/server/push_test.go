@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -438,14 +437,7 @@ func (p *uploadCut) serve() {
 func TestPushResumesAfterTheNetworkDrops(t *testing.T) {
 	ctx := context.Background()
 	st := newPushSites(t, servertest.Options{})
-	big := make([]byte, 12<<20)
-	rng := rand.New(rand.NewPCG(9, 10)) // incompressible: it crosses the network as large as it is
-	for i := range big {
-		big[i] = byte(rng.Uint32())
-	}
-	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	big := writeIncompressible(t, filepath.Join(st.src, "big.bin"), 12<<20, 9)
 	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
 	u, err := url.Parse(st.central.URL)
 	if err != nil {

@@ -267,14 +267,7 @@ func (p *cutProxy) serve() {
 func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
 	ctx := context.Background()
 	st := newSites(t, servertest.Options{})
-	big := make([]byte, 12<<20)
-	rng := rand.New(rand.NewPCG(7, 8)) // incompressible: it crosses the network as large as it is
-	for i := range big {
-		big[i] = byte(rng.Uint32())
-	}
-	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeIncompressible(t, filepath.Join(st.src, "big.bin"), 12<<20, 7)
 	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
 	u, err := url.Parse(st.work.URL)
 	if err != nil {
@@ -326,14 +319,7 @@ func TestPullResumesAfterTheNetworkDrops(t *testing.T) {
 func TestPullForgetsTheFailuresOfAPointGoneFromTheRemote(t *testing.T) {
 	ctx := context.Background()
 	st := newSites(t, servertest.Options{})
-	big := make([]byte, 16<<20)
-	rng := rand.New(rand.NewPCG(9, 10)) // incompressible: it crosses the network as large as it is
-	for i := range big {
-		big[i] = byte(rng.Uint32())
-	}
-	if err := os.WriteFile(filepath.Join(st.src, "big.bin"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeIncompressible(t, filepath.Join(st.src, "big.bin"), 16<<20, 9)
 	p, _ := backupTo(t, st.host, "prod", "host1", st.src)
 	point := p.ID.String()
 	u, err := url.Parse(st.work.URL)
@@ -524,4 +510,19 @@ func TestPullStalledRaisesAnAlert(t *testing.T) {
 	if n := len(stalled()); n != 1 {
 		t.Fatalf("%d pull.stalled after the count started again, want still 1", n)
 	}
+}
+
+// writeIncompressible writes n random bytes, from seed, to path and returns
+// them: data that crosses the network as large as it is.
+func writeIncompressible(t *testing.T, path string, n int, seed uint64) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
